@@ -1,0 +1,38 @@
+"""trine: Keras-style deep learning on pure JAX and XLA.
+
+    import trine as keras
+    model = keras.Sequential([keras.layers.Dense(10, activation="softmax")])
+
+Submodules with heavier imports (datasets, callbacks, saving, inspect) load on first use.
+"""
+from trine import activations, constraints, initializers, layers, losses, metrics, models
+from trine import optimizers, regularizers, utils
+from trine.core.layer import Layer, clear_session
+from trine.core.symbolic import KerasTensor
+from trine.core.variable import Variable
+from trine.layers.core import Input, InputLayer
+from trine.models.functional import Functional
+from trine.models.model import Model
+from trine.models.sequential import Sequential
+
+__version__ = "0.1.0"
+
+_LAZY = {"callbacks": "trine.training.callbacks", "datasets": "trine.datasets",
+         "saving": "trine.saving", "inspect": "trine.inspect", "distribution": "trine.distribution",
+         "ops": "trine.ops", "backend": "trine.backend"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        mod = importlib.import_module(_LAZY[name])
+        globals()[name] = mod
+        return mod
+    raise AttributeError(f"module 'trine' has no attribute {name!r}")
+
+
+__all__ = [
+    "Functional", "Input", "InputLayer", "KerasTensor", "Layer", "Model", "Sequential", "Variable",
+    "activations", "callbacks", "clear_session", "constraints", "datasets", "initializers",
+    "layers", "losses", "metrics", "models", "optimizers", "regularizers", "utils",
+]

@@ -1,0 +1,3 @@
+from trine.cli import main
+
+raise SystemExit(main())

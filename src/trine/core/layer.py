@@ -1,0 +1,663 @@
+"""`Layer`: weights created in `build`, maths in `call`, and the machinery around them.
+
+A layer is called three ways, all through `__call__`:
+- on symbolic tensors (Functional API): it is built from the symbolic shapes, its output
+  spec is found with `jax.eval_shape`, and a `Node` records the call;
+- on arrays, eagerly: built from the array shapes on first call, then `call` runs;
+- inside a jitted pure function (`stateless_call`): as eagerly, with Variables reading the
+  values swapped in by the active `StatelessScope`.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trine.core.random import SeedGenerator
+from trine.core.symbolic import KerasTensor, Node, any_symbolic, is_symbolic
+from trine.core.variable import Variable, current_scope
+
+# --------------------------------------------------------------------------------------
+# unique names
+_NAME_UIDS: dict[str, int] = {}
+
+
+def to_snake_case(name: str) -> str:
+    s = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    s = re.sub(r"([a-z])([A-Z])", r"\1_\2", s)
+    return s.lower()
+
+
+def unique_name(base: str) -> str:
+    n = _NAME_UIDS.get(base, 0)
+    _NAME_UIDS[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def clear_session() -> None:
+    """Reset layer name counters (as `keras.backend.clear_session`)."""
+    _NAME_UIDS.clear()
+
+
+# --------------------------------------------------------------------------------------
+# call context: training flag, rng and collected losses flow to nested layers
+_ctx = threading.local()
+
+
+class CallContext:
+    def __init__(self, training=None, rng=None, collect_losses=False):
+        self.training = training
+        self.rng = rng
+        self.losses = [] if collect_losses else None
+
+    def __enter__(self):
+        if not hasattr(_ctx, "stack"):
+            _ctx.stack = []
+        _ctx.stack.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _ctx.stack.pop()
+        return False
+
+
+class CallRecorder:
+    """Records every layer call made while active: (layer, inputs, outputs) in call order."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __enter__(self):
+        if not hasattr(_ctx, "recorders"):
+            _ctx.recorders = []
+        _ctx.recorders.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _ctx.recorders.pop()
+        return False
+
+
+def _record(layer, inputs, outputs):
+    recs = getattr(_ctx, "recorders", None)
+    if recs:
+        recs[-1].calls.append((layer, inputs, outputs))
+
+
+def current_context() -> CallContext | None:
+    st = getattr(_ctx, "stack", None)
+    return st[-1] if st else None
+
+
+# --------------------------------------------------------------------------------------
+class InputSpec:
+    """What a layer accepts: rank limits and known axis sizes (Keras `InputSpec`)."""
+
+    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None,
+                 axes=None, allow_last_axis_squeeze=False, name=None, optional=False):
+        self.dtype = dtype
+        self.shape = None if shape is None else tuple(shape)
+        self.ndim = len(self.shape) if shape is not None else ndim
+        self.max_ndim = max_ndim
+        self.min_ndim = min_ndim
+        self.axes = dict(axes or {})
+        self.name = name
+        self.optional = optional
+
+
+def _shape_str(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def check_input_spec(layer, spec: InputSpec, shape) -> None:
+    shape = tuple(shape)
+    name = layer.name
+    if spec.ndim is not None and len(shape) != spec.ndim:
+        raise ValueError(
+            f"Layer '{name}' expected input of rank {spec.ndim}, received shape "
+            f"{_shape_str(shape)} (rank {len(shape)}). Reshape the input or change the layer "
+            "feeding it.")
+    if spec.min_ndim is not None and len(shape) < spec.min_ndim:
+        raise ValueError(
+            f"Layer '{name}' expected input of rank at least {spec.min_ndim}, received shape "
+            f"{_shape_str(shape)}. Add a batch axis or reshape the input.")
+    if spec.max_ndim is not None and len(shape) > spec.max_ndim:
+        raise ValueError(
+            f"Layer '{name}' expected input of rank at most {spec.max_ndim}, received shape "
+            f"{_shape_str(shape)}. Add a Flatten or Reshape layer before it.")
+    for axis, size in spec.axes.items():
+        if size is None:
+            continue
+        try:
+            got = shape[axis]
+        except IndexError:
+            got = None
+        if got is not None and got != size:
+            which = "last axis" if axis == -1 else f"axis {axis}"
+            fix = (f"Add a Flatten layer before it, or pass input_shape=({size},)."
+                   if axis == -1 and len(shape) > 2 else
+                   f"Feed it inputs whose {which} is {size}, or use a new layer for the new shape.")
+            raise ValueError(
+                f"Layer '{name}' expected input with {which} {size}, received shape "
+                f"{_shape_str(shape)}. {fix}")
+    if spec.shape is not None:
+        for i, (want, got) in enumerate(zip(spec.shape, shape)):
+            if want is not None and got is not None and want != got:
+                raise ValueError(
+                    f"Layer '{name}' expected input of shape {_shape_str(spec.shape)}, "
+                    f"received shape {_shape_str(shape)} (axis {i} differs).")
+
+
+def _shape_of(x):
+    if isinstance(x, (KerasTensor, Variable)) or hasattr(x, "shape"):
+        return tuple(x.shape)
+    return tuple(np.shape(x))
+
+
+def _shapes_tree(x):
+    """Shapes of the first call argument, in its structure (tuple for one tensor)."""
+    if isinstance(x, (list, tuple)):
+        return [_shapes_tree(e) for e in x]
+    if isinstance(x, dict):
+        return {k: _shapes_tree(v) for k, v in x.items()}
+    return _shape_of(x)
+
+
+# Attributes of layers that hold other layers without owning them.
+_UNTRACKED = frozenset({"_inbound_nodes", "_functional", "_parent", "_output_layers",
+                        "_input_layers", "_compiled", "_trainer_cache", "_callbacks_model",
+                        "optimizer", "_tracked_cache"})
+
+
+class Layer:
+    """Base class of all layers (Keras `keras.layers.Layer`).
+
+    Subclass it, create weights in `build(input_shape)` with `add_weight`, and write the
+    maths in `call(inputs, training=None)` with `jax.numpy` (read a Variable's value with
+    `.value` or use it in arithmetic).
+
+    Args:
+        trainable: whether the layer's weights are updated by training.
+        name: a unique name; derived from the class name when omitted.
+        dtype: the dtype of the weights and computations (default float32).
+        input_shape / input_dim / batch_input_shape / batch_size: on the first layer of a
+            Sequential model, the shape of one sample (without the batch axis).
+
+    Example:
+        >>> class Scale(Layer):
+        ...     def build(self, input_shape):
+        ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+        ...     def call(self, x):
+        ...         return x * self.w
+    """
+
+    def __init__(self, *, activity_regularizer=None, trainable: bool = True, dtype=None,
+                 autocast: bool = True, name: str | None = None, **kwargs):
+        input_shape = kwargs.pop("input_shape", None)
+        input_dim = kwargs.pop("input_dim", None)
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        batch_size = kwargs.pop("batch_size", None)
+        kwargs.pop("input_length", None)
+        if kwargs:
+            raise TypeError(
+                f"Layer {type(self).__name__} received unrecognized keyword argument(s) "
+                f"{sorted(kwargs)}. Check the spelling against the layer's signature.")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Layer name must be a string, received {name!r}.")
+        object.__setattr__(self, "_tracker_ready", False)
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self._trainable = bool(trainable)
+        self.dtype_policy_name = jnp.dtype(dtype).name if dtype is not None else "float32"
+        self.autocast = autocast
+        self.built = False
+        self._inbound_nodes: list[Node] = []
+        self._own_variables: list[Variable] = []
+        self._regularized: list = []
+        self.input_spec = None
+        self.supports_masking = False
+        self._seed_gen = SeedGenerator()
+        self._eager_rng_counter = 0
+        from trine import regularizers as _regs
+        self.activity_regularizer = _regs.get(activity_regularizer)
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        if batch_input_shape is not None:
+            self._batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (batch_size,) + tuple(input_shape)
+        else:
+            self._batch_input_shape = None
+        self._call_has_training = "training" in inspect.signature(self.call).parameters
+        self._call_has_mask = "mask" in inspect.signature(self.call).parameters
+        object.__setattr__(self, "_tracker_ready", True)
+
+    # ---------------------------------------------------------------- dtype
+    @property
+    def dtype(self) -> str:
+        return self.dtype_policy_name
+
+    @property
+    def compute_dtype(self) -> str:
+        return self.dtype_policy_name
+
+    @property
+    def variable_dtype(self) -> str:
+        return self.dtype_policy_name
+
+    # ---------------------------------------------------------------- tracking
+    def __setattr__(self, name, value):
+        if isinstance(value, (Layer, Variable)) and "_tracker_ready" not in self.__dict__:
+            raise RuntimeError(
+                f"{type(self).__name__}: a layer or variable was assigned as attribute "
+                f"'{name}' before super().__init__() was called. Call "
+                "super().__init__(**kwargs) first in your __init__.")
+        object.__setattr__(self, name, value)
+
+    def _walk(self, kind):
+        """Direct children of type `kind` held in attributes (lists/tuples/dicts included)."""
+        out, seen = [], set()
+
+        def visit(v, depth=0):
+            if isinstance(v, kind):
+                if id(v) not in seen and v is not self:
+                    seen.add(id(v))
+                    out.append(v)
+            elif isinstance(v, (list, tuple)) and depth < 4:
+                for e in v:
+                    visit(e, depth + 1)
+            elif isinstance(v, dict) and depth < 4:
+                for e in v.values():
+                    visit(e, depth + 1)
+
+        for k, v in self.__dict__.items():
+            if k in _UNTRACKED or k == "_own_variables":
+                continue
+            visit(v)
+        return out
+
+    @property
+    def _layers(self) -> list:
+        return self._walk(Layer)
+
+    def _flatten_layers(self, include_self=True, recursive=True):
+        out, seen = [], set()
+
+        def rec(layer):
+            for sub in layer._layers:
+                if id(sub) in seen:
+                    continue
+                seen.add(id(sub))
+                out.append(sub)
+                if recursive:
+                    rec(sub)
+
+        if include_self:
+            out.append(self)
+            seen.add(id(self))
+        rec(self)
+        return out
+
+    def _direct_variables(self):
+        own = list(self._own_variables)
+        ids = {id(v) for v in own}
+        for v in self._walk(Variable):
+            if id(v) not in ids:
+                own.append(v)
+                ids.add(id(v))
+        return own
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool):
+        for layer in self._flatten_layers():
+            layer._trainable = bool(value)
+
+    def _weights(self, which):
+        out, seen = [], set()
+        layers = self._flatten_layers()
+        for layer in layers:
+            for v in layer._direct_variables():
+                if id(v) in seen:
+                    continue
+                trainable = v.trainable and layer._trainable
+                if which == "all" or (which == "trainable") == trainable:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def weights(self) -> list:
+        """All weights: trainable first, then non-trainable (Keras order)."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def variables(self) -> list:
+        return self.weights
+
+    @property
+    def trainable_weights(self) -> list:
+        return self._weights("trainable") if self._trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list:
+        if not self._trainable:
+            return self._weights("all")
+        return self._weights("non_trainable")
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def get_weights(self) -> list:
+        """The weights' values as NumPy arrays, in `weights` order."""
+        return [np.array(v.value) for v in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set the weights from a list of arrays in `weights` order.
+
+        Raises:
+            ValueError: on a count or shape mismatch (naming the layer and weight).
+        """
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(
+                f"Layer '{self.name}' expected {len(params)} weight arrays "
+                f"({[v.path for v in params]}), received {len(weights)}.")
+        for v, w in zip(params, weights):
+            w = np.asarray(w)
+            if tuple(w.shape) != v.shape:
+                raise ValueError(
+                    f"Layer '{self.name}': weight '{v.path}' has shape {v.shape}, received an "
+                    f"array of shape {tuple(w.shape)}.")
+        for v, w in zip(params, weights):
+            v.assign(jnp.asarray(w, dtype=v.dtype))
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' is not built yet, so it has no weights to count. Call it "
+                "on data, or call build(input_shape), first.")
+        return int(sum(int(np.prod(v.shape)) for v in self.weights))
+
+    # ---------------------------------------------------------------- weights
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True,
+                   autocast: bool = True, regularizer=None, constraint=None,
+                   aggregation: str = "none", name: str | None = None):
+        """Create a weight of this layer.
+
+        Args:
+            shape: its shape.
+            initializer: a name ("glorot_uniform", "zeros", ...), an Initializer, or a
+                callable `(shape, dtype) -> array`. Default: glorot_uniform for floats.
+            dtype: default the layer's dtype.
+            trainable: whether `fit` updates it.
+            regularizer: a penalty added to the loss, e.g. "l2" or `L2(0.01)`.
+            constraint: a projection applied after each optimizer update.
+            name: short name, e.g. "kernel".
+
+        Returns:
+            The `Variable`.
+        """
+        from trine import constraints as _cons
+        from trine import initializers as _inits
+        from trine import regularizers as _regs
+
+        shape = tuple(() if shape is None else shape)
+        dtype = jnp.dtype(dtype).name if dtype is not None else self.dtype
+        if initializer is None:
+            initializer = "glorot_uniform" if jnp.issubdtype(jnp.dtype(dtype), jnp.floating) else "zeros"
+        init = _inits.get(initializer)
+        index = len(self._own_variables)
+        with jax.ensure_compile_time_eval():
+            if isinstance(init, _inits.Initializer):
+                if getattr(init, "seed", None) is not None:
+                    value = init(shape, dtype)
+                else:
+                    value = init(shape, dtype, key=self._seed_gen.key(index))
+            else:
+                value = init(shape, dtype)
+            value = jnp.asarray(value, dtype=dtype)
+        var = Variable(value, dtype=dtype, trainable=trainable, name=name or f"variable_{index}",
+                       aggregation=aggregation)
+        var.path = f"{self.name}/{var.name}"
+        var.constraint = _cons.get(constraint)
+        reg = _regs.get(regularizer)
+        if reg is not None:
+            self._regularized.append((var, reg))
+        self._own_variables.append(var)
+        return var
+
+    def add_variable(self, shape, initializer, dtype=None, trainable=True, name=None, **kwargs):
+        return self.add_weight(shape=shape, initializer=initializer, dtype=dtype,
+                               trainable=trainable, name=name, **kwargs)
+
+    # ---------------------------------------------------------------- randomness
+    def rng_key(self):
+        """A key for this layer's random op in the current call.
+
+        In `fit` and `stateless_call(..., rng=key)` it is derived from the step's key and
+        this layer's seed index, so results are reproducible; in an eager call it advances
+        a per-layer counter.
+        """
+        ctx = current_context()
+        seed, idx = self._seed_gen.index
+        if ctx is not None and ctx.rng is not None:
+            return jax.random.fold_in(ctx.rng, idx)
+        if isinstance(jnp.zeros(()), jax.core.Tracer):
+            raise RuntimeError(
+                f"Layer '{self.name}' needs a random key inside a jitted function, but none was "
+                "given. Pass one explicitly: model.stateless_call(params, state, x, "
+                "training=True, rng=jax.random.key(step)); fit does this for you.")
+        from trine.core.random import key_for
+        self._eager_rng_counter += 1
+        return key_for(seed, idx, 1 << 20, self._eager_rng_counter)
+
+    # ---------------------------------------------------------------- losses
+    def add_loss(self, loss) -> None:
+        """Add a scalar to the training loss (inside `call`: activity penalties, KL terms)."""
+        ctx = current_context()
+        if ctx is not None and ctx.losses is not None:
+            ctx.losses.append(jnp.asarray(loss))
+        else:
+            if not hasattr(self, "_eager_losses"):
+                object.__setattr__(self, "_eager_losses", [])
+            self._eager_losses.append(jnp.asarray(loss))
+
+    @property
+    def losses(self) -> list:
+        """Regularization penalties of the current weight values plus eagerly added losses."""
+        out = []
+        for layer in self._flatten_layers():
+            for var, reg in layer._regularized:
+                out.append(reg(var.value))
+            out.extend(getattr(layer, "_eager_losses", []))
+        return out
+
+    # ---------------------------------------------------------------- build / call
+    def build(self, input_shape=None) -> None:
+        """Create the layer's weights for inputs of `input_shape`. Default: nothing to create."""
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        raise NotImplementedError(
+            f"Layer {type(self).__name__} does not implement call(). Subclasses of Layer "
+            "must define call(self, inputs, ...).")
+
+    def _maybe_build(self, first_arg):
+        if self.built:
+            return
+        shapes = _shapes_tree(first_arg)
+        with jax.ensure_compile_time_eval():
+            self.build(shapes)
+        self.built = True
+
+    def _check_inputs(self, first_arg):
+        spec = self.input_spec
+        if spec is None:
+            return
+        if isinstance(spec, (list, tuple)):
+            if not isinstance(first_arg, (list, tuple)):
+                return
+            for s, x in zip(spec, first_arg):
+                if s is not None:
+                    check_input_spec(self, s, _shape_of(x))
+            return
+        if isinstance(first_arg, (list, tuple, dict)):
+            return
+        check_input_spec(self, spec, _shape_of(first_arg))
+
+    def __call__(self, *args, **kwargs):
+        if not args and "inputs" not in kwargs:
+            raise TypeError(f"Layer '{self.name}' was called without inputs.")
+        first = args[0] if args else kwargs["inputs"]
+        if any_symbolic((args, kwargs)):
+            return self._symbolic_call(first, args, kwargs)
+        first = _to_arrays(first)
+        if args:
+            args = (first,) + tuple(args[1:])
+        else:
+            kwargs["inputs"] = first
+        self._maybe_build(first)
+        self._check_inputs(first)
+        ctx = current_context()
+        if self._call_has_training:
+            if kwargs.get("training", None) is None:
+                tr = ctx.training if ctx is not None else None
+                if tr is not None:
+                    kwargs["training"] = tr
+                else:
+                    kwargs.pop("training", None)
+        else:
+            kwargs.pop("training", None)
+        if not self._call_has_mask:
+            kwargs.pop("mask", None)
+        training = kwargs.get("training", ctx.training if ctx else None)
+        if ctx is None or ctx.training != training:
+            with CallContext(training=training, rng=ctx.rng if ctx else None) as c:
+                if ctx is not None:
+                    c.losses = ctx.losses
+                outputs = self.call(*args, **kwargs)
+        else:
+            outputs = self.call(*args, **kwargs)
+        _record(self, first, outputs)
+        if self.activity_regularizer is not None:
+            for o in jax.tree_util.tree_leaves(outputs):
+                self.add_loss(self.activity_regularizer(o) / jnp.asarray(o.shape[0], o.dtype))
+        return outputs
+
+    # ---------------------------------------------------------------- symbolic
+    def _symbolic_call(self, first, args, kwargs):
+        if not self.built:
+            self._maybe_build(first)
+        self._check_inputs(first)
+        kwargs = dict(kwargs)
+        if not self._call_has_training:
+            kwargs.pop("training", None)
+        if not self._call_has_mask:
+            kwargs.pop("mask", None)
+        outputs = self.compute_output_spec(*args, **kwargs)
+        Node(self, args, kwargs, outputs)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        spec = self.compute_output_spec(_placeholder_from_shapes(input_shape))
+        return jax.tree_util.tree_map(lambda t: t.shape, spec, is_leaf=is_symbolic)
+
+    def compute_output_spec(self, *args, **kwargs):
+        """The symbolic outputs for symbolic inputs, found with `jax.eval_shape`.
+
+        Unknown dimensions (None) are tried at two sizes; output dimensions that change
+        between the two are unknown in the result.
+        """
+        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=is_symbolic)
+        sym_pos = [i for i, l in enumerate(leaves) if isinstance(l, KerasTensor)]
+
+        def run(fill):
+            structs = [jax.ShapeDtypeStruct(tuple(fill if d is None else d for d in leaves[i].shape),
+                                            leaves[i].dtype) for i in sym_pos]
+
+            def f(*vals):
+                ls = list(leaves)
+                for i, v in zip(sym_pos, vals):
+                    ls[i] = v
+                a, k = jax.tree_util.tree_unflatten(treedef, ls)
+                with CallContext(training=k.get("training", None), rng=jax.random.key(0),
+                                 collect_losses=True):
+                    return self.call(*a, **k)
+
+            return jax.eval_shape(f, *structs)
+
+        has_none = any(d is None for i in sym_pos for d in leaves[i].shape)
+        try:
+            out1 = run(7)
+            out2 = run(11) if has_none else out1
+        except (TypeError, ValueError) as e:
+            raise type(e)(
+                f"Layer '{self.name}' could not be called on inputs of shape "
+                f"{[leaves[i].shape for i in sym_pos]}: {e}") from e
+
+        def mk(a, b):
+            shape = tuple(None if x != y else x for x, y in zip(a.shape, b.shape))
+            return KerasTensor(shape, a.dtype)
+
+        return jax.tree_util.tree_map(mk, out1, out2)
+
+    # ---------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        cfg = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            cfg["batch_input_shape"] = list(self._batch_input_shape)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    # ---------------------------------------------------------------- graph helpers
+    @property
+    def input(self):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on symbolic inputs.")
+        t = self._inbound_nodes[0].input_tensors
+        return t[0] if len(t) == 1 else t
+
+    @property
+    def output(self):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on symbolic inputs.")
+        n = self._inbound_nodes[0]
+        return jax.tree_util.tree_unflatten(n._out_treedef, n.output_tensors)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _to_arrays(x):
+    """NumPy inputs become JAX arrays; floats64 become float32 (JAX's default)."""
+    def conv(a):
+        if isinstance(a, np.ndarray) or isinstance(a, (list, float, int)) and not isinstance(a, bool):
+            a = np.asarray(a)
+            if a.dtype == np.float64:
+                a = a.astype(np.float32)
+            return jnp.asarray(a)
+        if isinstance(a, Variable):
+            return a.value
+        return a
+    if isinstance(x, (list, tuple)) and x and not isinstance(x[0], (int, float)):
+        return type(x)(conv(e) if not isinstance(e, (list, tuple, dict)) else _to_arrays(e) for e in x)
+    if isinstance(x, dict):
+        return {k: _to_arrays(v) for k, v in x.items()}
+    return conv(x)
+
+
+def _placeholder_from_shapes(shape):
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [KerasTensor(s) for s in shape]
+    return KerasTensor(shape)

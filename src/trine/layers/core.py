@@ -1,0 +1,300 @@
+"""Core layers: Input, Dense, Flatten, Activation, Reshape, Dropout, Identity."""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trine import activations, constraints, initializers, regularizers
+from trine.core.layer import InputSpec, Layer, unique_name
+from trine.core.symbolic import KerasTensor, Node
+
+
+class InputLayer(Layer):
+    """The entry point of a Functional graph; its output is a symbolic tensor.
+
+    Args:
+        shape: shape of one sample, without the batch axis (e.g. `(28, 28)`).
+        batch_size: optional fixed batch size.
+        dtype: dtype of the input (default float32).
+        batch_shape: full shape including the batch axis (instead of shape/batch_size).
+        name: layer name (default "input_layer", "input_layer_1", ...).
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
+                 input_tensor=None, optional=False, name=None, **kwargs):
+        if "input_shape" in kwargs and shape is None:
+            shape = kwargs.pop("input_shape")
+        if "batch_input_shape" in kwargs and batch_shape is None:
+            batch_shape = kwargs.pop("batch_input_shape")
+        super().__init__(name=name or unique_name("input_layer"), dtype=dtype, **kwargs)
+        if shape is not None and batch_shape is not None:
+            raise ValueError(
+                f"InputLayer '{self.name}': pass shape= or batch_shape=, not both "
+                f"(received shape={shape}, batch_shape={batch_shape}).")
+        if shape is None and batch_shape is None:
+            raise ValueError(
+                f"InputLayer '{self.name}' needs shape= (one sample, e.g. shape=(28, 28)) "
+                "or batch_shape=; received neither.")
+        if batch_shape is None:
+            if isinstance(shape, int):
+                shape = (shape,)
+            batch_shape = (batch_size,) + tuple(shape)
+        batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
+        self.batch_shape = batch_shape
+        self.sparse = bool(sparse)
+        self.optional = optional
+        self.built = True
+        out = KerasTensor(batch_shape, self.dtype, name=self.name)
+        Node(self, (), {}, out)
+        self._output_tensor = out
+
+    def call(self, inputs):
+        return inputs
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype,
+                "sparse": self.sparse, "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
+          tensor=None, optional=False):
+    """A symbolic input of a Functional model (Keras `keras.Input`).
+
+    Args:
+        shape: shape of one sample, without the batch axis.
+        batch_size: optional fixed batch size.
+        dtype: dtype (default float32).
+        batch_shape: full shape including batch axis (instead of shape).
+        name: a unique name; it is also the key of this input in dict inputs.
+
+    Returns:
+        A `KerasTensor`.
+
+    Example:
+        >>> x = Input(shape=(28, 28))
+        >>> x.shape
+        (None, 28, 28)
+    """
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
+                       batch_shape=batch_shape, name=name, optional=optional)
+    return layer._output_tensor
+
+
+def _ser(mod, obj):
+    return mod.serialize(obj) if obj is not None else None
+
+
+class Dense(Layer):
+    """Densely connected layer: `activation(inputs @ kernel + bias)`.
+
+    Args:
+        units: size of the output's last axis.
+        activation: a name or callable (default: none, i.e. linear).
+        use_bias: whether to add a bias.
+        kernel_initializer / bias_initializer: default "glorot_uniform" / "zeros".
+        kernel_regularizer / bias_regularizer / activity_regularizer: penalties.
+        kernel_constraint / bias_constraint: projections after each update.
+
+    Example:
+        >>> layer = Dense(10, activation="relu")
+        >>> layer(jnp.ones((2, 4))).shape
+        (2, 10)
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 lora_rank=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(
+                f"Dense layer '{self.name}' expected units to be a positive integer, received "
+                f"units={units!r}.")
+        if lora_rank is not None:
+            raise NotImplementedError(f"Dense layer '{self.name}': lora_rank is not supported yet.")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.input_spec = InputSpec(min_ndim=2)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        in_dim = input_shape[-1]
+        if in_dim is None:
+            raise ValueError(
+                f"Dense layer '{self.name}' needs a known last axis to create its kernel, "
+                f"received input shape {tuple(input_shape)}.")
+        self.kernel = self.add_weight(shape=(in_dim, self.units), initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint, name="bias")
+        else:
+            self.bias = None
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
+        self.built = True
+
+    def call(self, inputs):
+        x = jnp.matmul(inputs, self.kernel.value)
+        if self.bias is not None:
+            x = x + self.bias.value
+        return self.activation(x)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _ser(initializers, self.kernel_initializer),
+            "bias_initializer": _ser(initializers, self.bias_initializer),
+            "kernel_regularizer": _ser(regularizers, self.kernel_regularizer),
+            "bias_regularizer": _ser(regularizers, self.bias_regularizer),
+            "activity_regularizer": _ser(regularizers, self.activity_regularizer),
+            "kernel_constraint": _ser(constraints, self.kernel_constraint),
+            "bias_constraint": _ser(constraints, self.bias_constraint),
+        })
+        return cfg
+
+
+class Flatten(Layer):
+    """Flatten each sample to one axis: (batch, d1, d2, ...) -> (batch, d1*d2*...).
+
+    Args:
+        data_format: "channels_last" (default) or "channels_first"; with channels_first the
+            channel axis is moved last before flattening, so weights keep their order.
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(
+                f"Flatten layer '{self.name}' expected data_format 'channels_last' or "
+                f"'channels_first', received {data_format!r}.")
+        self.data_format = data_format or "channels_last"
+        self.input_spec = InputSpec(min_ndim=1)
+
+    def call(self, inputs):
+        x = inputs
+        if self.data_format == "channels_first" and x.ndim >= 3:
+            x = jnp.transpose(x, (0,) + tuple(range(2, x.ndim)) + (1,))
+        return jnp.reshape(x, (x.shape[0], -1))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["data_format"] = self.data_format
+        return cfg
+
+
+class Activation(Layer):
+    """Apply an activation function (by name or callable)."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["activation"] = activations.serialize(self.activation)
+        return cfg
+
+
+class Reshape(Layer):
+    """Reshape each sample to `target_shape` (one entry may be -1)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        target_shape = tuple(int(d) for d in target_shape)
+        if sum(1 for d in target_shape if d == -1) > 1:
+            raise ValueError(
+                f"Reshape layer '{self.name}': at most one dimension of target_shape may be -1, "
+                f"received {target_shape}.")
+        self.target_shape = target_shape
+
+    def build(self, input_shape):
+        size = input_shape[1:]
+        if all(d is not None for d in size):
+            n = int(np.prod(size))
+            known = int(np.prod([d for d in self.target_shape if d != -1]))
+            ok = (n % known == 0) if -1 in self.target_shape else (n == known)
+            if not ok:
+                raise ValueError(
+                    f"Reshape layer '{self.name}' cannot reshape samples of shape "
+                    f"{tuple(size)} ({n} values) to {self.target_shape}. Pick a target shape "
+                    f"with {n} values, or use -1 for one dimension.")
+        self.built = True
+
+    def call(self, inputs):
+        return jnp.reshape(inputs, (inputs.shape[0],) + self.target_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["target_shape"] = list(self.target_shape)
+        return cfg
+
+
+class Dropout(Layer):
+    """Randomly zero a fraction `rate` of inputs during training, scaling the rest by 1/(1-rate).
+
+    Args:
+        rate: fraction to drop, in [0, 1).
+        noise_shape: shape of the keep mask, broadcast against the input (None dims follow it).
+        seed: optional integer seed for this layer.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= float(rate) < 1:
+            raise ValueError(
+                f"Dropout layer '{self.name}' expected rate in [0, 1), received rate={rate!r}.")
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        if seed is not None:
+            from trine.core.random import SeedGenerator
+            self._seed_gen = SeedGenerator(seed)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self._seed_gen.index  # take this layer's draw index now, in build order
+        self.built = True
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        shape = inputs.shape
+        if self.noise_shape is not None:
+            shape = tuple(s if n is None else n for s, n in zip(inputs.shape, self.noise_shape))
+        keep = jax.random.bernoulli(self.rng_key(), 1.0 - self.rate, shape)
+        return jnp.where(keep, inputs / (1.0 - self.rate), jnp.zeros((), inputs.dtype))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed})
+        return cfg
+
+
+class Identity(Layer):
+    """Return the input unchanged."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return inputs

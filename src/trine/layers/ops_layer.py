@@ -1,0 +1,39 @@
+"""Operators on symbolic tensors (`x + y`, `x[:, 0]`) recorded as graph nodes."""
+from __future__ import annotations
+
+import operator
+
+import jax.numpy as jnp
+
+from trine.core.layer import Layer
+
+_OPS = {
+    "add": operator.add, "radd": lambda a, b: b + a,
+    "subtract": operator.sub, "rsubtract": lambda a, b: b - a,
+    "multiply": operator.mul, "rmultiply": lambda a, b: b * a,
+    "divide": operator.truediv, "rdivide": lambda a, b: b / a,
+    "matmul": jnp.matmul, "rmatmul": lambda a, b: jnp.matmul(b, a),
+    "power": operator.pow, "negative": operator.neg, "absolute": jnp.abs,
+    "getitem": lambda a, idx: a[idx],
+}
+
+
+class OpLayer(Layer):
+    """A stateless layer for one operator applied to symbolic tensors."""
+
+    def __init__(self, op: str, **kwargs):
+        super().__init__(name=kwargs.pop("name", None), **kwargs)
+        self.op = op
+        self.built = True
+
+    def call(self, x, *others):
+        return _OPS[self.op](x, *others)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["op"] = self.op
+        return cfg
+
+
+def op_call(name, x, *others):
+    return OpLayer(name)(x, *others)

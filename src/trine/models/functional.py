@@ -1,0 +1,228 @@
+"""Functional models: a DAG of layer calls from `Input` tensors to outputs."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trine.core.layer import Layer, _shape_str
+from trine.core.symbolic import KerasTensor, is_symbolic
+from trine.layers.core import InputLayer
+from trine.models.model import Model
+from trine.training.trainer import Trainer
+
+
+def _flatten(struct):
+    return jax.tree_util.tree_flatten(struct, is_leaf=is_symbolic)
+
+
+class Functional(Model):
+    """A model defined by its inputs and outputs (`Model(inputs, outputs)`).
+
+    Args:
+        inputs: a KerasTensor from `Input`, or a list / dict of them.
+        outputs: KerasTensor(s) computed from `inputs`, single, list or dict.
+        name: model name.
+
+    Raises:
+        ValueError: if an input does not come from `Input`, if the outputs depend on an
+            input that is not listed ("graph disconnected"), or two layers share a name.
+    """
+
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        Layer.__init__(self, name=name, trainable=trainable, **kwargs)
+        Trainer.__init__(self)
+        if isinstance(inputs, tuple):
+            inputs = list(inputs)
+        if isinstance(outputs, tuple):
+            outputs = list(outputs)
+        flat_in, self._in_treedef = _flatten(inputs)
+        flat_out, self._out_treedef = _flatten(outputs)
+        for t in flat_in:
+            if not isinstance(t, KerasTensor) or not isinstance(
+                    t._keras_history[0] if t._keras_history else None, InputLayer):
+                raise ValueError(
+                    f"Model '{self.name}': every input must be a tensor returned by "
+                    f"keras.Input(...), received {t!r}. Pass the Input tensors themselves, not "
+                    "tensors computed from them.")
+        for t in flat_out:
+            if not isinstance(t, KerasTensor):
+                raise ValueError(
+                    f"Model '{self.name}': every output must be a symbolic tensor computed from "
+                    f"the inputs, received {type(t).__name__}.")
+        self._inputs_struct = inputs
+        self._outputs_struct = outputs
+        self._input_tensors = flat_in
+        self._output_tensors = flat_out
+        self._nodes = self._topological_nodes()
+        layers = []
+        for t in flat_in:
+            layers.append(t._keras_history[0])
+        for node in self._nodes:
+            if node.layer not in layers:
+                layers.append(node.layer)
+        names = {}
+        for l in layers:
+            names[l.name] = names.get(l.name, 0) + 1
+        dup = [n for n, c in names.items() if c > 1]
+        if dup:
+            raise ValueError(
+                f"Model '{self.name}': the name '{dup[0]}' is used by {names[dup[0]]} layers. "
+                "All layer names in a model must be unique; pass distinct name= arguments.")
+        self._graph_layers = layers
+        self.built = True
+
+    def _topological_nodes(self):
+        inputs = {id(t) for t in self._input_tensors}
+        order, visited, visiting = [], set(), set()
+        reached_ok = []
+
+        def visit_tensor(t):
+            if id(t) in inputs:
+                return
+            layer, ni, _ = t._keras_history
+            node = layer._inbound_nodes[ni]
+            if isinstance(layer, InputLayer):
+                raise ValueError(
+                    f"Graph disconnected: cannot obtain value for tensor {t!r} at layer "
+                    f"'{layer.name}': it is an Input that is not among the model's inputs. "
+                    f"The following layers were reached without issue: {reached_ok}. Add "
+                    f"'{layer.name}' to Model(inputs=[...]).")
+            if id(node) in visited:
+                return
+            if id(node) in visiting:
+                raise ValueError(f"Model '{self.name}': the graph has a cycle at layer '{layer.name}'.")
+            visiting.add(id(node))
+            for parent in node.input_tensors:
+                visit_tensor(parent)
+            visiting.discard(id(node))
+            visited.add(id(node))
+            order.append(node)
+            reached_ok.append(layer.name)
+
+        for t in self._output_tensors:
+            if t._keras_history is None:
+                raise ValueError(f"Model '{self.name}': output {t!r} was not produced by a layer.")
+            visit_tensor(t)
+        return order
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def layers(self) -> list:
+        return list(self._graph_layers)
+
+    @property
+    def inputs(self):
+        return list(self._input_tensors)
+
+    @property
+    def outputs(self):
+        return list(self._output_tensors)
+
+    @property
+    def input_names(self):
+        return [t._keras_history[0].name for t in self._input_tensors]
+
+    @property
+    def output_names(self):
+        return [t._keras_history[0].name for t in self._output_tensors]
+
+    @property
+    def input(self):
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        return self._outputs_struct
+
+    @property
+    def input_shape(self):
+        s = [t.shape for t in self._input_tensors]
+        return s[0] if len(s) == 1 else s
+
+    @property
+    def output_shape(self):
+        s = [t.shape for t in self._output_tensors]
+        return s[0] if len(s) == 1 else s
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    # ------------------------------------------------------------------ inputs
+    def _flatten_inputs(self, inputs):
+        names = self.input_names
+        n = len(self._input_tensors)
+        if isinstance(inputs, dict):
+            if isinstance(self._inputs_struct, dict):
+                keys = list(self._inputs_struct.keys())
+                flat_keys = jax.tree_util.tree_flatten(
+                    {k: k for k in keys})[0]
+                want = flat_keys
+            else:
+                want = names
+            missing = [k for k in want if k not in inputs]
+            unknown = [k for k in inputs if k not in want]
+            if missing or unknown:
+                raise ValueError(
+                    f"Model '{self.name}' expects inputs with keys {want}; "
+                    + (f"missing {missing}" if missing else "")
+                    + ("; " if missing and unknown else "")
+                    + (f"unknown {unknown}" if unknown else "")
+                    + ". Pass a dict with exactly the model's input names as keys.")
+            return [inputs[k] for k in want]
+        if isinstance(inputs, (list, tuple)):
+            if n == 1 and len(inputs) != 1:
+                return [inputs]
+            if len(inputs) != n:
+                raise ValueError(
+                    f"Model '{self.name}' expects {n} input(s) {names}, received a "
+                    f"{type(inputs).__name__} of {len(inputs)}.")
+            return list(inputs)
+        if n != 1:
+            raise ValueError(
+                f"Model '{self.name}' expects {n} inputs {names}, received a single tensor. "
+                "Pass a list, or a dict keyed by input name.")
+        return [inputs]
+
+    def _check_and_cast(self, flat):
+        out = []
+        for t, x in zip(self._input_tensors, flat):
+            shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+            ok = len(shape) == len(t.shape) and all(
+                a is None or b is None or a == b for a, b in zip(t.shape, shape))
+            if not ok:
+                raise ValueError(
+                    f"Input '{t._keras_history[0].name}' of model '{self.name}' expected shape "
+                    f"{_shape_str(t.shape)}, received shape {_shape_str(shape)}. "
+                    + ("Reshape the data, or add a Flatten/Reshape layer to the model."
+                       if len(shape) != len(t.shape) else
+                       "Check that you pass the right array for this input."))
+            if isinstance(x, KerasTensor):
+                out.append(x)
+            else:
+                x = jnp.asarray(x)
+                if x.dtype != jnp.dtype(t.dtype):
+                    x = x.astype(t.dtype)
+                out.append(x)
+        return out
+
+    # ------------------------------------------------------------------ run
+    def call(self, inputs, training=None, mask=None):
+        flat = self._check_and_cast(self._flatten_inputs(inputs))
+        values = {id(t): v for t, v in zip(self._input_tensors, flat)}
+        for node in self._nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            node.replay(values, training=training)
+        return jax.tree_util.tree_unflatten(
+            self._out_treedef, [values[id(t)] for t in self._output_tensors])
+
+    def _maybe_build(self, first_arg):
+        self.built = True
+
+    def _check_inputs(self, first_arg):
+        pass
+
+    def get_config(self) -> dict:
+        from trine.saving.serialization import functional_config
+        return functional_config(self)

@@ -1,0 +1,230 @@
+"""`Model`: a Layer that can be trained (compile / fit / evaluate / predict) and inspected.
+
+`Model(inputs, outputs)` builds a Functional model; subclass `Model` and write `call` for the
+subclassing API. Every model exposes the pure seam `stateless_call`.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trine.core.layer import CallContext, Layer
+from trine.core.symbolic import KerasTensor
+from trine.core.variable import StatelessScope
+from trine.training.trainer import Trainer
+
+
+class Model(Trainer, Layer):
+    """A trainable model (Keras `keras.Model`).
+
+    Two ways to make one:
+    - Functional: `Model(inputs, outputs)` with symbolic tensors from `Input`.
+    - Subclassing: subclass `Model`, create layers in `__init__`, write `call(inputs)`.
+
+    Example:
+        >>> inputs = Input(shape=(4,))
+        >>> model = Model(inputs, Dense(2)(inputs))
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs):
+            from trine.models.functional import Functional
+            return Functional.__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise TypeError(
+                f"{type(self).__name__}.__init__ received inputs/outputs. A Model subclass that "
+                "builds a graph should call it as Functional: `Model(inputs, outputs)`, or "
+                "define call() and leave inputs/outputs out of super().__init__().")
+        Layer.__init__(self, **kwargs)
+        Trainer.__init__(self)
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def layers(self) -> list:
+        return self._layers
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer with this name (or at this index in `layers`).
+
+        Raises:
+            ValueError: when no layer has the name (the valid names are listed).
+        """
+        if index is not None:
+            layers = self.layers
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(
+                    f"Model '{self.name}' has {len(layers)} layers; index {index} is out of range.")
+            return layers[index]
+        if name is None:
+            raise ValueError("get_layer needs name= or index=.")
+        for layer in self._flatten_layers(include_self=False):
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"No layer named '{name}' in model '{self.name}'. Layers: "
+            f"{[l.name for l in self.layers]}.")
+
+    def build(self, input_shape=None):
+        """Create the weights by running `call` on symbolic inputs of `input_shape`."""
+        if input_shape is None:
+            raise ValueError(
+                f"Model '{self.name}'.build() needs an input shape, e.g. "
+                "model.build((None, 28, 28)).")
+        input_shape = _unbatched(input_shape)
+        spec = _placeholders(input_shape)
+        self.compute_output_spec(spec)
+        self._build_input_shape = input_shape
+        self.built = True
+
+    # ------------------------------------------------------------------ the pure seam
+    def _path_map(self):
+        """Unique paths for all variables: [(path, Variable)], trainable first."""
+        cache = self.__dict__.get("_path_cache")
+        weights = self.weights
+        key = tuple(id(v) for v in weights)
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        owner = {}
+
+        def rec(layer, prefix):
+            for v in layer._direct_variables():
+                owner.setdefault(id(v), f"{prefix}{v.name}")
+            for sub in layer._layers:
+                rec(sub, f"{prefix}{sub.name}/")
+
+        rec(self, "")
+        paths, used = [], set()
+        for v in weights:
+            p = owner.get(id(v), v.path)
+            base, n = p, 1
+            while p in used:
+                p = f"{base}_{n}"
+                n += 1
+            used.add(p)
+            paths.append((p, v))
+        object.__setattr__(self, "_path_cache", (key, paths))
+        return paths
+
+    def get_params(self) -> dict:
+        """Trainable values as a dict keyed by variable path (a pytree for jax.grad)."""
+        trainable = {id(v) for v in self.trainable_weights}
+        return {p: v.value for p, v in self._path_map() if id(v) in trainable}
+
+    def get_state(self) -> dict:
+        """Non-trainable values (e.g. BatchNorm statistics) as a dict keyed by path."""
+        trainable = {id(v) for v in self.trainable_weights}
+        return {p: v.value for p, v in self._path_map() if id(v) not in trainable}
+
+    def set_params(self, params: dict) -> None:
+        """Write values (from `get_params`/`get_state` or a trained pytree) into the Variables."""
+        by_path = dict(self._path_map())
+        unknown = [k for k in params if k not in by_path]
+        if unknown:
+            raise KeyError(
+                f"Model '{self.name}' has no variables {unknown}. Its paths are "
+                f"{sorted(by_path)}.")
+        for k, v in params.items():
+            by_path[k].assign(v)
+
+    set_state = set_params
+
+    def _mapping(self, variables, values, what):
+        if values is None:
+            return {}
+        if isinstance(values, dict):
+            paths = {id(v): p for p, v in self._path_map()}
+            out = {}
+            for v in variables:
+                p = paths[id(v)]
+                if p not in values:
+                    raise KeyError(
+                        f"stateless_call: {what} has no entry for variable '{p}'. Build it "
+                        f"with model.get_{'params' if what == 'params' else 'state'}().")
+                out[v] = values[p]
+            return out
+        values = list(values)
+        if len(values) != len(variables):
+            raise ValueError(
+                f"stateless_call expected {len(variables)} {what} values (aligned with "
+                f"model.{'trainable' if what == 'params' else 'non_trainable'}_variables), "
+                f"received {len(values)}.")
+        return dict(zip(variables, values))
+
+    def stateless_call(self, params, state, *args, training: bool = False, rng=None,
+                       return_losses: bool = False, **kwargs):
+        """Run the model as a pure function of its variable values.
+
+        Args:
+            params: trainable values, a dict keyed by path (`get_params()`) or a list aligned
+                with `trainable_variables` (Keras 3's convention).
+            state: non-trainable values, same conventions (`get_state()`).
+            *args: the model inputs.
+            training: training mode (dropout on, BatchNorm batch statistics).
+            rng: a JAX key for random layers; required under jit when training with them.
+            return_losses: also return the list of added losses (regularization, add_loss).
+
+        Returns:
+            `(outputs, new_state)`, or `(outputs, new_state, losses)` with return_losses.
+            `new_state` has the structure of `state`.
+
+        Example:
+            >>> params, state = model.get_params(), model.get_state()
+            >>> y, state = jax.jit(model.stateless_call)(params, state, x)
+        """
+        if not self.built:
+            raise ValueError(
+                f"Model '{self.name}' is not built: call it on data or call "
+                "model.build(input_shape) before stateless_call.")
+        tv, ntv = self.trainable_variables, self.non_trainable_variables
+        mapping = self._mapping(tv, params, "params")
+        mapping.update(self._mapping(ntv, state, "state"))
+        with StatelessScope(mapping) as scope, CallContext(training=training, rng=rng,
+                                                             collect_losses=True) as ctx:
+            outputs = self(*args, training=training, **kwargs)
+            losses = list(ctx.losses)
+            for layer in self._flatten_layers():
+                for var, reg in layer._regularized:
+                    losses.append(reg(var.value))
+            if isinstance(state, dict):
+                paths = {id(v): p for p, v in self._path_map()}
+                new_state = {paths[id(v)]: scope.get(v) for v in ntv}
+            elif state is None:
+                new_state = None
+            else:
+                new_state = [scope.get(v) for v in ntv]
+        if return_losses:
+            return outputs, new_state, losses
+        return outputs, new_state
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Print a table of the layers, their output shapes and parameter counts."""
+        from trine.inspect.summary import print_summary
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable,
+                      layer_range=layer_range)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable}
+
+
+def _unbatched(shape):
+    """Replace the batch dimension of (a structure of) shapes by None."""
+    if isinstance(shape, dict):
+        return {k: _unbatched(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple, dict)):
+        return [_unbatched(s) for s in shape]
+    shape = tuple(shape)
+    return (None,) + shape[1:] if shape else shape
+
+
+def _placeholders(shape):
+    if isinstance(shape, dict):
+        return {k: _placeholders(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple, dict)):
+        return [_placeholders(s) for s in shape]
+    return KerasTensor(tuple(shape))

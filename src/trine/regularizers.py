@@ -1,0 +1,121 @@
+"""Weight penalties added to the loss (Keras `keras.regularizers`)."""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+
+class Regularizer:
+    """Base class: `__call__(x) -> scalar penalty`."""
+
+    def __call__(self, x):
+        return jnp.zeros(())
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class L1L2(Regularizer):
+    """`l1 * sum(|x|) + l2 * sum(x**2)`.
+
+    Args:
+        l1: L1 factor (default 0).
+        l2: L2 factor (default 0).
+    """
+
+    def __init__(self, l1: float = 0.0, l2: float = 0.0):
+        for n, v in (("l1", l1), ("l2", l2)):
+            if v is None or float(v) < 0:
+                raise ValueError(f"L1L2 expected {n} >= 0, received {v!r}.")
+        self.l1 = float(l1)
+        self.l2 = float(l2)
+
+    def __call__(self, x):
+        x = jnp.asarray(x)
+        out = jnp.zeros((), x.dtype)
+        if self.l1:
+            out = out + self.l1 * jnp.sum(jnp.abs(x))
+        if self.l2:
+            out = out + self.l2 * jnp.sum(jnp.square(x))
+        return out
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class L1(L1L2):
+    """`l1 * sum(|x|)`, default l1=0.01."""
+
+    def __init__(self, l1: float = 0.01):
+        super().__init__(l1=l1)
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class L2(L1L2):
+    """`l2 * sum(x**2)`, default l2=0.01."""
+
+    def __init__(self, l2: float = 0.01):
+        super().__init__(l2=l2)
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+class OrthogonalRegularizer(Regularizer):
+    """Penalise non-orthogonal rows or columns of a 2D kernel."""
+
+    def __init__(self, factor: float = 0.01, mode: str = "rows"):
+        if mode not in ("rows", "columns"):
+            raise ValueError(f"OrthogonalRegularizer expected mode 'rows' or 'columns', received {mode!r}.")
+        self.factor, self.mode = float(factor), mode
+
+    def __call__(self, x):
+        x = x if self.mode == "rows" else x.T
+        x = x / jnp.maximum(jnp.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        prod = x @ x.T
+        n = prod.shape[0]
+        return self.factor * jnp.sum(jnp.abs(prod * (1 - jnp.eye(n)))) / (n * (n - 1) / 2)
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
+l1, l2, l1_l2 = L1, L2, L1L2
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2,
+            "orthogonal_regularizer": OrthogonalRegularizer,
+            "OrthogonalRegularizer": OrthogonalRegularizer}
+
+
+def get(identifier):
+    """Resolve None, a name, a config dict, an instance or a callable to a regularizer."""
+    if identifier is None or isinstance(identifier, Regularizer):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier not in _BY_NAME:
+            raise ValueError(
+                f"Unknown regularizer {identifier!r}. Valid names: {sorted(_BY_NAME)}.")
+        return _BY_NAME[identifier]()
+    if isinstance(identifier, dict):
+        cls = _BY_NAME.get(identifier.get("class_name"))
+        if cls is None:
+            raise ValueError(
+                f"Unknown regularizer class {identifier.get('class_name')!r}. Valid: {sorted(_BY_NAME)}.")
+        return cls.from_config(identifier.get("config", {}))
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"Could not interpret regularizer {identifier!r}: expected a name, a "
+                    "Regularizer or a callable.")
+
+
+def serialize(reg):
+    if reg is None:
+        return None
+    if isinstance(reg, Regularizer):
+        return {"module": "keras.regularizers", "class_name": type(reg).__name__,
+                "config": reg.get_config(), "registered_name": None}
+    raise ValueError(f"Cannot serialize regularizer {reg!r}: it is not a Regularizer.")

@@ -1,0 +1,249 @@
+"""Turn what users pass to fit / evaluate / predict into batches.
+
+Two sources:
+- `ArrayData`: NumPy / JAX arrays (or lists / dicts of them). When they fit in the device
+  budget they are put on the device once and batches are gathered inside the fused program;
+  otherwise chunks of batches are gathered on the host and sent ahead (double buffering).
+- `IterableData`: a Python iterable / generator of `(x, y)` or `(x, y, sample_weight)` batches.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+_DEFAULT_BUDGET = int(os.environ.get("TRINE_DEVICE_DATA_BUDGET", 2 * 1024**3))
+_budget = [_DEFAULT_BUDGET]
+
+
+def set_device_data_budget(nbytes: int) -> None:
+    """Largest data set (bytes) that fit puts on the device whole; larger ones stream."""
+    if int(nbytes) < 0:
+        raise ValueError(f"set_device_data_budget expected bytes >= 0, received {nbytes!r}.")
+    _budget[0] = int(nbytes)
+
+
+def device_data_budget() -> int:
+    return _budget[0]
+
+
+def _is_array(a) -> bool:
+    return isinstance(a, (np.ndarray, jax.Array)) or (
+        hasattr(a, "shape") and hasattr(a, "dtype") and hasattr(a, "__array__"))
+
+
+def standardize_array(a, what: str):
+    """NumPy float64 -> float32, int64 -> int32, lists -> arrays (as JAX would)."""
+    if isinstance(a, jax.Array):
+        return a
+    if hasattr(a, "values") and hasattr(a, "columns"):  # pandas DataFrame
+        a = a.values
+    a = np.asarray(a)
+    if a.dtype == np.float64:
+        a = a.astype(np.float32)
+    elif a.dtype == np.int64:
+        a = a.astype(np.int32)
+    elif a.dtype == np.uint64:
+        a = a.astype(np.uint32)
+    elif a.dtype == object:
+        raise TypeError(
+            f"{what} has dtype object; trine needs numeric arrays. Convert with "
+            "np.asarray(..., dtype=np.float32).")
+    if a.ndim == 0:
+        raise ValueError(f"{what} must have a batch axis, received a scalar.")
+    return a
+
+
+def map_structure(fn, struct, prefix):
+    if isinstance(struct, dict):
+        return {k: map_structure(fn, v, f"{prefix}['{k}']") for k, v in struct.items()}
+    if isinstance(struct, (list, tuple)):
+        return type(struct)(map_structure(fn, v, f"{prefix}[{i}]") for i, v in enumerate(struct))
+    return fn(struct, prefix)
+
+
+def count_samples(struct, prefix: str) -> dict:
+    out = {}
+
+    def f(a, p):
+        out[p] = int(a.shape[0])
+        return a
+
+    map_structure(f, struct, prefix)
+    return out
+
+
+def check_counts(x, y, sample_weight) -> int:
+    counts = count_samples(x, "x")
+    if y is not None:
+        counts.update(count_samples(y, "y"))
+    if sample_weight is not None:
+        counts.update(count_samples(sample_weight, "sample_weight"))
+    values = set(counts.values())
+    if len(values) > 1:
+        detail = ", ".join(f"{k}: {v}" for k, v in counts.items())
+        raise ValueError(
+            f"Data cardinality is ambiguous: the arrays have different numbers of samples "
+            f"({detail}). Make sure all arrays contain the same number of samples.")
+    if not values:
+        raise ValueError("x is empty: pass at least one array.")
+    return values.pop()
+
+
+def class_weight_to_sample_weight(y, class_weight: dict):
+    y = np.asarray(y)
+    if y.ndim > 1 and y.shape[-1] > 1:
+        cls = np.argmax(y, axis=-1)
+    else:
+        cls = y.reshape(y.shape[0], -1)[:, 0].astype(np.int64)
+    maxc = int(cls.max()) if cls.size else -1
+    table = np.ones(max(maxc + 1, max(class_weight) + 1 if class_weight else 0), np.float32)
+    for k, v in class_weight.items():
+        if int(k) < 0:
+            raise ValueError(f"class_weight keys must be class indices >= 0, received {k!r}.")
+        table[int(k)] = float(v)
+    return table[cls].astype(np.float32)
+
+
+class ArrayData:
+    """Arrays split into batches; `batch_size` rows each, the last batch possibly shorter."""
+
+    kind = "arrays"
+
+    def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False,
+                 steps=None, with_weights=True):
+        self.x = map_structure(standardize_array, x, "x")
+        self.y = None if y is None else map_structure(standardize_array, y, "y")
+        self.n = check_counts(self.x, self.y, sample_weight)
+        if sample_weight is None and with_weights:
+            sample_weight = np.ones((self.n,), np.float32)
+        self.sw = None if sample_weight is None else map_structure(standardize_array, sample_weight,
+                                                                   "sample_weight")
+        if isinstance(self.sw, np.ndarray) and self.sw.dtype != np.float32:
+            self.sw = self.sw.astype(np.float32)
+        self.batch_size = int(batch_size)
+        if self.batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive integer, received {batch_size!r}.")
+        self.shuffle = shuffle
+        self.full_steps = self.n // self.batch_size
+        self.tail = self.n - self.full_steps * self.batch_size
+        if steps is not None:
+            steps = int(steps)
+            if steps < 1:
+                raise ValueError(f"steps must be >= 1, received {steps}.")
+            if steps < self.full_steps + (1 if self.tail else 0):
+                self.full_steps = min(self.full_steps, steps)
+                self.tail = 0
+        self.steps = self.full_steps + (1 if self.tail else 0)
+        self.arrays = (self.x, self.y, self.sw)
+        self.nbytes = sum(int(np.prod(a.shape)) * a.dtype.itemsize
+                          for a in jax.tree_util.tree_leaves(self.arrays))
+        self.on_device = self.nbytes <= device_data_budget()
+        self._device = None
+
+    def device_arrays(self):
+        if self._device is None:
+            self._device = jax.device_put(self.arrays)
+        return self._device
+
+    def batch_spec(self, size=None):
+        size = self.batch_size if size is None else size
+        return jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct((size,) + tuple(a.shape[1:]), a.dtype), self.arrays)
+
+    def first_batch(self, size=None):
+        size = min(self.n, self.batch_size if size is None else size)
+        return jax.tree_util.tree_map(lambda a: a[:size], self.arrays)
+
+    def permutation(self, key):
+        if self.shuffle:
+            return jax.random.permutation(key, self.n).astype(jnp.int32)
+        return jnp.arange(self.n, dtype=jnp.int32)
+
+    def host_chunk(self, perm_np, start_step, n_steps, size=None):
+        """Gather `n_steps` batches starting at `start_step` into stacked host arrays."""
+        size = self.batch_size if size is None else size
+        lo = start_step * self.batch_size
+        idx = perm_np[lo:lo + n_steps * size].reshape(n_steps, size)
+        return jax.tree_util.tree_map(lambda a: np.take(np.asarray(a), idx, axis=0), self.arrays)
+
+
+class IterableData:
+    """A Python iterable of batches: `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
+
+    kind = "iterable"
+
+    def __init__(self, source, steps=None, with_targets=True):
+        self.source = source
+        self.steps = None if steps is None else int(steps)
+        self._it = None
+        self.with_targets = with_targets
+        self.reiterable = not (iter(source) is source)
+        self.exhausted = False
+
+    def epoch_iterator(self):
+        if self.reiterable:
+            it = iter(self.source)
+        else:
+            if self._it is None:
+                self._it = iter(self.source)
+            it = self._it
+        count = 0
+        while self.steps is None or count < self.steps:
+            try:
+                item = next(it)
+            except StopIteration:
+                if not self.reiterable:
+                    self.exhausted = True
+                return
+            count += 1
+            yield self._unpack(item)
+
+    def _unpack(self, item):
+        if isinstance(item, tuple) and len(item) in (1, 2, 3) and not isinstance(item, np.ndarray):
+            x = item[0]
+            y = item[1] if len(item) > 1 else None
+            sw = item[2] if len(item) > 2 else None
+        else:
+            x, y, sw = item, None, None
+        x = map_structure(standardize_array, x, "x")
+        y = None if y is None else map_structure(standardize_array, y, "y")
+        n = check_counts(x, y, sw)
+        if sw is None:
+            sw = np.ones((n,), np.float32)
+        else:
+            sw = np.asarray(sw, np.float32)
+        return (x, y, sw)
+
+
+def batch_signature(batch):
+    return tuple((tuple(a.shape), str(a.dtype)) for a in jax.tree_util.tree_leaves(batch))
+
+
+def stack_batches(batches):
+    return jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(e) for e in a]), *batches)
+
+
+def split_validation(x, y, sw, validation_split):
+    if not 0.0 < validation_split < 1.0:
+        raise ValueError(
+            f"validation_split must be in (0, 1), received {validation_split!r}.")
+    n = check_counts(x, y, sw)
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n:
+        raise ValueError(
+            f"validation_split={validation_split} leaves an empty training or validation set "
+            f"for {n} samples.")
+
+    def head(a, p):
+        return a[:split_at]
+
+    def tail(a, p):
+        return a[split_at:]
+
+    take = lambda s, f: None if s is None else map_structure(f, s, "")
+    return ((take(x, head), take(y, head), take(sw, head)),
+            (take(x, tail), take(y, tail), take(sw, tail)))

@@ -1,0 +1,311 @@
+"""compile / fit / evaluate / predict, data forms, callbacks, fusion and bad input."""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import trine as keras
+from trine.layers import Dense, Dropout, Flatten, Input, concatenate
+from trine.models import Model, Sequential
+
+
+def toy_data(n=256, d=8, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    w = rng.normal(size=(d, classes))
+    y = np.argmax(x @ w, axis=1).astype(np.int32)
+    return x, y
+
+
+def mlp(d=8, classes=3, dropout=0.0):
+    layers = [Input(shape=(d,)), Dense(16, activation="relu")]
+    if dropout:
+        layers.append(Dropout(dropout))
+    layers.append(Dense(classes, activation="softmax"))
+    return Sequential(layers)
+
+
+def compiled(model, **kw):
+    kw.setdefault("optimizer", "adam")
+    kw.setdefault("loss", "sparse_categorical_crossentropy")
+    kw.setdefault("metrics", ["accuracy"])
+    model.compile(**kw)
+    return model
+
+
+def test_fit_learns_and_history_has_every_epoch():
+    x, y = toy_data()
+    m = compiled(mlp())
+    h = m.fit(x, y, epochs=30, batch_size=16, verbose=0, validation_split=0.25)
+    assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 30 for v in h.history.values())
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    loss, acc = m.evaluate(x, y, verbose=0)
+    assert acc > 0.8
+    d = m.evaluate(x, y, verbose=0, return_dict=True)
+    assert d["loss"] == pytest.approx(loss) and d["accuracy"] == pytest.approx(acc)
+    p = m.predict(x, verbose=0, batch_size=50)
+    assert p.shape == (256, 3) and isinstance(p, np.ndarray)
+    assert (np.argmax(p, 1) == y).mean() == pytest.approx(acc)
+
+
+def test_evaluate_matches_manual_computation():
+    x, y = toy_data(n=100)
+    m = compiled(mlp())
+    m.fit(x, y, epochs=1, verbose=0)
+    p = m.predict(x, verbose=0)
+    pc = np.clip(p / p.sum(-1, keepdims=True), 1e-7, 1 - 1e-7)
+    manual = -np.log(pc[np.arange(100), y]).mean()
+    loss, acc = m.evaluate(x, y, batch_size=32, verbose=0)
+    assert loss == pytest.approx(manual, rel=1e-5)
+    assert acc == pytest.approx((p.argmax(1) == y).mean())
+
+
+def test_validation_split_takes_last_fraction_before_shuffle():
+    x, y = toy_data(n=100)
+    m = compiled(mlp())
+    h = m.fit(x, y, epochs=1, verbose=0, validation_split=0.2, shuffle=True)
+    val = m.evaluate(x[80:], y[80:], verbose=0, return_dict=True)
+    # the validation at the end of the epoch used exactly the last 20 rows
+    assert h.history["val_loss"][0] == pytest.approx(val["loss"], rel=1e-6)
+
+
+def test_two_input_model_trains_end_to_end():
+    input1 = Input(shape=(784,), name="input_1")
+    input2 = Input(shape=(784,), name="input_2")
+    x1 = Dense(64, activation="relu", name="dense_1")(input1)
+    x2 = Dense(64, activation="relu", name="dense_2")(input2)
+    concat = concatenate([x1, x2], name="concat")
+    x = Dense(32, activation="tanh", name="dense_3")(concat)
+    outputs = Dense(10, activation="softmax", name="output")(x)
+    model = Model(inputs=[input1, input2], outputs=outputs)
+    rng = np.random.default_rng(0)
+    a = rng.random((512, 784), dtype=np.float32)
+    b = rng.random((512, 784), dtype=np.float32)
+    y = (a[:, :10].argmax(1)).astype(np.int32)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    h = model.fit([a, b], y, epochs=8, batch_size=32, verbose=0)
+    assert h.history["accuracy"][-1] > h.history["accuracy"][0]
+    assert model.predict([a, b], verbose=0).shape == (512, 10)
+    d = model.fit({"input_1": a, "input_2": b}, y, epochs=1, verbose=0)
+    assert len(d.history["loss"]) == 1
+
+
+def test_multi_output_losses_and_weights():
+    inp = Input(shape=(8,))
+    h = Dense(16, activation="relu")(inp)
+    m = Model(inp, [Dense(3, activation="softmax", name="cls")(h), Dense(1, name="reg")(h)])
+    m.compile(optimizer="adam", loss=["sparse_categorical_crossentropy", "mse"],
+              loss_weights=[1.0, 0.5], metrics=[["accuracy"], ["mae"]])
+    x, y = toy_data()
+    r = x.sum(1, keepdims=True)
+    h = m.fit(x, [y, r], epochs=2, verbose=0)
+    assert {"loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"} <= set(h.history)
+    d = m.evaluate(x, [y, r], verbose=0, return_dict=True)
+    assert d["loss"] == pytest.approx(d["cls_loss"] + 0.5 * d["reg_loss"], rel=1e-5)
+
+
+def test_generator_input():
+    x, y = toy_data()
+
+    def batches():
+        for i in range(0, 256, 32):
+            yield x[i:i + 32], y[i:i + 32]
+
+    class Batches:  # re-iterable: each epoch starts again
+        def __iter__(self):
+            return batches()
+
+    m = compiled(mlp())
+    h = m.fit(Batches(), epochs=2, verbose=0)
+    assert len(h.history["loss"]) == 2
+    assert m.evaluate(batches(), verbose=0)[0] > 0
+    assert m.predict(((xb,) for xb, _ in batches()), verbose=0).shape == (256, 3)
+
+
+def test_sample_weight_and_class_weight():
+    x, y = toy_data(n=64)
+    m = compiled(mlp(), optimizer="sgd")
+    m.fit(x, y, epochs=1, verbose=0)
+    base = m.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    sw = np.zeros(64, np.float32)
+    sw[:32] = 2.0
+    weighted = m.evaluate(x, y, sample_weight=sw, verbose=0, batch_size=64, return_dict=True)["loss"]
+    p = m.predict(x, verbose=0)
+    per = -np.log(np.clip(p[np.arange(64), y], 1e-7, 1))
+    assert weighted == pytest.approx((per * sw).sum() / 64, rel=1e-5)
+    assert weighted != pytest.approx(base)
+    h = m.fit(x, y, class_weight={0: 1.0, 1: 2.0, 2: 0.5}, epochs=1, verbose=0)
+    assert np.isfinite(h.history["loss"][0])
+
+
+def test_on_batch_methods():
+    x, y = toy_data(n=32)
+    m = compiled(mlp())
+    before = m.get_weights()
+    out = m.train_on_batch(x, y)
+    assert len(out) == 2 and np.isfinite(out[0])
+    assert any(not np.array_equal(a, b) for a, b in zip(before, m.get_weights()))
+    d = m.test_on_batch(x, y, return_dict=True)
+    assert set(d) == {"loss", "accuracy"}
+    assert m.predict_on_batch(x).shape == (32, 3)
+
+
+def test_fused_and_unfused_are_bit_identical():
+    x, y = toy_data(n=300)
+    runs = []
+    for spe in (1, 7, "auto", "epoch"):
+        keras.utils.set_random_seed(3)
+        m = compiled(mlp(dropout=0.3), steps_per_execution=spe)
+        h = m.fit(x, y, epochs=3, batch_size=32, verbose=0)
+        runs.append((m.get_weights(), h.history, m.predict(x, verbose=0)))
+    w0, h0, p0 = runs[0]
+    for w, h, p in runs[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(w0, w))
+        assert h == h0
+        assert np.array_equal(p, p0)
+
+
+def test_no_recompilation_across_epochs_and_partial_batch():
+    x, y = toy_data(n=300)  # 9 full batches of 32 and a partial one of 12
+    m = compiled(mlp(), steps_per_execution=4)
+    m.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    first = dict(m.trace_counts)
+    m.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    assert dict(m.trace_counts) == first
+    # one program for the chunk and one for the partial batch
+    assert first["train"] == 2
+
+
+def test_callbacks_see_every_step_with_fusion():
+    x, y = toy_data(n=320)
+    seen = []
+    cb = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append((batch, logs["loss"])))
+    m = compiled(mlp(), steps_per_execution=4)
+    m.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[cb])
+    assert [b for b, _ in seen] == list(range(10)) * 2
+    assert all(math.isfinite(l) for _, l in seen)
+
+
+def test_streaming_path_gives_same_result(monkeypatch):
+    from trine.training import data as data_mod
+    x, y = toy_data(n=300)
+    results = []
+    for budget in (1 << 30, 0):
+        monkeypatch.setattr(data_mod, "_budget", [budget])
+        keras.utils.set_random_seed(5)
+        m = compiled(mlp(), steps_per_execution=4)
+        h = m.fit(x, y, epochs=2, batch_size=32, verbose=0)
+        results.append((m.get_weights(), h.history))
+    assert all(np.array_equal(a, b) for a, b in zip(results[0][0], results[1][0]))
+    assert results[0][1] == results[1][1]
+
+
+def test_fit_before_compile_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="compile\\(\\)"):
+        mlp().fit(*toy_data(), verbose=0)
+
+
+def test_mismatched_sample_counts():
+    x, y = toy_data()
+    m = compiled(mlp())
+    with pytest.raises(ValueError, match="x: 256.*y: 255"):
+        m.fit(x, y[:-1], verbose=0)
+
+
+@pytest.mark.parametrize("bad", [3, -1])
+def test_labels_out_of_range(bad):
+    x, y = toy_data(n=64)
+    y = y.copy()
+    y[5] = bad
+    m = compiled(mlp())
+    with pytest.raises(ValueError, match=f"\\[0, 3\\).*{bad}"):
+        m.fit(x, y, verbose=0)
+    with pytest.raises(ValueError, match="\\[0, 3\\)"):
+        m.evaluate(x, y, verbose=0)
+
+
+def test_unknown_names_list_valid_ones():
+    with pytest.raises(ValueError, match="sgd"):
+        mlp().compile(optimizer="sgdd", loss="mse")
+    with pytest.raises(ValueError, match="mean_squared_error|mse"):
+        mlp().compile(optimizer="sgd", loss="msee")
+    with pytest.raises(ValueError, match="accuracy"):
+        mlp().compile(optimizer="sgd", loss="mse", metrics=["acuracy"])
+    with pytest.raises(ValueError, match="relu"):
+        Dense(3, activation="rleu")
+
+
+def test_terminate_on_nan_keeps_last_finite_weights():
+    x, y = toy_data(n=128)
+    x = x.copy()
+    x[70] = np.nan  # batch 2 (rows 64..95) produces a NaN loss
+    m = compiled(mlp(), optimizer="sgd", steps_per_execution=4)
+    w_init = m.get_weights()
+    seen = []
+    cb = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(logs["loss"]))
+    m.fit(x, y, epochs=3, batch_size=32, shuffle=False, verbose=0,
+          callbacks=[keras.callbacks.TerminateOnNaN(), cb])
+    assert math.isnan(seen[-1]) and len(seen) == 3
+    assert all(np.all(np.isfinite(w)) for w in m.get_weights())
+    # the same weights as training on the first two batches only
+    ref = compiled(mlp(), optimizer="sgd")
+    ref.set_weights(w_init)
+    ref.fit(x[:64], y[:64], epochs=1, batch_size=32, shuffle=False, verbose=0)
+    for a, b in zip(ref.get_weights(), m.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_optax_transformation_as_optimizer():
+    import optax
+    x, y = toy_data()
+    m = compiled(mlp(), optimizer=optax.adam(1e-2))
+    h = m.fit(x, y, epochs=3, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+def test_learning_rate_callbacks_change_training():
+    x, y = toy_data()
+    m = compiled(mlp(), optimizer="sgd")
+    sched = keras.callbacks.LearningRateScheduler(lambda epoch: 0.0)
+    w0 = m.get_weights()
+    m.fit(x, y, epochs=2, verbose=0, callbacks=[sched])
+    assert all(np.array_equal(a, b) for a, b in zip(w0, m.get_weights()))
+
+
+def test_early_stopping_restores_best():
+    x, y = toy_data()
+    m = compiled(mlp())
+    es = keras.callbacks.EarlyStopping(monitor="loss", patience=0, restore_best_weights=True,
+                                       min_delta=10.0)
+    h = m.fit(x, y, epochs=10, verbose=0, callbacks=[es])
+    assert len(h.history["loss"]) == 2
+
+
+def test_progress_output_formats(capsys):
+    x, y = toy_data(n=64)
+    m = compiled(mlp())
+    m.fit(x, y, epochs=2, batch_size=32, verbose=2)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss:" in out and "accuracy:" in out
+    m.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert capsys.readouterr().out == ""
+    m.fit(x, y, epochs=1, batch_size=32, verbose=1)
+    out = capsys.readouterr().out
+    assert "2/2" in out and "━" in out
+
+
+def test_regularizer_losses_reach_the_loss():
+    x, y = toy_data(n=64)
+    keras.utils.set_random_seed(0)
+    a = compiled(Sequential([Input(shape=(8,)), Dense(3, activation="softmax",
+                                                      kernel_regularizer=keras.regularizers.L2(1.0))]))
+    keras.utils.set_random_seed(0)
+    b = compiled(Sequential([Input(shape=(8,)), Dense(3, activation="softmax")]))
+    la = a.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    lb = b.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    k = a.layers[0].kernel.numpy()
+    assert la == pytest.approx(lb + float((k ** 2).sum()), rel=1e-5)
