@@ -55,9 +55,16 @@ def run_demo(epochs=10, batch_size=32, data_dir=None, seed=42, verbose=1, apis=N
     import trine
     from trine.datasets import fashion_mnist
 
-    (x_train_full, y_train_full), (x_test, y_test), source = fashion_mnist.load_data_with_source(
-        path=data_dir, fallback_to_sample=True)
-    print(f"Data: {source}", file=out)
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", fashion_mnist.SampleDataWarning)
+        (x_train_full, y_train_full), (x_test, y_test) = fashion_mnist.load_data(
+            path=data_dir, fallback_to_sample=True)
+    sample = [w for w in caught if issubclass(w.category, fashion_mnist.SampleDataWarning)]
+    if sample:
+        print(f"Note: {sample[0].message}", file=out)
+    print(f"Data: Fashion-MNIST, {len(x_train_full):,} training and {len(x_test):,} test images",
+          file=out)
     x_train_full = x_train_full / 255.0
     x_test = x_test / 255.0
     results, reference = [], None
