@@ -9,6 +9,7 @@ A layer is called three ways, all through `__call__`:
 """
 from __future__ import annotations
 
+import collections
 import inspect
 import re
 import threading
@@ -86,6 +87,29 @@ def _record(layer, inputs, outputs):
     recs = getattr(_ctx, "recorders", None)
     if recs:
         recs[-1].calls.append((layer, inputs, outputs))
+
+
+# Masks travel beside arrays: a layer that produces a mask registers it for its output,
+# and the next layer whose call takes `mask=` receives it (as Keras's `_keras_mask`).
+_MASKS: "collections.OrderedDict[int, tuple]" = collections.OrderedDict()
+_MASK_CAP = 4096
+
+
+def set_mask(x, mask) -> None:
+    """Attach `mask` to array `x` (for the layers that consume masks)."""
+    if mask is None:
+        return
+    _MASKS[id(x)] = (x, mask)
+    if len(_MASKS) > _MASK_CAP:
+        _MASKS.popitem(last=False)
+
+
+def get_mask(x):
+    """The mask attached to `x`, or None."""
+    entry = _MASKS.get(id(x))
+    if entry is not None and entry[0] is x:
+        return entry[1]
+    return None
 
 
 def current_context() -> CallContext | None:
@@ -480,6 +504,16 @@ class Layer:
             out.extend(getattr(layer, "_eager_losses", []))
         return out
 
+    # ---------------------------------------------------------------- masks
+    def compute_mask(self, inputs, previous_mask=None):
+        """The mask of this layer's output: passed through if the layer supports masking."""
+        if self.supports_masking:
+            if isinstance(previous_mask, (list, tuple)):
+                ms = [m for m in previous_mask if m is not None]
+                return ms[0] if ms else None
+            return previous_mask
+        return None
+
     # ---------------------------------------------------------------- build / call
     def build(self, input_shape=None) -> None:
         """Create the layer's weights for inputs of `input_shape`. Default: nothing to create."""
@@ -536,7 +570,16 @@ class Layer:
                     kwargs.pop("training", None)
         else:
             kwargs.pop("training", None)
-        if not self._call_has_mask:
+        mask = kwargs.get("mask", None)
+        if mask is None:
+            mask = (get_mask(first) if not isinstance(first, (list, tuple))
+                    else [get_mask(e) for e in first])
+            if isinstance(mask, list) and all(m is None for m in mask):
+                mask = None
+        if self._call_has_mask:
+            if mask is not None:
+                kwargs["mask"] = mask
+        else:
             kwargs.pop("mask", None)
         training = kwargs.get("training", ctx.training if ctx else None)
         if ctx is None or ctx.training != training:
@@ -547,6 +590,13 @@ class Layer:
         else:
             outputs = self.call(*args, **kwargs)
         _record(self, first, outputs)
+        out_mask = self.compute_mask(first, mask)
+        if out_mask is not None:
+            if isinstance(outputs, (list, tuple)) and isinstance(out_mask, (list, tuple)):
+                for o, m in zip(outputs, out_mask):
+                    set_mask(o, m)
+            elif not isinstance(outputs, (list, tuple, dict)):
+                set_mask(outputs, out_mask)
         if self.activity_regularizer is not None:
             for o in jax.tree_util.tree_leaves(outputs):
                 self.add_loss(self.activity_regularizer(o) / jnp.asarray(o.shape[0], o.dtype))

@@ -211,6 +211,22 @@ class Model(Trainer, Layer):
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable}
 
+    # ------------------------------------------------------------------ files
+    def save(self, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
+        """Save architecture, weights and compile state to a `.keras` archive (Keras 3 layout)."""
+        from trine.saving import save_model
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Save the weights to a `.weights.h5` file (Keras 3 layout)."""
+        from trine.saving import save_weights
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch: bool = False, **kwargs) -> None:
+        """Load weights saved by `save_weights` (trine or Keras 3)."""
+        from trine.saving import load_weights
+        load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
 
 def _unbatched(shape):
     """Replace the batch dimension of (a structure of) shapes by None."""
