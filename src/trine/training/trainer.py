@@ -503,71 +503,31 @@ class Trainer:
         self._step = int(ts.step)
 
     # ================================================================== chunking
-    def _chunk_len(self, kind, total_steps, run_one):
+    AUTO_CHUNK = 64
+
+    def _chunk_len(self, total_steps, measure=None):
+        """Steps per XLA call for a pass of `total_steps` full batches.
+
+        An integer or "epoch" is taken as given. "auto" fuses AUTO_CHUNK steps per call
+        unless a one-time measurement (the first pass with at least 16 steps: 8 steps fused
+        vs single steps, each after its compile) shows fusion is slower per step — as for
+        convolutions in a loop on XLA's CPU backend — in which case every call runs one step.
+        The decision is made once per model and compile and applies to fit, evaluate and
+        predict. Chunks always hold the same number of slots, so any pass length reuses one
+        compiled program; a shorter last chunk runs fewer iterations of the same loop.
+        """
         spe = self.steps_per_execution if self.compiled else "auto"
         if spe == "epoch":
             return max(1, total_steps)
         if spe != "auto":
-            return max(1, min(int(spe), max(1, total_steps)))
-        return max(1, min(self._auto_chunk(kind, run_one), max(1, total_steps)))
-
-    def _auto_chunk(self, kind, run_one):
-        """Pick the chunk length by measurement: fusion only where it is not slower.
-
-        The decision is made once per model and step kind: time single steps, then a fused
-        chunk of 8 (after compiling each); if fused steps are not slower per step, use
-        chunks that last about 50 ms (at least 8, at most 1024 steps), else 1.
-        """
-        if kind in self._auto_k:
-            return self._auto_k[kind]
-        if run_one is None:
-            return 64
-        t1 = run_one(1)
-        t8 = run_one(8)
-        if t8 is None or t1 is None:
-            k = 64
-        elif t8 / 8 <= 1.05 * t1:
-            k = int(min(1024, max(8, math.ceil(0.05 / max(t8 / 8, 1e-7)))))
-        else:
-            k = 1
-        self._auto_k[kind] = k
-        return k
-
-    def _exec_plan(self, kind, source, total_steps, bs, make_measure, guard=False):
-        """(runner, steps per call) for `total_steps` full batches of size `bs`."""
-        if total_steps <= 0:
-            return None, 0
-        spe = self.steps_per_execution if self.compiled else "auto"
-        if spe == "epoch":
-            k = total_steps
-        elif spe != "auto":
-            k = min(int(spe), total_steps)
-        else:
-            cache_key = (kind, source)
-            if cache_key not in self._auto_k:
-                if total_steps < 8:
-                    self._auto_k[cache_key] = 64
-                else:
-                    t1 = make_measure(self._runner(kind, source, 1, bs, guard), 1)
-                    kb = self._buffer_len(kind, source, total_steps, bs)
-                    t8 = make_measure(self._runner(kind, source, kb, bs, guard), 8)
-                    if t8 / 8 <= 1.05 * t1:
-                        self._auto_k[cache_key] = int(min(1024, max(8, math.ceil(0.05 / max(t8 / 8, 1e-7)))))
-                    else:
-                        self._auto_k[cache_key] = 1
-            k = min(self._auto_k[cache_key], total_steps)
-        if k == 1:
-            return self._runner(kind, source, 1, bs, guard), 1
-        kb = self._buffer_len(kind, source, total_steps, bs) if source == "gather" else k
-        return self._runner(kind, source, max(kb, k) if source == "gather" else k, bs, guard), k
-
-    def _buffer_len(self, kind, source, total_steps, bs):
-        spe = self.steps_per_execution if self.compiled else "auto"
-        if spe == "epoch":
-            return total_steps
-        if spe != "auto":
-            return min(int(spe), total_steps)
-        return min(1024, total_steps)
+            return int(spe)
+        if self._auto_k.get("decision") is None and measure is not None and total_steps >= 16:
+            t1 = measure(1, 1)
+            t8 = measure(self.AUTO_CHUNK, 8)
+            fused = t8 / 8 <= 1.05 * t1
+            self._auto_k["decision"] = self.AUTO_CHUNK if fused else 1
+            self._auto_k["measured"] = (t1, t8 / 8)
+        return self._auto_k.get("decision") or self.AUTO_CHUNK
 
     def _iterate(self, kind, carry, data, perm, on_chunk, guard=False):
         """One pass over `data`; `on_chunk(first_step, logs, n)` after each call (True stops)."""
@@ -596,10 +556,12 @@ class Trainer:
         if data.on_device:
             dev = data.device_arrays()
 
-            def measure(runner, n):
+            def measure(k, n):
+                runner = self._runner(kind, "gather", k, bs, guard)
                 return self._timed(runner, (self._safe_carry(carry), dev, perm, 0, n))
 
-            runner, k = self._exec_plan(kind, "gather", full, bs, measure, guard)
+            k = self._chunk_len(full, measure if kind == "train" else None) if full else 1
+            runner = self._runner(kind, "gather", k, bs, guard)
             s = 0
             while s < full:
                 n = min(k, full - s)
@@ -612,7 +574,7 @@ class Trainer:
             if data.tail:
                 if kind == "train":
                     carry = self._push_learning_rate(carry)
-                runner = self._runner(kind, "gather", 1, data.tail, guard)
+                runner = self._runner(kind, "gather", 1 if k == 1 else k, data.tail, guard)
                 carry, logs = runner(carry, dev, perm, full * bs, 1)
                 if on_chunk(full, logs, 1):
                     return carry, True
@@ -620,11 +582,16 @@ class Trainer:
         # streaming: gather chunks on the host, send the next while the current one runs
         perm_np = np.asarray(perm)
 
-        def measure(runner, n):
+        def measure(k, n):
+            runner = self._runner(kind, "stacked", k, bs, guard)
             b = jax.device_put(data.host_chunk(perm_np, 0, n))
+            if k > n:
+                b = jax.tree_util.tree_map(
+                    lambda a: jnp.concatenate([a, jnp.zeros((k - n,) + a.shape[1:], a.dtype)]), b)
             return self._timed(runner, (self._safe_carry(carry), b, n))
 
-        _, k = self._exec_plan(kind, "stacked", full, bs, measure, guard)
+        k = self._chunk_len(full, measure if kind == "train" else None) if full else 1
+        k = max(1, min(k, full)) if self.steps_per_execution == "epoch" else k
         runner = self._runner(kind, "stacked", k, bs, guard) if full else None
         s = 0
 
@@ -649,7 +616,10 @@ class Trainer:
         if data.tail:
             host = jax.tree_util.tree_map(
                 lambda a: np.take(np.asarray(a), perm_np[full * bs:][None, :], axis=0), data.arrays)
-            runner1 = self._runner(kind, "stacked", 1, data.tail, guard)
+            if k > 1:
+                host = jax.tree_util.tree_map(
+                    lambda a: np.concatenate([a, np.zeros((k - 1,) + a.shape[1:], a.dtype)]), host)
+            runner1 = self._runner(kind, "stacked", k, data.tail, guard)
             carry, logs = runner1(carry, jax.device_put(host), 1)
             if on_chunk(full, logs, 1):
                 return carry, True
@@ -657,14 +627,13 @@ class Trainer:
 
     def _iterate_iterable(self, kind, carry, data, on_chunk, guard):
         spe = self.steps_per_execution if self.compiled else "auto"
-        k = 1 if spe in ("auto", "epoch") else int(spe)
-        k = self._auto_k.get((kind, "stacked"), k) if spe == "auto" else k
+        k = 1 if spe == "epoch" else self._chunk_len(0)
         step = 0
         pending, sig = [], None
 
         def flush(pending, carry):
             n = len(pending)
-            kk = k if n == k else (1 if n == 1 else k)
+            kk = k
             stacked = data_mod.stack_batches(pending)
             if n < kk:
                 stacked = jax.tree_util.tree_map(

@@ -1,0 +1,1 @@
+"""Training: the trainer, data adapters, callbacks and the progress bar."""
