@@ -635,6 +635,55 @@ class Optimizer:
 
         return optax.inject_hyperparams(keras_update)(learning_rate=self._learning_rate)
 
+    # ------------------------------------------------------------ stateless use
+    def build(self, variables, paths=None) -> None:
+        """Bind the optimizer to the variables it will update (as Keras's `build`).
+
+        Records their paths (the optax state is keyed by them, so weight-decay exclusions and
+        inspection see names) and constraints (applied after each update).
+
+        Args:
+            variables: the model's trainable Variables, in order.
+            paths: their unique paths; default each Variable's `path`.
+        """
+        self._paths = list(paths) if paths is not None else [v.path for v in variables]
+        self._constraints = [getattr(v, "constraint", None) for v in variables]
+        self._tx = self.to_optax()
+
+    def _require_built(self):
+        if getattr(self, "_tx", None) is None:
+            raise RuntimeError(
+                f"Optimizer '{self.name}' is not built: call optimizer.build(variables) (fit and "
+                "compile do this) before stateless_apply / init_state.")
+
+    def init_state(self, trainable_values):
+        """The optimizer state (a pytree) for these values, aligned with `build`'s variables."""
+        self._require_built()
+        return self._tx.init(dict(zip(self._paths, trainable_values)))
+
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """One update, purely: returns `(new_trainable_values, new_optimizer_variables)`.
+
+        Args:
+            optimizer_variables: the state from `init_state` or the previous call.
+            grads: gradients, a list aligned with `trainable_variables`.
+            trainable_variables: current values (a list), as in Keras 3's JAX trainer.
+        """
+        import optax
+        self._require_built()
+        if len(grads) != len(self._paths) or len(trainable_variables) != len(self._paths):
+            raise ValueError(
+                f"Optimizer '{self.name}'.stateless_apply expected {len(self._paths)} gradients "
+                f"and values (one per trainable variable), received {len(grads)} and "
+                f"{len(trainable_variables)}.")
+        p = dict(zip(self._paths, trainable_variables))
+        g = dict(zip(self._paths, grads))
+        updates, new_state = self._tx.update(g, optimizer_variables, p)
+        new = optax.apply_updates(p, updates)
+        out = [new[k] for k in self._paths]
+        out = [c(v) if c is not None else v for c, v in zip(self._constraints, out)]
+        return out, new_state
+
     # ------------------------------------------------------------ config
     def _own_config(self) -> dict:
         return {}

@@ -496,7 +496,14 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        """Regularization penalties of the current weight values plus eagerly added losses."""
+        """Regularization penalties of the current weight values plus eagerly added losses.
+
+        Inside a training step (`compute_loss_and_updates`) it is the step's own list: the
+        penalties and `add_loss` values collected by that forward pass.
+        """
+        override = self.__dict__.get("_losses_override")
+        if override is not None:
+            return list(override)
         out = []
         for layer in self._flatten_layers():
             for var, reg in layer._regularized:

@@ -180,6 +180,10 @@ class Model(Trainer, Layer):
                 f"Model '{self.name}' is not built: call it on data or call "
                 "model.build(input_shape) before stateless_call.")
         tv, ntv = self.trainable_variables, self.non_trainable_variables
+        if rng is None:
+            from trine.core.layer import current_context
+            outer = current_context()
+            rng = outer.rng if outer is not None else None
         mapping = self._mapping(tv, params, "params")
         mapping.update(self._mapping(ntv, state, "state"))
         with StatelessScope(mapping) as scope, CallContext(training=training, rng=rng,

@@ -114,7 +114,7 @@ class ArrayData:
     kind = "arrays"
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False,
-                 steps=None, with_weights=True):
+                 steps=None, with_weights=False):
         self.x = map_structure(standardize_array, x, "x")
         self.y = None if y is None else map_structure(standardize_array, y, "y")
         self.n = check_counts(self.x, self.y, sample_weight)
@@ -212,9 +212,7 @@ class IterableData:
         x = map_structure(standardize_array, x, "x")
         y = None if y is None else map_structure(standardize_array, y, "y")
         n = check_counts(x, y, sw)
-        if sw is None:
-            sw = np.ones((n,), np.float32)
-        else:
+        if sw is not None:
             sw = np.asarray(sw, np.float32)
         return (x, y, sw)
 

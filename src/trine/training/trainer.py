@@ -28,38 +28,78 @@ _TAG_SHUFFLE = 0x5A1
 class TrainState(NamedTuple):
     """Everything a train step reads and writes, as one pytree.
 
+    The first four fields are Keras 3's JAX training state, in Keras's order, so a custom
+    `train_step(self, state, data)` written for Keras receives exactly what it expects.
+
     Attributes:
-        params: trainable values, dict keyed by variable path.
-        state: non-trainable values (BatchNorm statistics), dict keyed by path.
-        opt_state: the optax optimizer state.
-        metric_state: loss tracker and metric variables, a list per metric.
-        step: the global step counter (int32 scalar), used to derive per-step keys.
+        trainable: trainable values, a list aligned with `model.trainable_variables`.
+        non_trainable: non-trainable values (BatchNorm statistics), aligned with
+            `model.non_trainable_variables`.
+        optimizer: the optimizer state (an optax state keyed by variable path).
+        metrics: metric values, a flat list aligned with `model.metrics_variables`.
+        step: the global step counter (int32 scalar), from which per-step keys derive.
     """
-    params: Any
-    state: Any
-    opt_state: Any
-    metric_state: Any
+    trainable: Any
+    non_trainable: Any
+    optimizer: Any
+    metrics: Any
     step: Any
+
+    @property
+    def keras_state(self):
+        return (self.trainable, self.non_trainable, self.optimizer, self.metrics)
 
 
 def _fetch(tree):
     return jax.tree_util.tree_map(np.asarray, jax.device_get(tree))
 
 
-class _LossTracker:
-    """Running mean of the batch loss weighted by batch size (as Keras's loss tracker)."""
+def unpack_x_y_sample_weight(data):
+    """Split a batch into `(x, y, sample_weight)` (Keras `keras.utils.unpack_x_y_sample_weight`)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data
+    raise ValueError(
+        f"Data is expected as (x,), (x, y) or (x, y, sample_weight); received a tuple of "
+        f"{len(data)} elements.")
 
-    def __init__(self, name):
-        self.name = name
 
-    def init(self):
-        return [jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32)]
+def _pack(x, y, sw):
+    if y is None and sw is None:
+        return (x,)
+    if sw is None:
+        return (x, y)
+    return (x, y, sw)
 
-    def update(self, s, value, n):
-        return [s[0] + value.astype(jnp.float32) * n, s[1] + n]
 
-    def result(self, s):
-        return s[0] / jnp.where(s[1] > 0, s[1], 1.0)
+_RIGHT_PATTERN = """
+    def train_step(self, state, data):
+        trainable, non_trainable, optimizer_vars, metrics_vars = state
+        x, y = data
+        (loss, (y_pred, non_trainable)), grads = jax.value_and_grad(
+            self.compute_loss_and_updates, has_aux=True)(trainable, non_trainable, x, y,
+                                                          training=True)
+        trainable, optimizer_vars = self.optimizer.stateless_apply(optimizer_vars, grads,
+                                                                   trainable)
+        ...  # update metrics_vars with metric.stateless_update_state
+        return logs, (trainable, non_trainable, optimizer_vars, metrics_vars)"""
+
+
+def _flatten_logs(logs, prefix=""):
+    out = {}
+    for k, v in dict(logs).items():
+        if isinstance(v, dict):
+            out.update(_flatten_logs(v))
+        else:
+            out[k] = v
+    return out
 
 
 class Trainer:
@@ -216,9 +256,9 @@ class Trainer:
             self._losses.append((fn, 1.0 if lw[i] is None else float(lw[i])))
         if all(l is None for l in self._losses) and self._loss_arg is not None:
             raise ValueError(f"compile(loss=...) matched none of the outputs {names}.")
-        self._trackers = [_LossTracker("loss")]
+        self._trackers = [metrics_mod.Mean(name="loss")]
         if n_out > 1:
-            self._trackers += [_LossTracker(f"{n}_loss") for n in names]
+            self._trackers += [metrics_mod.Mean(name=f"{n}_loss") for n in names]
         self._metrics_list = []
         for group, weighted in ((self._metrics_arg, False), (self._weighted_metrics_arg, True)):
             for i, ms in enumerate(per_output(group, "weighted_metrics" if weighted else "metrics")):
@@ -302,12 +342,45 @@ class Trainer:
                     f"(labels range from {lo!r} to {hi!r}). Check the labels, or give the last "
                     f"layer as many units as there are classes.")
 
+    # ================================================================== loss and metrics
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The compiled loss for a batch (sum of weighted per-output losses)."""
+        """The total loss of a batch: compiled losses (weighted per output) plus the model's
+        added losses (regularization penalties, `add_loss`). Override to customise."""
         total, per = self._compiled_loss(y, y_pred, sample_weight)
+        self._per_output_losses = per
+        extra = self.losses
+        if extra:
+            total = total + sum(jnp.sum(l).astype(jnp.float32) for l in extra)
         return total
 
+    def compute_loss_and_updates(self, trainable_variables, non_trainable_variables, x, y,
+                                 sample_weight=None, training=False):
+        """Forward pass and loss as a pure function, for `jax.value_and_grad`.
+
+        Returns:
+            `(loss, (y_pred, new_non_trainable_values))`.
+        """
+        loss, (y_pred, ntv, _) = self._loss_and_updates(
+            trainable_variables, non_trainable_variables, x, y, sample_weight, training)
+        return loss, (y_pred, ntv)
+
+    def _loss_and_updates(self, tv, ntv, x, y, sw, training):
+        """As compute_loss_and_updates, also returning the per-output losses (for trackers)."""
+        y_pred, ntv, losses = self.stateless_call(tv, ntv, x, training=training,
+                                                  return_losses=True)
+        self._losses_override = losses
+        self._per_output_losses = None
+        try:
+            loss = self.compute_loss(x, y, y_pred, sw, training=training)
+            per = self._per_output_losses or []
+        finally:
+            self._losses_override = None
+            self._per_output_losses = None
+        return loss, (y_pred, ntv, per)
+
     def _compiled_loss(self, y, y_pred, sw):
+        if not self._compile_built:
+            raise RuntimeError(f"Model '{self.name}' has no compiled loss: call compile(loss=...).")
         y_leaves = jax.tree_util.tree_leaves(y) if y is not None else []
         p_leaves = jax.tree_util.tree_leaves(y_pred)
         if isinstance(y, dict) and isinstance(y_pred, dict):
@@ -326,84 +399,177 @@ class Trainer:
                     f"Model '{self.name}' has {len(p_leaves)} outputs with losses but y has "
                     f"{len(y_leaves)} target arrays. Pass one target per output.")
             fn, w = entry
-            li = fn(y_leaves[i], p_leaves[i], sample_weight=sw)
-            li = jnp.asarray(li, jnp.float32)
+            li = jnp.asarray(fn(y_leaves[i], p_leaves[i], sample_weight=sw), jnp.float32)
             per.append(li)
             total = total + w * li
         return total, per
 
-    def _init_metric_state(self):
-        return ([t.init() for t in self._trackers]
-                + [list(m.stateless_reset_state()) for _, m, _, _ in self._metrics_list])
+    @property
+    def metrics(self) -> list:
+        """Loss trackers, compiled metrics, then Metric objects assigned as attributes."""
+        from trine import metrics as metrics_mod
+        out = []
+        if self._compile_built:
+            out += list(self._trackers) + [m for _, m, _, _ in self._metrics_list]
+        for m in self._walk(metrics_mod.Metric):
+            if all(m is not o for o in out):
+                out.append(m)
+        return out
 
-    def _update_metrics(self, ms, loss, per, y, y_pred, sw, n):
+    @property
+    def metrics_variables(self) -> list:
+        return [v for m in self.metrics for v in m.variables]
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics for a batch and return all metric results.
+
+        Uses the stateful metric API; inside a step it runs in a scope that collects the
+        updates purely. Override to customise (as in Keras).
+        """
         y_leaves = jax.tree_util.tree_leaves(y) if y is not None else []
         if isinstance(y, dict) and isinstance(y_pred, dict):
             y_leaves = [y[k] for k in sorted(y_pred)]
         p_leaves = jax.tree_util.tree_leaves(y_pred)
-        new = [self._trackers[0].update(ms[0], loss, n)]
-        for j, t in enumerate(self._trackers[1:]):
-            new.append(t.update(ms[1 + j], per[j], n))
-        k = len(self._trackers)
-        for j, (i, m, _, weighted) in enumerate(self._metrics_list):
-            new.append(list(m.stateless_update_state(
-                ms[k + j], y_leaves[i] if i < len(y_leaves) else None, p_leaves[i],
-                sample_weight=sw if weighted else None)))
-        return new
+        for i, m, _, weighted in self._metrics_list:
+            m.update_state(y_leaves[i] if i < len(y_leaves) else None, p_leaves[i],
+                           sample_weight=sample_weight if weighted else None)
+        return self.get_metrics_result()
 
-    def _metric_results(self, ms):
+    def get_metrics_result(self) -> dict:
+        """Current results of the compiled metrics and loss trackers, by log name."""
         logs = {}
-        k = len(self._trackers)
-        for j, (_, m, name, _) in enumerate(self._metrics_list):
-            logs[name] = jnp.asarray(m.stateless_result(ms[k + j]), jnp.float32)
-        for j, t in enumerate(self._trackers):
-            logs[t.name] = t.result(ms[j])
+        for _, m, name, _ in self._metrics_list:
+            r = m.result()
+            if isinstance(r, dict):
+                logs.update(r)
+            else:
+                logs[name] = r
+        for t in self._trackers:
+            logs[t.name] = t.result()
+        for m in self.metrics:
+            if m.name not in logs and all(m is not o for o in self._trackers):
+                r = m.result()
+                if isinstance(r, dict):
+                    logs.update(r)
+                else:
+                    logs[m.name] = r
         return logs
 
-    def _train_step(self, ts: TrainState, batch, guard_nonfinite=False):
-        import optax
-        x, y, sw = batch
-        rng = jax.random.fold_in(self._rng_base, ts.step)
+    def _metric_values(self):
+        return [v.value for v in self.metrics_variables]
+
+    def _reset_metric_values(self):
+        out = []
+        for m in self.metrics:
+            out.extend(m.stateless_reset_state())
+        return out
+
+    def _update_metrics_variables(self, metrics_variables, loss, x, y, y_pred, sample_weight,
+                                  per_output=()):
+        """Loss trackers and `compute_metrics`, run purely on `metrics_variables`."""
+        from trine.core.variable import StatelessScope
+        refs = self.metrics_variables
+        if len(refs) != len(metrics_variables):
+            raise ValueError(
+                f"Model '{self.name}': expected {len(refs)} metric values (aligned with "
+                f"model.metrics_variables), received {len(metrics_variables)}.")
         n = jnp.asarray(jax.tree_util.tree_leaves(x)[0].shape[0], jnp.float32)
+        with StatelessScope(dict(zip(refs, metrics_variables))) as scope:
+            self._trackers[0].update_state(loss, sample_weight=n)
+            for t, li in zip(self._trackers[1:], per_output):
+                t.update_state(li, sample_weight=n)
+            logs = self.compute_metrics(x, y, y_pred, sample_weight)
+            new = [scope.get(v) if scope.get(v) is not None else v.value for v in refs]
+        logs = {k: jnp.asarray(v, jnp.float32) for k, v in _flatten_logs(logs).items()}
+        return logs, new
 
-        def loss_fn(params):
-            y_pred, new_state, losses = self.stateless_call(
-                params, ts.state, x, training=True, rng=rng, return_losses=True)
-            loss, per = self._compiled_loss(y, y_pred, sw)
-            if losses:
-                loss = loss + sum(jnp.sum(l).astype(jnp.float32) for l in losses)
-            return loss, (y_pred, new_state, per)
+    # ================================================================== steps (Keras 3 JAX API)
+    def train_step(self, state, data):
+        """One training step, purely: `(logs, new_state)` from `state` and a batch.
 
-        (loss, (y_pred, new_state, per)), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
-        updates, opt_state = self._tx.update(grads, ts.opt_state, ts.params)
-        params = optax.apply_updates(ts.params, updates)
-        for path, cons in self._constraints.items():
-            params[path] = cons(params[path])
-        ms = self._update_metrics(ts.metric_state, loss, per, y, y_pred, sw, n)
-        if guard_nonfinite:
-            ok = jnp.isfinite(loss) & jnp.isfinite(ts.metric_state[0][0])
-            keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)
-            params = keep(params, ts.params)
-            new_state = keep(new_state, ts.state)
-            opt_state = keep(opt_state, ts.opt_state)
-        return TrainState(params, new_state, opt_state, ms, ts.step + 1), self._metric_results(ms)
+        `state` is `(trainable_values, non_trainable_values, optimizer_state,
+        metrics_values)` — Keras 3's JAX convention — and `data` is `(x, y)` or
+        `(x, y, sample_weight)`. Override it for custom training; `fit` keeps fusing,
+        callbacks and progress output.
+        """
+        tv, ntv, ov, mv = state
+        x, y, sw = unpack_x_y_sample_weight(data)
+        (loss, (y_pred, ntv, per)), grads = jax.value_and_grad(
+            self._loss_and_updates, has_aux=True)(tv, ntv, x, y, sw, True)
+        tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
+        logs, mv = self._update_metrics_variables(mv, loss, x, y, y_pred, sw, per)
+        return logs, (tv, ntv, ov, mv)
 
-    def _test_step(self, es, batch):
-        params, state, ms = es
-        x, y, sw = batch
-        n = jnp.asarray(jax.tree_util.tree_leaves(x)[0].shape[0], jnp.float32)
-        y_pred, _, losses = self.stateless_call(params, state, x, training=False, return_losses=True)
-        loss, per = self._compiled_loss(y, y_pred, sw)
-        if losses:
-            loss = loss + sum(jnp.sum(l).astype(jnp.float32) for l in losses)
-        ms = self._update_metrics(ms, loss, per, y, y_pred, sw, n)
-        return (params, state, ms), self._metric_results(ms)
+    def test_step(self, state, data):
+        """One evaluation step: `(logs, (trainable, non_trainable, metrics_values))`."""
+        tv, ntv, mv = state
+        x, y, sw = unpack_x_y_sample_weight(data)
+        loss, (y_pred, ntv, per) = self._loss_and_updates(tv, ntv, x, y, sw, False)
+        logs, mv = self._update_metrics_variables(mv, loss, x, y, y_pred, sw, per)
+        return logs, (tv, ntv, mv)
 
-    def _predict_step(self, ps, batch):
-        params, state = ps
-        x = batch[0]
-        y_pred, _ = self.stateless_call(params, state, x, training=False)
-        return ps, y_pred
+    def predict_step(self, state, data):
+        """One prediction step: `(outputs, non_trainable_values)`."""
+        tv, ntv = state
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self.stateless_call(tv, ntv, x, training=False)
+
+    def _check_step_state(self, what, state, expected):
+        if not isinstance(state, (tuple, list)) or len(state) != len(expected):
+            raise TypeError(
+                f"{type(self).__name__}.{what} must return (logs, state) with state a tuple of "
+                f"{len(expected)} ({', '.join(expected)}); received state of type "
+                f"{type(state).__name__}"
+                + (f" with {len(state)} elements" if isinstance(state, (tuple, list)) else "")
+                + f". The pattern (Keras 3 on JAX):{_RIGHT_PATTERN}")
+
+    def _wrapped_step(self, kind, guard):
+        """The step a compiled loop runs: carry and batch in, (carry, logs) out."""
+        from trine.core.layer import CallContext
+
+        def data_of(batch):
+            x, y, sw = batch
+            return _pack(x, y, sw)
+
+        if kind == "train":
+            def step(c, batch):
+                with CallContext(rng=jax.random.fold_in(self._rng_base, c.step)):
+                    out = self.train_step(c.keras_state, data_of(batch))
+                if not isinstance(out, (tuple, list)) or len(out) != 2 or not isinstance(out[0], dict):
+                    raise TypeError(
+                        f"{type(self).__name__}.train_step must return (logs, state) with logs a "
+                        f"dict; received {type(out).__name__}. The pattern (Keras 3 on JAX):"
+                        f"{_RIGHT_PATTERN}")
+                logs, st = out
+                self._check_step_state("train_step", st, ("trainable", "non_trainable",
+                                                          "optimizer", "metrics"))
+                tv, ntv, ov, mv = st
+                logs = _flatten_logs(logs)
+                if guard and "loss" in logs:
+                    ok = jnp.isfinite(logs["loss"])
+                    keep = lambda new, old: jax.tree_util.tree_map(
+                        lambda a, b: jnp.where(ok, a, b), new, old)
+                    tv, ntv, ov = keep(list(tv), c.trainable), keep(list(ntv), c.non_trainable), keep(ov, c.optimizer)
+                logs = {k: jnp.asarray(v, jnp.float32) for k, v in logs.items()}
+                return TrainState(list(tv), list(ntv), ov, list(mv), c.step + 1), logs
+        elif kind == "test":
+            def step(c, batch):
+                out = self.test_step(c, data_of(batch))
+                if not isinstance(out, (tuple, list)) or len(out) != 2:
+                    raise TypeError(f"{type(self).__name__}.test_step must return (logs, state).")
+                logs, st = out
+                self._check_step_state("test_step", st, ("trainable", "non_trainable", "metrics"))
+                logs = {k: jnp.asarray(v, jnp.float32) for k, v in _flatten_logs(logs).items()}
+                return (st[0], st[1], list(st[2])), logs
+        else:
+            def step(c, batch):
+                x = batch[0]
+                out = self.predict_step(c, (x,))
+                if (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], list)
+                        and len(out[1]) == len(c[1])):
+                    out = out[0]
+                return c, out
+        return step
 
     # ================================================================== compiled runners
     def _runner(self, kind, source, K, bs, guard=False):
@@ -412,8 +578,7 @@ class Trainer:
         fn = self._trainer_cache.get(key)
         if fn is not None:
             return fn
-        step = {"train": lambda c, b: self._train_step(c, b, guard_nonfinite=guard),
-                "test": self._test_step, "predict": self._predict_step}[kind]
+        step = self._wrapped_step(kind, guard)
 
         def loop(carry, get_batch, n_steps):
             self.trace_counts[kind] += 1
@@ -455,23 +620,27 @@ class Trainer:
         return fn
 
     # ================================================================== state
+    def _values(self, variables):
+        vals = [v.value for v in variables]
+        if jax.default_backend() != "cpu":  # the train state is donated: never alias Variables
+            vals = [jnp.copy(v) for v in vals]
+        return vals
+
     def _prepare_training(self):
-        from trine import optimizers as opt_mod
-        if self._opt_state is None or self._tx is None:
-            self._tx = self.optimizer.to_optax()
-        params = self.get_params()
-        if jax.default_backend() != "cpu":
-            params = jax.tree_util.tree_map(jnp.copy, params)
-        if self._opt_state is None:
-            self._opt_state = self._tx.init(params)
+        tvars = self.trainable_variables
+        paths = {id(v): p for p, v in self._path_map()}
+        sig = tuple(paths[id(v)] for v in tvars)
+        if self._opt_state is None or getattr(self, "_opt_sig", None) != sig:
+            self.optimizer.build(tvars, list(sig))
+            self._opt_state = self.optimizer.init_state([v.value for v in tvars])
+            self._opt_sig = sig
             self._pushed_lr = None
-        by_path = dict(self._path_map())
-        self._constraints = {p: by_path[p].constraint for p in params
-                             if by_path[p].constraint is not None}
+        elif getattr(self.optimizer, "_tx", None) is None:
+            self.optimizer.build(tvars, list(sig))
         from trine.core.random import global_seed, key_for
         self._rng_base = key_for(global_seed(), _TAG_DROPOUT)
-        state = self.get_state()
-        return TrainState(params, state, self._opt_state, self._init_metric_state(),
+        return TrainState(self._values(tvars), self._values(self.non_trainable_variables),
+                          self._opt_state, self._reset_metric_values(),
                           jnp.asarray(self._step, jnp.int32))
 
     def _push_learning_rate(self, ts):
@@ -483,23 +652,22 @@ class Trainer:
         if getattr(self, "_pushed_lr", None) == lr:
             return ts
         try:
-            opt_state = opt_mod.set_learning_rate(ts.opt_state, lr)
+            opt_state = opt_mod.set_learning_rate(ts.optimizer, lr)
         except (ValueError, KeyError, TypeError, AttributeError):
             return ts
         self._pushed_lr = lr
-        return ts._replace(opt_state=opt_state)
+        return ts._replace(optimizer=opt_state)
 
-    def _sync_back(self, ts, copy=True):
+    def _sync_back(self, ts):
         """Write the train state's values into the Variables (a sync point)."""
-        params, state = ts.params, ts.state
-        if copy and jax.default_backend() != "cpu":
-            params = jax.tree_util.tree_map(jnp.copy, params)
-        by_path = dict(self._path_map())
-        for p, v in params.items():
-            by_path[p].assign(v)
-        for p, v in state.items():
-            by_path[p].assign(v)
-        self._opt_state = ts.opt_state
+        copy = jax.default_backend() != "cpu"
+        for v, x in zip(self.trainable_variables, ts.trainable):
+            v.assign(jnp.copy(x) if copy else x)
+        for v, x in zip(self.non_trainable_variables, ts.non_trainable):
+            v.assign(jnp.copy(x) if copy else x)
+        for v, x in zip(self.metrics_variables, ts.metrics):
+            v.assign(x)
+        self._opt_state = ts.optimizer
         self._step = int(ts.step)
 
     # ================================================================== chunking
@@ -775,7 +943,7 @@ class Trainer:
 
         for epoch in range(initial_epoch, epochs):
             cur_epoch[0] = epoch
-            ts = ts._replace(metric_state=self._init_metric_state())
+            ts = ts._replace(metrics=self._reset_metric_values())
             cbs.on_epoch_begin(epoch)
             perm = data.permutation(jax.random.fold_in(shuffle_base, epoch)) if data.kind == "arrays" else None
             ts, stopped = self._iterate("train", ts, data, perm, on_chunk, guard)
@@ -836,7 +1004,8 @@ class Trainer:
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=data.steps)
         cbs.on_test_begin()
-        carry = (self.get_params(), self.get_state(), self._init_metric_state())
+        carry = (self._values(self.trainable_variables), self._values(self.non_trainable_variables),
+                 self._reset_metric_values())
         last = {}
 
         def on_chunk(first, logs, n):
@@ -884,7 +1053,7 @@ class Trainer:
                 cbs.on_predict_batch_end(first + i, {})
             return False
 
-        carry = (self.get_params(), self.get_state())
+        carry = (self._values(self.trainable_variables), self._values(self.non_trainable_variables))
         perm = data.permutation(None) if data.kind == "arrays" else None
         self._iterate("predict", carry, data, perm, on_chunk)
         cbs.on_predict_end()
@@ -902,12 +1071,12 @@ class Trainer:
         self._prepare_compiled(data)
         ts = self._prepare_training()
         if getattr(self, "_batch_metric_state", None) is not None:
-            ts = ts._replace(metric_state=self._batch_metric_state)
+            ts = ts._replace(metrics=self._batch_metric_state)
         ts = self._push_learning_rate(ts)
         runner = self._runner("train", "stacked", 1, data.n)
         batch = jax.tree_util.tree_map(lambda a: np.asarray(a)[None], data.arrays)
         ts, logs = runner(ts, batch, 1)
-        self._batch_metric_state = ts.metric_state
+        self._batch_metric_state = ts.metrics
         self._sync_back(ts)
         logs = {k: float(v[0]) for k, v in _fetch(logs).items()}
         return self._format_logs(logs, return_dict)
@@ -920,7 +1089,9 @@ class Trainer:
         self._prepare_compiled(data)
         runner = self._runner("test", "stacked", 1, data.n)
         batch = jax.tree_util.tree_map(lambda a: np.asarray(a)[None], data.arrays)
-        _, logs = runner((self.get_params(), self.get_state(), self._init_metric_state()), batch, 1)
+        _, logs = runner((self._values(self.trainable_variables),
+                          self._values(self.non_trainable_variables),
+                          self._reset_metric_values()), batch, 1)
         logs = {k: float(v[0]) for k, v in _fetch(logs).items()}
         return self._format_logs(logs, return_dict)
 
@@ -930,7 +1101,8 @@ class Trainer:
         self._ensure_built(data.first_batch(1)[0])
         runner = self._runner("predict", "stacked", 1, data.n)
         batch = jax.tree_util.tree_map(lambda a: np.asarray(a)[None], data.arrays)
-        _, out = runner((self.get_params(), self.get_state()), batch, 1)
+        _, out = runner((self._values(self.trainable_variables),
+                         self._values(self.non_trainable_variables)), batch, 1)
         return jax.tree_util.tree_map(lambda a: np.asarray(a)[0], out)
 
     def reset_metrics(self):

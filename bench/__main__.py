@@ -1,0 +1,234 @@
+"""`python -m bench`: trine's fit against hand-written JAX (and Keras 3 when installed).
+
+Each workload runs in this one process, interleaved round by round (trine, jit-step reference,
+scan reference, Keras), so machine noise hits all of them alike; the table shows medians of the
+steady rounds, the first round (compile included) and ratios. Memory (peak RSS of one epoch of
+W1) and import times are measured in fresh subprocesses.
+
+    python -m bench                      # all workloads, 5 rounds
+    python -m bench --workloads W1 --rounds 3 --json bench/results/local.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "src"))
+sys.path.insert(0, ROOT)
+
+
+def load_fashion(n_train=None):
+    import numpy as np
+    from trine.datasets import fashion_mnist
+    (x, y), (xt, yt) = fashion_mnist.load_data(fallback_to_sample=True)
+    x = (x / 255.0).astype(np.float32)
+    y = y.astype(np.int32)
+    if n_train:
+        x, y = x[:n_train], y[:n_train]
+    return x, y
+
+
+def trine_model(workload, keras_mod):
+    k = keras_mod
+    if workload.startswith("W1"):
+        return k.Sequential([k.Input(shape=(28, 28)), k.layers.Flatten(),
+                             k.layers.Dense(300, activation="relu"),
+                             k.layers.Dense(100, activation="relu"),
+                             k.layers.Dense(10, activation="softmax")])
+    if workload == "W2":
+        i1 = k.Input(shape=(784,), name="input_1")
+        i2 = k.Input(shape=(784,), name="input_2")
+        a = k.layers.Dense(64, activation="relu", name="dense_1")(i1)
+        b = k.layers.Dense(64, activation="relu", name="dense_2")(i2)
+        c = k.layers.concatenate([a, b], name="concat")
+        h = k.layers.Dense(32, activation="tanh", name="dense_3")(c)
+        return k.Model([i1, i2], k.layers.Dense(10, activation="softmax", name="output")(h))
+    if workload == "W3":
+        return k.Sequential([k.Input(shape=(28, 28, 1)),
+                             k.layers.Conv2D(32, 3, activation="relu"), k.layers.MaxPooling2D(),
+                             k.layers.Conv2D(64, 3, activation="relu"), k.layers.MaxPooling2D(),
+                             k.layers.Flatten(), k.layers.Dense(10, activation="softmax")])
+    if workload == "W4":
+        return k.Sequential([k.Input(shape=(28, 28)), k.layers.Flatten(),
+                             k.layers.Dense(300), k.layers.BatchNormalization(),
+                             k.layers.Activation("relu"), k.layers.Dropout(0.2),
+                             k.layers.Dense(100), k.layers.BatchNormalization(),
+                             k.layers.Activation("relu"), k.layers.Dense(10, activation="softmax")])
+    raise ValueError(workload)
+
+
+WORKLOADS = {
+    # name: (batch, optimizer, n_train, reference model name)
+    "W1": (32, "sgd", None, "mlp"),
+    "W1-1024": (1024, "sgd", None, "mlp"),
+    "W2": (32, "adam", None, "two_input"),
+    "W3": (128, "adam", 10000, "cnn"),
+    "W4": (32, "adam", None, None),
+}
+
+
+def shape_data(workload, x):
+    import numpy as np
+    if workload == "W2":
+        flat = x.reshape(len(x), -1)
+        return [flat, flat[:, ::-1].copy()]
+    if workload == "W3":
+        return x[..., None]
+    return x
+
+
+def run_workload(name, rounds, with_keras, log):
+    import jax
+    import numpy as np
+    import optax
+    import trine
+    from bench.reference import Reference
+
+    bs, opt, n_train, ref_name = WORKLOADS[name]
+    x, y = load_fashion(n_train)
+    xs = shape_data(name, x)
+    res = {"workload": name, "batch_size": bs, "optimizer": opt, "samples": len(y)}
+    systems = {}
+
+    trine.utils.set_random_seed(0)
+    tm = trine_model(name, trine)
+    tm.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    systems["trine fit"] = lambda: tm.fit(xs, y, batch_size=bs, epochs=1, verbose=0)
+
+    if ref_name:
+        tx = optax.sgd(0.01) if opt == "sgd" else optax.adam(1e-3, eps=1e-7)
+        ref = Reference(ref_name, tx, bs)
+        xr = tuple(xs) if isinstance(xs, list) else xs
+        xd, yd = jax.device_put(xr), jax.device_put(y)
+        keys = iter(range(10 ** 6))
+        systems["JAX jit step"] = lambda: ref.run_step_epoch(xr, y, jax.random.key(next(keys)))
+        ref2 = Reference(ref_name, tx, bs)
+        systems["JAX epoch scan"] = lambda: ref2.run_scan_epoch(xd, yd, jax.random.key(next(keys)))
+    if with_keras:
+        try:
+            import keras
+            keras.utils.set_random_seed(0)
+            km = trine_model(name, keras)
+            km.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            systems["Keras 3 fit"] = lambda: km.fit(xs, y, batch_size=bs, epochs=1, verbose=0)
+        except ImportError:
+            pass
+    times = {k: [] for k in systems}
+    for r in range(rounds + 1):
+        for k, fn in systems.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+        log(f"  {name} round {r}: " + "  ".join(f"{k} {v[-1]:.3f}s" for k, v in times.items()))
+    res["first_epoch_s"] = {k: v[0] for k, v in times.items()}
+    res["steady_epoch_s"] = {k: statistics.median(v[1:]) for k, v in times.items()}
+    res["rounds"] = {k: v for k, v in times.items()}
+    res["trine_chunk"] = tm._auto_k.get("decision")
+    st = res["steady_epoch_s"]
+    res["ratios"] = {f"trine / {k}": st["trine fit"] / st[k] for k in st if k != "trine fit"}
+    return res
+
+
+def import_times(n=5):
+    py = sys.executable
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"))
+
+    def t(stmt):
+        out = []
+        for _ in range(n):
+            s = time.perf_counter()
+            subprocess.run([py, "-c", stmt], check=True, env=env)
+            out.append(time.perf_counter() - s)
+        return statistics.median(out)
+
+    base = t("pass")
+    return {"python_s": base, "import_jax_s": t("import jax") - base,
+            "import_trine_s": t("import trine") - base}
+
+
+_MEM = r"""
+import os, resource, sys
+sys.path.insert(0, {root!r}); sys.path.insert(0, {src!r})
+os.environ.setdefault("KERAS_BACKEND", "jax")
+from bench.__main__ import load_fashion, trine_model
+x, y = load_fashion()
+mod = __import__({mod!r})
+m = trine_model("W1", mod)
+m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss(mod):
+    code = _MEM.format(root=ROOT, src=os.path.join(ROOT, "src"), mod=mod)
+    try:
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                             text=True).stdout.strip().splitlines()[-1]
+        return int(out) / 1024.0  # MiB (ru_maxrss is KiB on Linux)
+    except (subprocess.CalledProcessError, IndexError, ValueError):
+        return None
+
+
+def machine():
+    import jax
+    d = jax.devices()[0]
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "jax": jax.__version__, "device": f"{d.platform}:{getattr(d, 'device_kind', '')}",
+            "cpus": os.cpu_count()}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m bench")
+    ap.add_argument("--workloads", nargs="*", default=["W1", "W1-1024", "W2", "W3", "W4"])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--no-keras", action="store_true")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    log = lambda s: print(s, flush=True)
+    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"), "workloads": []}
+    log(f"machine: {report['machine']}")
+    for w in args.workloads:
+        report["workloads"].append(run_workload(w, args.rounds, not args.no_keras, log))
+    report["imports"] = import_times()
+    if not args.no_memory:
+        report["peak_rss_mib_W1"] = {"trine": peak_rss("trine")}
+        if not args.no_keras:
+            report["peak_rss_mib_W1"]["keras"] = peak_rss("keras")
+    print_table(report)
+    path = args.json or os.path.join(HERE, "results", "latest.json")
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+    log(f"\nJSON: {path}")
+
+
+def print_table(report):
+    print("\n| workload | system | first epoch s | steady epoch s | trine / this |")
+    print("|---|---|---|---|---|")
+    for w in report["workloads"]:
+        st = w["steady_epoch_s"]
+        for k in st:
+            ratio = st["trine fit"] / st[k]
+            print(f"| {w['workload']} (batch {w['batch_size']}) | {k} | {w['first_epoch_s'][k]:.3f} | "
+                  f"{st[k]:.3f} | {ratio:.2f} |")
+    im = report["imports"]
+    print(f"\nimport jax {im['import_jax_s']:.3f}s, import trine {im['import_trine_s']:.3f}s "
+          f"(ratio {im['import_trine_s'] / im['import_jax_s']:.2f})")
+    if "peak_rss_mib_W1" in report:
+        print("peak RSS, one W1 epoch (MiB): " + ", ".join(
+            f"{k} {v:.0f}" if v else f"{k} n/a" for k, v in report["peak_rss_mib_W1"].items()))
+
+
+if __name__ == "__main__":
+    main()
