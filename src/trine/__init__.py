@@ -22,7 +22,16 @@ _LAZY = {"callbacks": "trine.training.callbacks", "datasets": "trine.datasets",
          "ops": "trine.ops", "backend": "trine.backend"}
 
 
+_LAZY_FUNCS = {"trace": "trine.inspect.trace", "to_functional": "trine.inspect.trace",
+               "to_source": "trine.inspect.convert"}
+
+
 def __getattr__(name):
+    if name in _LAZY_FUNCS:
+        import importlib
+        fn = getattr(importlib.import_module(_LAZY_FUNCS[name]), name)
+        globals()[name] = fn
+        return fn
     if name in _LAZY:
         import importlib
         mod = importlib.import_module(_LAZY[name])
@@ -34,5 +43,6 @@ def __getattr__(name):
 __all__ = [
     "Functional", "Input", "InputLayer", "KerasTensor", "Layer", "Model", "Sequential", "Variable",
     "activations", "callbacks", "clear_session", "constraints", "datasets", "initializers",
-    "layers", "losses", "metrics", "models", "optimizers", "regularizers", "utils",
+    "layers", "losses", "metrics", "models", "optimizers", "regularizers", "to_functional",
+    "to_source", "trace", "utils",
 ]

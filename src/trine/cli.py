@@ -49,7 +49,7 @@ def build_models():
 
 
 def run_demo(epochs=10, batch_size=32, data_dir=None, seed=42, verbose=1, apis=None,
-             out=sys.stdout):
+             out=sys.stdout, plot=None):
     import numpy as np
 
     import trine
@@ -67,7 +67,7 @@ def run_demo(epochs=10, batch_size=32, data_dir=None, seed=42, verbose=1, apis=N
           file=out)
     x_train_full = x_train_full / 255.0
     x_test = x_test / 255.0
-    results, reference = [], None
+    results, reference, histories = [], None, {}
     for name, make in build_models().items():
         if apis and name.lower() not in apis:
             continue
@@ -77,8 +77,9 @@ def run_demo(epochs=10, batch_size=32, data_dir=None, seed=42, verbose=1, apis=N
         model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd",
                       metrics=["accuracy"])
         t = time.perf_counter()
-        model.fit(x_train_full, y_train_full, epochs=epochs, batch_size=batch_size,
-                  validation_split=0.1, verbose=verbose)
+        histories[name] = model.fit(x_train_full, y_train_full, epochs=epochs,
+                                    batch_size=batch_size, validation_split=0.1,
+                                    verbose=verbose)
         loss, acc = model.evaluate(x_test, y_test, verbose=0)
         pred = model.predict(x_test[:1000], verbose=0)
         secs = time.perf_counter() - t
@@ -96,6 +97,10 @@ def run_demo(epochs=10, batch_size=32, data_dir=None, seed=42, verbose=1, apis=N
     print("-" * len(header), file=out)
     for name, n, loss, acc, same, secs in results:
         print(f"{name:<12} {n:>9,} {loss:>10.4f} {acc:>9.4f}  {same:<16} {secs:>8.1f}", file=out)
+    if plot and histories:
+        from trine.inspect.history import plot_history
+        plot_history(histories, plot, title="Fashion-MNIST: the three APIs under one seed")
+        print(f"\nTraining curves saved to {plot}", file=out)
     return results
 
 
@@ -112,6 +117,8 @@ def main(argv=None) -> int:
     demo.add_argument("--api", action="append", choices=["sequential", "functional", "subclassing"],
                       help="run only these APIs (repeatable)")
     demo.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    demo.add_argument("--plot", default=None, metavar="PATH",
+                      help="save the training curves of the APIs, overlaid, to PATH (.png/.svg)")
     args = parser.parse_args(argv)
     if args.command != "demo":
         parser.print_help()
@@ -119,5 +126,5 @@ def main(argv=None) -> int:
     if args.epochs < 1 or args.batch_size < 1:
         parser.error("--epochs and --batch-size must be positive")
     run_demo(epochs=args.epochs, batch_size=args.batch_size, data_dir=args.data_dir,
-             seed=args.seed, verbose=args.verbose, apis=args.api)
+             seed=args.seed, verbose=args.verbose, apis=args.api, plot=args.plot)
     return 0

@@ -13,6 +13,30 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
                  show_trainable=show_trainable, **kwargs)
 
 
+def compare_models(*args, **kwargs):
+    """Compare two models' structure, weights and outputs (see trine.inspect.compare)."""
+    from trine.inspect.compare import compare_models as _cmp
+    return _cmp(*args, **kwargs)
+
+
+def model_to_dot(*args, **kwargs):
+    """The model's graph as Graphviz DOT text (see trine.inspect.plot)."""
+    from trine.inspect.plot import model_to_dot as _dot
+    return _dot(*args, **kwargs)
+
+
+def plot_history(*args, **kwargs):
+    """Training curves from a History (see trine.inspect.history)."""
+    from trine.inspect.history import plot_history as _ph
+    return _ph(*args, **kwargs)
+
+
+def unpack_x_y_sample_weight(data):
+    """Split a batch into (x, y, sample_weight), as Keras."""
+    from trine.training.trainer import unpack_x_y_sample_weight as _u
+    return _u(data)
+
+
 def to_categorical(x, num_classes=None):
     """One-hot encode integer labels as float32 (Keras `to_categorical`)."""
     import numpy as np
@@ -31,4 +55,5 @@ def to_categorical(x, num_classes=None):
     return out.reshape(shape + (num_classes,))
 
 
-__all__ = ["plot_model", "set_random_seed", "to_categorical"]
+__all__ = ["compare_models", "model_to_dot", "plot_history", "plot_model", "set_random_seed",
+           "to_categorical", "unpack_x_y_sample_weight"]

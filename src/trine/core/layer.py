@@ -535,6 +535,9 @@ class Layer:
         if self.built:
             return
         shapes = _shapes_tree(first_arg)
+        if self.__dict__.get("_build_input_shape") is None:
+            from trine.models.model import _unbatched
+            self._build_input_shape = _unbatched(shapes)
         with jax.ensure_compile_time_eval():
             self.build(shapes)
         self.built = True

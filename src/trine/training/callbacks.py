@@ -348,6 +348,14 @@ class History(Callback):
         if self._model is not None:
             self._model.history = self
 
+    def plot(self, to_file=None, metrics=None, **kwargs):
+        """Plot loss and metrics per epoch, training and validation (needs matplotlib).
+
+        See `trine.inspect.plot_history`; returns the matplotlib Figure.
+        """
+        from trine.inspect.history import plot_history
+        return plot_history(self, to_file=to_file, metrics=metrics, **kwargs)
+
 
 class ProgbarLogger(Callback):
     """Prints the progress bar of fit / evaluate / predict (see `trine.training.progbar`).
