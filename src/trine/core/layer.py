@@ -473,7 +473,10 @@ class Layer:
         ctx = current_context()
         seed, idx = self._seed_gen.index
         if ctx is not None and ctx.rng is not None:
-            return jax.random.fold_in(ctx.rng, idx)
+            key = jax.random.fold_in(ctx.rng, idx)
+            if self._seed_gen._explicit is not None:  # seeded layers: the seed picks the stream
+                key = jax.random.fold_in(key, seed)
+            return key
         if isinstance(jnp.zeros(()), jax.core.Tracer):
             raise RuntimeError(
                 f"Layer '{self.name}' needs a random key inside a jitted function, but none was "
