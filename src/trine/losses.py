@@ -474,8 +474,8 @@ def _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis):
     if ignore_class is not None:
         valid = y_true != jnp.asarray(ignore_class, y_true.dtype)
         y_true = jnp.where(valid, y_true, jnp.zeros((), y_true.dtype))
-        # any finite row works here since the entry is zeroed below; ones keep the
-        # probability path free of 0/0 so gradients stay finite
+        # the row is zeroed below, so any value works; ones keep the intermediates finite
+        # (no 0/0 on the probability path)
         y_pred = jnp.where(jnp.expand_dims(valid, axis), y_pred, jnp.ones((), y_pred.dtype))
     labels = y_true.astype(jnp.int32)
     if from_logits:
