@@ -1,0 +1,605 @@
+"""Normalization layers: BatchNormalization, LayerNormalization, GroupNormalization,
+UnitNormalization.
+
+BatchNormalization keeps its moving statistics as non-trainable weights. In training they are
+updated with `Variable.assign` (which, under `fit` / `stateless_call`, becomes new state of the
+pure step function); in inference they replace the batch statistics.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trine import constraints, initializers, regularizers
+from trine.core.layer import InputSpec, Layer
+
+
+def _ser(mod, obj):
+    return mod.serialize(obj) if obj is not None else None
+
+
+def _label(layer) -> str:
+    return f"{type(layer).__name__} layer '{layer.name}'"
+
+
+def _compute_dtype(x):
+    """Statistics are computed in at least float32 (as Keras, for half-precision inputs)."""
+    return jnp.result_type(x.dtype, jnp.float32)
+
+
+def _canonical_axes(layer, axis, ndim: int) -> list[int]:
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"{_label(layer)}: axis {a} is out of range for inputs of rank {ndim} "
+                f"(received axis={axis!r}). Use an axis in [-{ndim}, {ndim - 1}].")
+        out.append(a % ndim)
+    return sorted(out)
+
+
+def _check_axis_arg(layer, axis):
+    ok_int = isinstance(axis, (int, np.integer)) and not isinstance(axis, bool)
+    ok_list = isinstance(axis, (list, tuple)) and axis and all(
+        isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axis)
+    if not (ok_int or ok_list):
+        raise TypeError(
+            f"{_label(layer)}: argument `axis` must be an integer or a list of integers, "
+            f"received axis={axis!r}.")
+    return int(axis) if ok_int else [int(a) for a in axis]
+
+
+# --------------------------------------------------------------------------------------
+# The maths, as pure functions jitted with their hyperparameters static: an eager call runs
+# one compiled program instead of one per operation, and inside a jitted step they inline.
+def _affine(x, mean, var, gamma, beta, epsilon):
+    """`(x - mean) * rsqrt(var + epsilon) * gamma + beta`, folded as Keras does it."""
+    inv = jax.lax.rsqrt(var + epsilon)
+    if gamma is not None:
+        inv = inv * gamma
+    res = -mean * inv
+    if beta is not None:
+        res = res + beta
+    return x * inv + res
+
+
+@functools.partial(jax.jit, static_argnames=("axes",))
+def _moments(x, mask, axes):
+    """Mean and variance over `axes` (of the unmasked entries when a mask is given)."""
+    x = x.astype(_compute_dtype(x))
+    if mask is None:
+        return jnp.mean(x, axis=axes), jnp.var(x, axis=axes)
+    m = jnp.broadcast_to(jnp.expand_dims(mask.astype(bool), -1), x.shape)
+    count = jnp.sum(m.astype(x.dtype), axis=axes, keepdims=True) + 1e-7
+    mean = jnp.sum(jnp.where(m, x, 0), axis=axes, keepdims=True) / count
+    var = jnp.sum(jnp.square(jnp.where(m, x - mean, 0)), axis=axes, keepdims=True) / count
+    return jnp.squeeze(mean, axes), jnp.squeeze(var, axes)
+
+
+@jax.jit
+def _moving_average(moving, value, momentum):
+    return (moving * momentum + value.astype(moving.dtype) * (1.0 - momentum)).astype(
+        moving.dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("axis", "epsilon"))
+def _batch_norm(x, mean, var, gamma, beta, axis, epsilon):
+    dtype = _compute_dtype(x)
+    shape = [1] * x.ndim
+    shape[axis] = mean.shape[0]
+
+    def bc(v):
+        return None if v is None else jnp.reshape(v.astype(dtype), shape)
+
+    y = _affine(x.astype(dtype), bc(mean), bc(var), bc(gamma), bc(beta), epsilon)
+    return y.astype(x.dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("axes", "epsilon", "rms_scaling"))
+def _layer_norm(x, gamma, beta, axes, epsilon, rms_scaling):
+    dtype = _compute_dtype(x)
+    xc = x.astype(dtype)
+    bshape = [1] * x.ndim
+    for a in axes:
+        bshape[a] = x.shape[a]
+
+    def bc(v):
+        return None if v is None else jnp.reshape(v.astype(dtype), bshape)
+
+    var = jnp.var(xc, axis=axes, keepdims=True)
+    if rms_scaling:  # Keras's deprecated flag: scales by the variance, without centering
+        y = xc * jax.lax.rsqrt(var + epsilon)
+        if gamma is not None:
+            y = y * bc(gamma)
+    else:
+        y = _affine(xc, jnp.mean(xc, axis=axes, keepdims=True), var, bc(gamma), bc(beta),
+                    epsilon)
+    return y.astype(x.dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("axis", "groups", "epsilon"))
+def _group_norm(x, gamma, beta, axis, groups, epsilon):
+    dtype = _compute_dtype(x)
+    dim = x.shape[axis]
+    gshape = list(x.shape)
+    gshape[axis:axis + 1] = [groups, dim // groups]
+    xg = jnp.reshape(x.astype(dtype), gshape)
+    red = tuple(i for i in range(1, x.ndim + 1) if i != axis)
+    bshape = [1] * (x.ndim + 1)
+    bshape[axis:axis + 2] = [groups, dim // groups]
+
+    def bc(v):
+        return None if v is None else jnp.reshape(v.astype(dtype), bshape)
+
+    y = _affine(xg, jnp.mean(xg, axis=red, keepdims=True), jnp.var(xg, axis=red, keepdims=True),
+                bc(gamma), bc(beta), epsilon)
+    return jnp.reshape(y, x.shape).astype(x.dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("axes",))
+def _unit_norm(x, axes):
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype("float32")
+    inv = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=axes, keepdims=True))
+    return x * jnp.minimum(inv, 1e12)
+
+
+def _value(var):
+    return None if var is None else var.value
+
+
+# --------------------------------------------------------------------------------------
+class BatchNormalization(Layer):
+    """Normalize each feature with the batch's statistics in training and moving statistics
+    in inference: `gamma * (x - mean) / sqrt(var + epsilon) + beta`.
+
+    In training (`training=True`, and the layer trainable) it uses the mean and variance of
+    the batch over all axes but `axis`, and updates
+    `moving = moving * momentum + batch_stat * (1 - momentum)`. Otherwise it uses the moving
+    statistics. A frozen layer (`trainable=False`) always runs in inference mode, as Keras 3.
+
+    Args:
+        axis: the feature axis (default -1; 1 for channels_first images).
+        momentum: momentum of the moving statistics (default 0.99).
+        epsilon: added to the variance (default 1e-3).
+        center: learn an offset `beta` (default True).
+        scale: learn a scale `gamma` (default True).
+        beta_initializer / gamma_initializer: default "zeros" / "ones".
+        moving_mean_initializer / moving_variance_initializer: default "zeros" / "ones".
+        beta_regularizer / gamma_regularizer: penalties.
+        beta_constraint / gamma_constraint: projections after each update.
+        renorm: use batch renormalization (default False).
+        renorm_clipping: dict with optional "rmax", "rmin", "dmax" for renorm.
+        renorm_momentum: momentum of the renorm statistics (default 0.99).
+        synchronized: only supported by Keras's TensorFlow backend; must be False.
+
+    Weights, in Keras's order: gamma, beta (trainable), moving_mean, moving_variance.
+
+    Returns (when called):
+        A tensor of the input's shape.
+
+    Raises:
+        ValueError: on invalid arguments, or an input whose feature axis is unknown.
+
+    Example:
+        >>> bn = BatchNormalization()
+        >>> y = bn(jnp.ones((4, 3)), training=True)
+        >>> [w.name for w in bn.weights]
+        ['gamma', 'beta', 'moving_mean', 'moving_variance']
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, renorm=False, renorm_clipping=None,
+                 renorm_momentum=0.99, synchronized=False, **kwargs):
+        super().__init__(**kwargs)
+        label = _label(self)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(
+                f"{label}: argument `axis` must be an integer, received axis={axis!r}. "
+                "BatchNormalization normalizes one feature axis.")
+        if synchronized:
+            raise ValueError(
+                f"{label}: synchronized=True is only supported by Keras's TensorFlow backend; "
+                "trine runs on JAX. Pass synchronized=False (under data parallelism, the batch "
+                "statistics are those of each device's shard).")
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.synchronized = False
+        self.renorm = bool(renorm)
+        if self.renorm:
+            clip = dict(renorm_clipping or {})
+            unknown = set(clip) - {"rmax", "rmin", "dmax"}
+            if unknown:
+                raise ValueError(
+                    f"{label}: renorm_clipping accepts the keys 'rmax', 'rmin', 'dmax', received "
+                    f"unknown key(s) {sorted(unknown)}.")
+            rmax, rmin, dmax = clip.get("rmax"), clip.get("rmin"), clip.get("dmax")
+            if rmax is not None and rmin is not None and rmax < rmin:
+                raise ValueError(
+                    f"{label}: renorm_clipping needs rmax >= rmin, received rmax={rmax}, "
+                    f"rmin={rmin}.")
+            if dmax is not None and dmax < 0:
+                raise ValueError(
+                    f"{label}: renorm_clipping needs dmax >= 0, received dmax={dmax}.")
+            renorm_clipping = clip
+        self.renorm_clipping = renorm_clipping
+        self.renorm_momentum = float(renorm_momentum)
+        self.supports_masking = True
+        self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(
+                f"{_label(self)}: axis {self.axis} is out of range for inputs of shape "
+                f"{input_shape}. Use an axis in [-{ndim}, {ndim - 1}].")
+        dim = input_shape[self.axis]
+        if dim is None:
+            raise ValueError(
+                f"{_label(self)} needs a known size on axis {self.axis}, received input shape "
+                f"{input_shape}.")
+        shape = (int(dim),)
+        if self.scale:
+            self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, name="gamma")
+        if self.center:
+            self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, name="beta")
+        self.moving_mean = self.add_weight(shape=shape, initializer=self.moving_mean_initializer,
+                                           trainable=False, name="moving_mean")
+        self.moving_variance = self.add_weight(shape=shape,
+                                               initializer=self.moving_variance_initializer,
+                                               trainable=False, name="moving_variance")
+        if self.renorm:
+            var_init = self.moving_variance_initializer
+            std = lambda shp, dtype=None: jnp.sqrt(  # noqa: E731
+                jnp.asarray(initializers.get(var_init)(shp, dtype or "float32")))
+            self.moving_stddev = self.add_weight(shape=shape, initializer=std, trainable=False,
+                                                 name="moving_stddev")
+            self.renorm_mean = self.add_weight(shape=shape,
+                                               initializer=self.moving_mean_initializer,
+                                               trainable=False, name="renorm_mean")
+            self.renorm_stddev = self.add_weight(shape=shape, initializer=std, trainable=False,
+                                                 name="renorm_stddev")
+        self.input_spec = InputSpec(ndim=ndim, axes={self.axis: int(dim)})
+        self.built = True
+
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None and jnp.ndim(mask) != inputs.ndim - 1:
+            raise ValueError(
+                f"{_label(self)}: the mask must have one axis less than the inputs, received "
+                f"mask shape {tuple(jnp.shape(mask))} and input shape {tuple(inputs.shape)}.")
+        axis = self.axis % inputs.ndim
+        gamma, beta = _value(self.gamma), _value(self.beta)
+        if training and self.trainable:
+            axes = tuple(i for i in range(inputs.ndim) if i != axis)
+            mean, var = _moments(inputs, None if mask is None else jnp.asarray(mask), axes)
+            if self.renorm:
+                gamma, beta = self._renorm(mean, var, gamma, beta, mean.dtype)
+            else:
+                self.moving_mean.assign(_moving_average(self.moving_mean.value, mean,
+                                                        self.momentum))
+                self.moving_variance.assign(_moving_average(self.moving_variance.value, var,
+                                                            self.momentum))
+        else:
+            mean, var = self.moving_mean.value, self.moving_variance.value
+        return _batch_norm(inputs, mean, var, gamma, beta, axis, self.epsilon)
+
+    def _renorm(self, mean, var, gamma, beta, dtype):
+        """Batch renormalization: correct the batch statistics towards the moving ones."""
+        stddev = jnp.sqrt(var + self.epsilon)
+        r_mean = self.renorm_mean.value.astype(dtype)
+        r_std = self.renorm_stddev.value.astype(dtype)
+        r_std_safe = jnp.maximum(r_std, jnp.sqrt(jnp.asarray(self.epsilon, dtype)))
+        r = stddev / r_std_safe
+        d = (mean - r_mean) / r_std_safe
+        clip = self.renorm_clipping or {}
+        if clip.get("rmin") is not None:
+            r = jnp.maximum(r, clip["rmin"])
+        if clip.get("rmax") is not None:
+            r = jnp.minimum(r, clip["rmax"])
+        if clip.get("dmax") is not None:
+            d = jnp.clip(d, -clip["dmax"], clip["dmax"])
+        r, d = jax.lax.stop_gradient(r), jax.lax.stop_gradient(d)
+        if gamma is not None:
+            new_gamma, new_beta = r * gamma, d * gamma
+        else:
+            new_gamma, new_beta = r, d
+        if beta is not None:
+            new_beta = new_beta + beta
+        rm = self.renorm_momentum
+        self.renorm_mean.assign(r_mean * rm + mean * (1.0 - rm))
+        self.renorm_stddev.assign(r_std * rm + stddev * (1.0 - rm))
+        m = self.momentum
+        self.moving_mean.assign(self.moving_mean.value.astype(dtype) * m + mean * (1.0 - m))
+        new_std = self.moving_stddev.value.astype(dtype) * m + stddev * (1.0 - m)
+        self.moving_stddev.assign(new_std)
+        self.moving_variance.assign(jax.nn.relu(new_std * new_std - self.epsilon))
+        return new_gamma, new_beta
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": _ser(initializers, self.beta_initializer),
+            "gamma_initializer": _ser(initializers, self.gamma_initializer),
+            "moving_mean_initializer": _ser(initializers, self.moving_mean_initializer),
+            "moving_variance_initializer": _ser(initializers, self.moving_variance_initializer),
+            "beta_regularizer": _ser(regularizers, self.beta_regularizer),
+            "gamma_regularizer": _ser(regularizers, self.gamma_regularizer),
+            "beta_constraint": _ser(constraints, self.beta_constraint),
+            "gamma_constraint": _ser(constraints, self.gamma_constraint),
+            "synchronized": self.synchronized,
+            "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping,
+            "renorm_momentum": self.renorm_momentum,
+        })
+        return cfg
+
+
+# --------------------------------------------------------------------------------------
+class LayerNormalization(Layer):
+    """Normalize each sample over `axis` (the features):
+    `gamma * (x - mean) / sqrt(var + epsilon) + beta`, statistics per sample.
+
+    Args:
+        axis: int or list of ints, the axes to normalize over (default -1).
+        epsilon: added to the variance (default 1e-3).
+        center: learn an offset `beta` (default True).
+        scale: learn a scale `gamma` (default True).
+        rms_scaling: Keras's deprecated flag: scale by `1 / sqrt(var + epsilon)` without
+            centering and learn only `gamma` (default False).
+        beta_initializer / gamma_initializer: default "zeros" / "ones".
+        beta_regularizer / gamma_regularizer: penalties.
+        beta_constraint / gamma_constraint: projections after each update.
+
+    Returns (when called):
+        A tensor of the input's shape.
+
+    Raises:
+        TypeError: if `axis` is not an int or a list of ints.
+        ValueError: if an axis is out of range for the input.
+
+    Example:
+        >>> LayerNormalization()(jnp.arange(6.0).reshape(2, 3)).shape
+        (2, 3)
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 rms_scaling=False, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _check_axis_arg(self, axis)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.rms_scaling = bool(rms_scaling)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.supports_masking = True
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        axes = _canonical_axes(self, self.axis, len(input_shape))
+        shape = tuple(input_shape[a] for a in axes)
+        if any(d is None for d in shape):
+            raise ValueError(
+                f"{_label(self)} needs known sizes on the normalized axes {self.axis}, received "
+                f"input shape {input_shape}.")
+        if self.scale or self.rms_scaling:
+            self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, name="gamma")
+        if self.center and not self.rms_scaling:
+            self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, name="beta")
+        self.built = True
+
+    def call(self, inputs):
+        axes = tuple(_canonical_axes(self, self.axis, inputs.ndim))
+        return _layer_norm(inputs, _value(self.gamma), _value(self.beta), axes, self.epsilon,
+                           self.rms_scaling)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "rms_scaling": self.rms_scaling,
+            "beta_initializer": _ser(initializers, self.beta_initializer),
+            "gamma_initializer": _ser(initializers, self.gamma_initializer),
+            "beta_regularizer": _ser(regularizers, self.beta_regularizer),
+            "gamma_regularizer": _ser(regularizers, self.gamma_regularizer),
+            "beta_constraint": _ser(constraints, self.beta_constraint),
+            "gamma_constraint": _ser(constraints, self.gamma_constraint),
+        })
+        return cfg
+
+
+# --------------------------------------------------------------------------------------
+class GroupNormalization(Layer):
+    """Split the channels into `groups` and normalize each group of each sample over its
+    channels and all other non-batch axes (Wu & He, 2018).
+
+    `groups=1` is layer normalization over all non-batch axes; `groups=channels` (or -1) is
+    instance normalization.
+
+    Args:
+        groups: number of groups; must divide the channel count (default 32; -1 = one group
+            per channel).
+        axis: the channel axis (default -1).
+        epsilon: added to the variance (default 1e-3).
+        center / scale: learn `beta` / `gamma`, one per channel (default True).
+        beta_initializer / gamma_initializer: default "zeros" / "ones".
+        beta_regularizer / gamma_regularizer, beta_constraint / gamma_constraint.
+
+    Returns (when called):
+        A tensor of the input's shape.
+
+    Raises:
+        ValueError: if the channel count is unknown, smaller than `groups`, or not a
+            multiple of it.
+
+    Example:
+        >>> GroupNormalization(groups=2)(jnp.ones((2, 5, 4))).shape
+        (2, 5, 4)
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        label = _label(self)
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or (
+                groups <= 0 and groups != -1):
+            raise ValueError(
+                f"{label}: argument `groups` must be a positive integer or -1, received "
+                f"groups={groups!r}.")
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{label}: argument `axis` must be an integer, received {axis!r}.")
+        self.groups = int(groups)
+        self.axis = int(axis)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.supports_masking = True
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(
+                f"{_label(self)}: axis {self.axis} is out of range for inputs of shape "
+                f"{input_shape}.")
+        dim = input_shape[self.axis]
+        if dim is None:
+            raise ValueError(
+                f"{_label(self)} needs a known channel count on axis {self.axis}, received input "
+                f"shape {input_shape}.")
+        groups = dim if self.groups == -1 else self.groups
+        if dim < groups or dim % groups:
+            raise ValueError(
+                f"{_label(self)}: the {dim} channels on axis {self.axis} cannot be split into "
+                f"groups={groups} equal groups (input shape {input_shape}). Use a number of "
+                "groups that divides the channel count.")
+        self.input_spec = InputSpec(ndim=ndim, axes={self.axis: dim})
+        if self.scale:
+            self.gamma = self.add_weight(shape=(dim,), initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, name="gamma")
+        if self.center:
+            self.beta = self.add_weight(shape=(dim,), initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, name="beta")
+        self.built = True
+
+    def call(self, inputs):
+        axis = self.axis % inputs.ndim
+        groups = inputs.shape[axis] if self.groups == -1 else self.groups
+        return _group_norm(inputs, _value(self.gamma), _value(self.beta), axis, groups,
+                           self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({
+            "groups": self.groups,
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": _ser(initializers, self.beta_initializer),
+            "gamma_initializer": _ser(initializers, self.gamma_initializer),
+            "beta_regularizer": _ser(regularizers, self.beta_regularizer),
+            "gamma_regularizer": _ser(regularizers, self.gamma_regularizer),
+            "beta_constraint": _ser(constraints, self.beta_constraint),
+            "gamma_constraint": _ser(constraints, self.gamma_constraint),
+        })
+        return cfg
+
+
+# --------------------------------------------------------------------------------------
+class UnitNormalization(Layer):
+    """Scale each sample to unit L2 norm over `axis`: `x / max(||x||, 1e-12)`.
+
+    Args:
+        axis: int or list of ints (default -1).
+
+    Returns (when called):
+        A tensor of the input's shape.
+
+    Raises:
+        TypeError: if `axis` is not an int or a list of ints.
+
+    Example:
+        >>> UnitNormalization()(jnp.array([[3.0, 4.0]]))
+        Array([[0.6, 0.8]], dtype=float32)
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _check_axis_arg(self, axis)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return _unit_norm(inputs, tuple(_canonical_axes(self, self.axis, inputs.ndim)))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["axis"] = self.axis
+        return cfg
+
+
+__all__ = ["BatchNormalization", "GroupNormalization", "LayerNormalization", "UnitNormalization"]

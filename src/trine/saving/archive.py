@@ -1,0 +1,373 @@
+"""`.keras` archives: Keras 3's zip layout, written atomically, read without extracting anything.
+
+Layout (as Keras 3 writes it; members stored uncompressed, in this order):
+
+- `metadata.json`: `{"keras_version", "date_saved"}` (trine adds `"trine_version"`);
+- `config.json`: `serialize_keras_object(model)`, with `build_config` and `compile_config`;
+- `model.weights.h5`: the weights file (see `trine.saving.weights`), optimizer state included.
+
+Reading checks the archive before using it: member names must be plain relative paths
+(no absolute paths, `..`, backslashes, drive letters, NUL; no symlink entries; no duplicates;
+no encryption), only stored / deflated members, each member's declared size within a limit and
+at most `MAX_RATIO` times its compressed size, and bytes are read with a cap so a lying header
+cannot make trine read more. Nothing is extracted to disk: members are read into memory, so
+no file is ever written outside (or inside) any directory while loading.
+"""
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import stat
+import zipfile
+import zlib
+
+from trine.saving.errors import SavingError, UnsafeFileError
+
+CONFIG = "config.json"
+METADATA = "metadata.json"
+WEIGHTS = "model.weights.h5"
+KERAS_FORMAT_VERSION = "3.15.1"
+
+MAX_MEMBERS = 10_000
+MAX_JSON_BYTES = 64 << 20
+MAX_MEMBER_BYTES = 64 << 30
+MAX_RATIO = 100
+_RATIO_FLOOR = 1 << 20
+
+
+# ====================================================================== writing
+def _config_json(model) -> str:
+    from trine.saving.serialization import serialize_keras_object
+    try:
+        return json.dumps(serialize_keras_object(model))
+    except TypeError as e:
+        raise TypeError(f"Model '{model.name}' cannot be saved: {e}") from e
+
+
+def _metadata_json(model) -> str:
+    import trine
+    from trine.saving.serialization import trine_compile_extras
+    meta = {"keras_version": KERAS_FORMAT_VERSION,
+            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+            "trine_version": getattr(trine, "__version__", "unknown")}
+    extras = trine_compile_extras(model)
+    if extras:
+        meta["trine_compile"] = extras
+    return json.dumps(meta)
+
+
+def _weights_bytes(model) -> bytes:
+    import h5py
+    from trine.saving.weights import write_weights
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h5:
+        write_weights(model, h5)
+    return buf.getvalue()
+
+
+def save_model(model, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
+    """Save a model (architecture, weights, compile settings, optimizer state) to `.keras`.
+
+    The archive has Keras 3's layout, so `keras.saving.load_model` opens it, and trine
+    opens archives written by Keras. The file is written to a temporary file in the same
+    directory and renamed, so a crash never leaves a half-written model.
+
+    Args:
+        model: a trine model (Sequential, Functional, or a registered subclass).
+        filepath: a path ending in ".keras" (or a directory with `zipped=False`), or a
+            writable binary file object.
+        overwrite: replace an existing file (default True).
+        zipped: False writes the three files into a directory instead of a zip.
+
+    Raises:
+        ValueError: for another extension.
+        TypeError: when part of the model cannot be serialized (named in the message).
+
+    Example:
+        >>> model.save("model.keras")
+    """
+    from trine.saving.weights import atomic_write
+    kwargs.pop("include_optimizer", None)  # Keras 3 accepts and ignores it for .keras files
+    save_format = kwargs.pop("save_format", None)
+    if save_format not in (None, False, "keras"):
+        raise ValueError(f"save_format={save_format!r} is not supported (it is deprecated in "
+                         "Keras 3): the format follows the extension, '.keras'.")
+    if kwargs:
+        raise TypeError(f"save_model got unexpected arguments {sorted(kwargs)}.")
+    if hasattr(filepath, "write") and not isinstance(filepath, (str, os.PathLike)):
+        _write_zip(model, filepath)
+        return
+    filepath = os.fspath(filepath)
+    if zipped is False:
+        if filepath.endswith(".keras"):
+            raise ValueError("With zipped=False the path must be a directory, not end in "
+                             f"'.keras' (received {filepath!r}).")
+        os.makedirs(filepath, exist_ok=True)
+        for name, data in ((METADATA, _metadata_json(model).encode()),
+                           (CONFIG, _config_json(model).encode()), (WEIGHTS, _weights_bytes(model))):
+            atomic_write(os.path.join(filepath, name), lambda f, d=data: f.write(d),
+                         overwrite=overwrite, what="model")
+        return
+    if filepath.endswith(".h5") and not filepath.endswith(".weights.h5"):
+        raise ValueError(
+            f"Cannot save to {filepath!r}: the legacy HDF5 model format (.h5) is not supported. "
+            "Use a '.keras' file (model.save('model.keras')), or save the weights alone with "
+            "model.save_weights('model.weights.h5').")
+    if not filepath.endswith(".keras"):
+        raise ValueError(
+            f"Invalid filepath {filepath!r}: a model file must end in '.keras' (or use "
+            "save_weights with a '.weights.h5' file).")
+    config = _config_json(model)  # fail early, before touching the disk
+    atomic_write(filepath, lambda f: _write_zip(model, f, config), overwrite=overwrite,
+                 what="model")
+
+
+def _write_zip(model, fileobj, config_json=None):
+    config_json = config_json if config_json is not None else _config_json(model)
+    weights = _weights_bytes(model)
+    with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(METADATA, _metadata_json(model))
+        zf.writestr(CONFIG, config_json)
+        zf.writestr(WEIGHTS, weights)
+
+
+# ====================================================================== reading
+def _check_name(name):
+    bad = (not name or name.startswith(("/", "\\")) or "\\" in name or "\x00" in name
+           or (len(name) > 1 and name[1] == ":") or len(name) > 1024
+           or any(part in ("..",) for part in name.split("/")))
+    if bad:
+        raise UnsafeFileError(
+            f"Refused to load the archive: member name {name!r} could escape the target "
+            "directory (absolute path, '..', backslash or drive letter).")
+
+
+def _vet(zf, label):
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise UnsafeFileError(f"Refused to load {label}: it has {len(infos)} members (more "
+                              f"than {MAX_MEMBERS}).")
+    seen = set()
+    for info in infos:
+        name = info.filename
+        _check_name(name)
+        if name in seen:
+            raise UnsafeFileError(f"Refused to load {label}: member {name!r} appears twice.")
+        seen.add(name)
+        mode = (info.external_attr >> 16) & 0o170000
+        if mode == stat.S_IFLNK:
+            raise UnsafeFileError(f"Refused to load {label}: member {name!r} is a symbolic link.")
+        if info.flag_bits & 0x1:
+            raise UnsafeFileError(f"Refused to load {label}: member {name!r} is encrypted.")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise UnsafeFileError(
+                f"Refused to load {label}: member {name!r} uses compression method "
+                f"{info.compress_type} (only stored and deflated members are accepted).")
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise UnsafeFileError(
+                f"Refused to load {label}: member {name!r} declares {info.file_size} bytes.")
+        if info.file_size > _RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise UnsafeFileError(
+                f"Refused to load {label}: member {name!r} declares {info.file_size} bytes but "
+                f"stores only {info.compress_size} (a decompression bomb).")
+    return seen
+
+
+def _read(zf, name, cap, label):
+    info = zf.getinfo(name)
+    if info.file_size > cap:
+        raise UnsafeFileError(f"Refused to load {label}: member {name!r} declares "
+                              f"{info.file_size} bytes (the limit is {cap}).")
+    try:
+        with zf.open(info, "r") as f:
+            data = f.read(info.file_size + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError) as e:
+        raise SavingError(f"The archive {label} is corrupted: cannot read {name!r} ({e}).") from e
+    if len(data) != info.file_size:
+        raise SavingError(f"The archive {label} is corrupted: member {name!r} holds "
+                          f"{len(data)} bytes, its header says {info.file_size}.")
+    return data
+
+
+def _open_zip(source, label):
+    try:
+        zf = zipfile.ZipFile(source, "r")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+        raise SavingError(f"{label} is not a valid .keras archive (zip): {e}. It may be "
+                          "truncated or corrupted.") from e
+    try:
+        names = _vet(zf, label)
+    except BaseException:
+        zf.close()
+        raise
+    return zf, names
+
+
+def read_archive_member(filepath, name):
+    """The bytes of one member of a `.keras` archive (after vetting the whole archive)."""
+    label = repr(os.fspath(filepath))
+    with open(filepath, "rb") as f:
+        zf, names = _open_zip(f, label)
+        with zf:
+            if name not in names:
+                raise SavingError(f"The archive {label} has no {name!r} (members: "
+                                  f"{sorted(names)[:20]}).")
+            return _read(zf, name, MAX_MEMBER_BYTES, label)
+
+
+def _parse_json(data, label, what):
+    try:
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        value = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise SavingError(f"The {what} of {label} is not valid JSON ({e}).") from e
+    return value
+
+
+_FILE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                RecursionError, OSError, RuntimeError, UnicodeError, zlib.error, EOFError)
+
+
+def _as_saving_error(fn, label):
+    """Run `fn`; turn any error a malformed file can provoke into a SavingError."""
+    try:
+        return fn()
+    except (SavingError, FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except _FILE_ERRORS as e:
+        raise SavingError(f"Could not load {label}: {type(e).__name__}: {e}") from e
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
+    """Load a model saved with `model.save` (trine or Keras 3).
+
+    Nothing in the file can run code: classes and functions resolve only against trine's
+    allow-list, the registry and `custom_objects` (see `trine.saving.serialization`), and a
+    lambda's bytecode loads only with `safe_mode=False` passed here.
+
+    Args:
+        filepath: a ".keras" file, a binary file object, or a directory saved with zipped=False.
+        custom_objects: `{name: class or function}` for your own classes and functions.
+        compile: also compile the model as it was saved (restoring the optimizer state).
+        safe_mode: refuse code stored in the file (default True). Only this argument can
+            disable it; nothing inside a file can.
+
+    Returns:
+        The model, with its weights (and optimizer state when compiled).
+
+    Raises:
+        UnsafeFileError: when the file asks for something refused (named in the message).
+        SavingError: for a truncated, corrupted or inconsistent file.
+
+    Example:
+        >>> model = trine.models.load_model("model.keras")
+    """
+    if hasattr(filepath, "read") and not isinstance(filepath, (str, os.PathLike)):
+        def from_fileobj():
+            zf, names = _open_zip(filepath, "the model file")
+            with zf:
+                return _load_from_zip(zf, names, "the model file", custom_objects, compile,
+                                      safe_mode)
+        return _as_saving_error(from_fileobj, "the model file")
+    filepath = os.fspath(filepath)
+    return _as_saving_error(
+        lambda: _load_path(filepath, custom_objects, compile, safe_mode), repr(filepath))
+
+
+def _load_path(filepath, custom_objects, compile, safe_mode):
+    label = repr(filepath)
+    if os.path.isdir(filepath):
+        return _load_from_dir(filepath, custom_objects, compile, safe_mode)
+    if not filepath.endswith(".keras"):
+        if filepath.endswith(".h5") or filepath.endswith(".hdf5"):
+            raise SavingError(
+                f"Cannot load {label}: legacy HDF5 model files (.h5) are not supported (their "
+                "loader in Keras is the one with the unsafe-config CVEs). Open it in Keras, "
+                "save it as '.keras', and load that.")
+        raise SavingError(f"Invalid filename {label}: expected a '.keras' file.")
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"No model file at {label}.")
+    with open(filepath, "rb") as f:
+        zf, names = _open_zip(f, label)
+        with zf:
+            return _load_from_zip(zf, names, label, custom_objects, compile, safe_mode)
+
+
+def _compile_extras(metadata_bytes, label):
+    if metadata_bytes is None:
+        return None
+    meta = _parse_json(metadata_bytes, label, METADATA)
+    extras = meta.get("trine_compile") if isinstance(meta, dict) else None
+    return extras if isinstance(extras, dict) else None
+
+
+def _model_from_config_bytes(config_bytes, label, custom_objects, compile, safe_mode,
+                             extras=None):
+    from trine.models.model import Model
+    from trine.saving.serialization import _compile_scope, deserialize_keras_object
+    config = _parse_json(config_bytes, label, "config.json")
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise SavingError(f"The config.json of {label} does not describe a model (expected a "
+                          "dict with 'class_name' and 'config').")
+    with _compile_scope(compile, extras):
+        try:
+            model = deserialize_keras_object(config, custom_objects=custom_objects,
+                                             safe_mode=safe_mode)
+        except RecursionError as e:
+            raise SavingError(f"The config.json of {label} is nested too deeply.") from e
+    if not isinstance(model, Model):
+        raise SavingError(f"The config.json of {label} describes a "
+                          f"{type(model).__name__}, not a model.")
+    return model
+
+
+def _load_from_zip(zf, names, label, custom_objects, compile, safe_mode):
+    from trine.saving.safe_h5 import SafeH5Reader
+    from trine.saving.weights import read_weights
+    if CONFIG not in names:
+        raise SavingError(f"{label} is not a Keras model archive: it has no {CONFIG}.")
+    config_bytes = _read(zf, CONFIG, MAX_JSON_BYTES, label)
+    meta = _read(zf, METADATA, 1 << 20, label) if METADATA in names else None
+    model = _model_from_config_bytes(config_bytes, label, custom_objects, compile, safe_mode,
+                                     _compile_extras(meta, label))
+    if WEIGHTS not in names:
+        if "model.weights.npz" in names:
+            raise SavingError(f"{label} stores its weights as .npz; trine reads the default "
+                              "model.weights.h5 layout only.")
+        raise SavingError(f"{label} has no {WEIGHTS}.")
+    data = _read(zf, WEIGHTS, MAX_MEMBER_BYTES, label)
+    with SafeH5Reader(data, label=f"the weights in {label}") as reader:
+        read_weights(model, reader)
+    return model
+
+
+def _load_from_dir(dirpath, custom_objects, compile, safe_mode):
+    from trine.saving.safe_h5 import SafeH5Reader
+    from trine.saving.weights import read_weights
+    label = repr(dirpath)
+    paths = {n: os.path.join(dirpath, n) for n in (CONFIG, WEIGHTS)}
+    for n, p in paths.items():
+        if os.path.islink(p):
+            raise UnsafeFileError(f"Refused to load {label}: {n} is a symbolic link.")
+        if not os.path.isfile(p):
+            raise SavingError(f"{label} is not a saved model directory: it has no {n}.")
+    if os.path.getsize(paths[CONFIG]) > MAX_JSON_BYTES:
+        raise UnsafeFileError(f"Refused to load {label}: {CONFIG} is larger than "
+                              f"{MAX_JSON_BYTES} bytes.")
+    with open(paths[CONFIG], "rb") as f:
+        config_bytes = f.read()
+    meta = None
+    mpath = os.path.join(dirpath, METADATA)
+    if os.path.isfile(mpath) and not os.path.islink(mpath) and os.path.getsize(mpath) < (1 << 20):
+        with open(mpath, "rb") as f:
+            meta = f.read()
+    model = _model_from_config_bytes(config_bytes, label, custom_objects, compile, safe_mode,
+                                     _compile_extras(meta, label))
+    with SafeH5Reader(paths[WEIGHTS], label=f"the weights in {label}") as reader:
+        read_weights(model, reader)
+    return model
+
+
+__all__ = ["load_model", "read_archive_member", "save_model"]
