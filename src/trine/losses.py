@@ -20,7 +20,6 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from trine.core.variable import Variable
 
@@ -447,6 +446,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
         n = jnp.asarray(y_true.shape[-1], y_pred.dtype)
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / n
     if from_logits:
+        import optax  # imported on first use: keeps `import trine` fast
         return optax.softmax_cross_entropy(y_pred, y_true, axis=axis)
     return -jnp.sum(y_true * _clipped_log_probs(y_pred, axis), axis=axis)
 
@@ -540,6 +540,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False,
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
     if from_logits:
+        import optax
         per = optax.sigmoid_binary_cross_entropy(y_pred, y_true)
     else:
         p = jnp.clip(y_pred, EPSILON, 1.0 - EPSILON)

@@ -1,18 +1,60 @@
 """Layers (Keras `keras.layers`)."""
 from trine.core.layer import InputSpec, Layer
+from trine.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
+from trine.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
+                               Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
+                               SeparableConv2D)
 from trine.layers.core import Activation, Dense, Dropout, Flatten, Identity, Input, InputLayer, Reshape
+from trine.layers.embedding import Embedding, Masking
+from trine.layers.lambda_layer import Lambda
+from trine.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract,
+                                  add, average, concatenate, maximum, minimum, multiply, subtract)
+from trine.layers.merging_extra import Dot, dot
+from trine.layers.normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
+                                        UnitNormalization)
+from trine.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
+                                  GlobalAveragePooling1D, GlobalAveragePooling2D,
+                                  GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+                                  GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from trine.layers.preprocessing import (CategoryEncoding, CenterCrop, Discretization, Hashing,
                                         IntegerLookup, Normalization, RandomContrast, RandomFlip,
                                         RandomRotation, RandomTranslation, RandomZoom, Rescaling,
                                         Resizing, StringLookup, TextVectorization)
-from trine.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract,
-                                  add, average, concatenate, maximum, minimum, multiply, subtract)
+from trine.layers.recurrent import (GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN,
+                                    SimpleRNNCell, StackedRNNCells, TimeDistributed)
+from trine.layers.regularization import (ActivityRegularization, AlphaDropout, GaussianDropout,
+                                         GaussianNoise, SpatialDropout1D, SpatialDropout2D,
+                                         SpatialDropout3D)
+from trine.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector,
+                                    UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
+                                    ZeroPadding2D, ZeroPadding3D)
+
+# Keras's aliases
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
 
 __all__ = [
-    "Activation", "Add", "Average", "Concatenate", "Dense", "Dropout", "Flatten", "Identity",
-    "Input", "InputLayer", "InputSpec", "Layer", "Maximum", "Minimum", "Multiply", "Reshape",
-    "Subtract", "add",
-    "CategoryEncoding", "CenterCrop", "Discretization", "Hashing", "IntegerLookup",
-    "Normalization", "RandomContrast", "RandomFlip", "RandomRotation", "RandomTranslation",
-    "RandomZoom", "Rescaling", "Resizing", "StringLookup", "TextVectorization", "average", "concatenate", "maximum", "minimum", "multiply", "subtract",
+    "Activation", "ActivityRegularization", "Add", "AdditiveAttention", "AlphaDropout",
+    "Attention", "Average", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
+    "AvgPool1D", "AvgPool2D", "AvgPool3D", "BatchNormalization", "Bidirectional",
+    "CategoryEncoding", "CenterCrop", "Concatenate", "Conv1D", "Conv1DTranspose", "Conv2D",
+    "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "Convolution1D", "Convolution2D",
+    "Convolution3D", "Cropping1D", "Cropping2D", "Cropping3D", "Dense", "DepthwiseConv1D",
+    "DepthwiseConv2D", "Discretization", "Dot", "Dropout", "Embedding", "Flatten", "GRU",
+    "GRUCell", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D",
+    "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D", "GroupNormalization", "Hashing", "Identity", "Input", "InputLayer",
+    "InputSpec", "IntegerLookup", "LSTM", "LSTMCell", "Lambda", "Layer", "LayerNormalization",
+    "Masking", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D", "MaxPooling2D",
+    "MaxPooling3D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Normalization",
+    "Permute", "RNN", "RandomContrast", "RandomFlip", "RandomRotation", "RandomTranslation",
+    "RandomZoom", "RepeatVector", "Rescaling", "Reshape", "Resizing", "SeparableConv1D",
+    "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "StringLookup",
+    "Subtract", "TextVectorization", "TimeDistributed", "UnitNormalization", "UpSampling1D",
+    "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "add",
+    "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
 ]
