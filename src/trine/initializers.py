@@ -20,6 +20,7 @@ Example:
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any, Callable
@@ -58,6 +59,29 @@ def _float_dtype(dtype, who: str) -> jnp.dtype:
             "weights.")
     return d
 
+
+
+# Random draws go through three jitted samplers of *flat, bucketed* length (the next power
+# of two): XLA compiles one program per bucket instead of one per weight shape, which
+# dominated model-building time on CPU. Values are the first prod(shape) draws, reshaped.
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _flat_draw(key, kind, n, dtype, a, b):
+    if kind == "normal":
+        return jax.random.normal(key, (n,), dtype) * a + b
+    if kind == "truncated_normal":
+        return jax.random.truncated_normal(key, -2.0, 2.0, (n,), dtype) * a + b
+    return jnp.maximum(a, jax.random.uniform(key, (n,), dtype) * (b - a) + a)  # [a, b)
+
+
+def _draw(kind, key, shape, dtype, a=1.0, b=0.0):
+    """`a * z + b` for normal kinds; uniform on [a, b) for "uniform"; of `shape`."""
+    n = int(math.prod(shape))
+    bucket = max(256, 1 << max(0, n - 1).bit_length())
+    flat = _flat_draw(key, kind, bucket, jnp.dtype(dtype).name, jnp.asarray(a, dtype),
+                      jnp.asarray(b, dtype))
+    if isinstance(flat, jax.core.Tracer):
+        return flat[:n].reshape(shape)
+    return jnp.asarray(np.asarray(flat)[:n].reshape(shape))  # host slice: no per-shape compile
 
 def _shape(shape) -> tuple:
     if isinstance(shape, int):
@@ -236,8 +260,7 @@ class RandomNormal(RandomInitializer):
 
     def __call__(self, shape, dtype=None, key=None):
         d = _float_dtype(dtype, "RandomNormal")
-        x = jax.nn.initializers.normal(self.stddev)(self._key(key), _shape(shape), d)
-        return x + jnp.asarray(self.mean, d)
+        return _draw("normal", self._key(key), _shape(shape), d, self.stddev, self.mean)
 
     def get_config(self):
         return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
@@ -262,8 +285,8 @@ class TruncatedNormal(RandomInitializer):
 
     def __call__(self, shape, dtype=None, key=None):
         d = _float_dtype(dtype, "TruncatedNormal")
-        x = jax.nn.initializers.truncated_normal(self.stddev)(self._key(key), _shape(shape), d)
-        return x + jnp.asarray(self.mean, d)
+        return _draw("truncated_normal", self._key(key), _shape(shape), d, self.stddev,
+                     self.mean)
 
     def get_config(self):
         return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
@@ -285,8 +308,7 @@ class RandomUniform(RandomInitializer):
 
     def __call__(self, shape, dtype=None, key=None):
         d = _float_dtype(dtype, "RandomUniform")
-        return jax.random.uniform(self._key(key), _shape(shape), d, minval=self.minval,
-                                  maxval=self.maxval)
+        return _draw("uniform", self._key(key), _shape(shape), d, self.minval, self.maxval)
 
     def get_config(self):
         return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
@@ -378,11 +400,11 @@ class VarianceScaling(RandomInitializer):
         k = self._key(key)
         if self.distribution == "truncated_normal":
             stddev = math.sqrt(var) / _TRUNCATED_STD
-            return jax.nn.initializers.truncated_normal(stddev)(k, shape, d)
+            return _draw("truncated_normal", k, shape, d, stddev)
         if self.distribution == "untruncated_normal":
-            return jax.nn.initializers.normal(math.sqrt(var))(k, shape, d)
+            return _draw("normal", k, shape, d, math.sqrt(var))
         limit = math.sqrt(3.0 * var)
-        return jax.random.uniform(k, shape, d, minval=-limit, maxval=limit)
+        return _draw("uniform", k, shape, d, -limit, limit)
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "mode": self.mode,
