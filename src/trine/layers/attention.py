@@ -9,11 +9,11 @@ and its bias `(out_dim,)`.
 
 Masks: the masks attached to `query`, `value` and `key` (from `Embedding(mask_zero=True)`
 or `Masking`) are combined with `attention_mask` and the causal mask; the output keeps the
-query's mask.
+query's mask. A query position that may attend to nothing (e.g. a padded query) gets all-zero
+attention weights, as Keras's masked softmax gives them.
 """
 from __future__ import annotations
 
-import inspect
 import math
 import string
 
@@ -149,7 +149,7 @@ class MultiHeadAttention(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  use_gate=False, seed=None, **kwargs):
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(**kwargs)
         for arg, v in (("num_heads", num_heads), ("key_dim", key_dim)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
                 raise ValueError(
@@ -203,12 +203,15 @@ class MultiHeadAttention(Layer):
         self._bias_regularizer = regularizers.get(bias_regularizer)
         self._kernel_constraint = constraints.get(kernel_constraint)
         self._bias_constraint = constraints.get(bias_constraint)
+        # as in Keras, the activity penalty applies to each projection's output
+        self._activity_regularizer = regularizers.get(activity_regularizer)
         self.seed = seed
         self.supports_masking = True
-        self._query_dense = None
-        self._key_dense = None
-        self._value_dense = None
-        self._output_dense = None
+        # Public names, as the attributes Keras's weight files use for the sublayers.
+        self.query_dense = None
+        self.key_dense = None
+        self.value_dense = None
+        self.output_dense = None
 
     # -- properties as Keras ---------------------------------------------------------
     num_heads = property(lambda self: self._num_heads)
@@ -217,10 +220,10 @@ class MultiHeadAttention(Layer):
     dropout = property(lambda self: self._dropout)
     use_bias = property(lambda self: self._use_bias)
     attention_axes = property(lambda self: self._attention_axes)
-    query_dense = property(lambda self: self._query_dense)
-    key_dense = property(lambda self: self._key_dense)
-    value_dense = property(lambda self: self._value_dense)
-    output_dense = property(lambda self: self._output_dense)
+    _query_dense = property(lambda self: self.query_dense)
+    _key_dense = property(lambda self: self.key_dense)
+    _value_dense = property(lambda self: self.value_dense)
+    _output_dense = property(lambda self: self.output_dense)
 
     # -- build -----------------------------------------------------------------------
     def _proj(self, equation, kernel_shape, bias_shape, name):
@@ -228,7 +231,7 @@ class MultiHeadAttention(Layer):
             equation, kernel_shape, bias_shape if self._use_bias else None,
             self._kernel_initializer, self._bias_initializer, self._kernel_regularizer,
             self._bias_regularizer, self._kernel_constraint, self._bias_constraint,
-            name=name, dtype=self.dtype)
+            activity_regularizer=self._activity_regularizer, name=name, dtype=self.dtype)
 
     def build(self, query_shape, value_shape=None, key_shape=None):
         """Create the four projections for inputs of these shapes.
@@ -264,19 +267,19 @@ class MultiHeadAttention(Layer):
         self._seed_gen.index  # take this layer's draw index before the sublayers'
         n, kd, vd = self._num_heads, self._key_dim, self._value_dim
         r = len(query_shape)
-        self._query_dense = self._proj(_proj_equation(r - 1, 1, 2), (query_shape[-1], n, kd),
+        self.query_dense = self._proj(_proj_equation(r - 1, 1, 2), (query_shape[-1], n, kd),
                                        (n, kd), "query")
-        self._query_dense.build()
-        self._key_dense = self._proj(_proj_equation(len(key_shape) - 1, 1, 2),
+        self.query_dense.build()
+        self.key_dense = self._proj(_proj_equation(len(key_shape) - 1, 1, 2),
                                      (key_shape[-1], n, kd), (n, kd), "key")
-        self._key_dense.build()
-        self._value_dense = self._proj(_proj_equation(len(value_shape) - 1, 1, 2),
+        self.key_dense.build()
+        self.value_dense = self._proj(_proj_equation(len(value_shape) - 1, 1, 2),
                                        (value_shape[-1], n, vd), (n, vd), "value")
-        self._value_dense.build()
+        self.value_dense.build()
         out = self._output_shape or (query_shape[-1],)
-        self._output_dense = self._proj(_proj_equation(r - 1, 2, len(out)), (n, vd) + tuple(out),
+        self.output_dense = self._proj(_proj_equation(r - 1, 2, len(out)), (n, vd) + tuple(out),
                                         tuple(out), "attention_output")
-        self._output_dense.build()
+        self.output_dense.build()
         rank = r + 1  # projected: (batch, ..., heads, head_dim)
         if self._attention_axes is None:
             axes = tuple(range(1, rank - 2))
@@ -307,15 +310,17 @@ class MultiHeadAttention(Layer):
 
     def __call__(self, *args, **kwargs):
         if not self.built:
-            bound = inspect.signature(self.call).bind_partial(*args, **kwargs).arguments
-            if "query" not in bound or "value" not in bound:
+            names = ("query", "value", "key")
+            got = dict(zip(names, args))
+            got.update({k: kwargs[k] for k in names if k in kwargs})
+            if got.get("query") is None or got.get("value") is None:
                 raise TypeError(
                     f"MultiHeadAttention layer '{self.name}' must be called as "
                     "layer(query, value, key=None, ...), received "
-                    f"{len(args)} positional argument(s) and {sorted(kwargs)}.")
-            key = bound.get("key")
+                    f"{len(args)} positional argument(s) and keywords {sorted(kwargs)}.")
+            key = got.get("key")
             with jax.ensure_compile_time_eval():
-                self.build(_shape(bound["query"]), _shape(bound["value"]),
+                self.build(_shape(got["query"]), _shape(got["value"]),
                            None if key is None else _shape(key))
         return super().__call__(*args, **kwargs)
 
@@ -379,11 +384,11 @@ class MultiHeadAttention(Layer):
         attention_mask = self._compute_attention_mask(
             query, value, query_mask=query_mask, value_mask=value_mask, key_mask=key_mask,
             attention_mask=attention_mask, use_causal_mask=use_causal_mask)
-        q = self._query_dense(query)
-        k = self._key_dense(key)
-        v = self._value_dense(value)
+        q = self.query_dense(query)
+        k = self.key_dense(key)
+        v = self.value_dense(value)
         out, scores = self._compute_attention(q, k, v, attention_mask, training)
-        out = self._output_dense(out)
+        out = self.output_dense(out)
         if return_attention_scores:
             return out, scores
         return out
@@ -407,7 +412,7 @@ class MultiHeadAttention(Layer):
             "bias_initializer": _ser(initializers, self._bias_initializer),
             "kernel_regularizer": _ser(regularizers, self._kernel_regularizer),
             "bias_regularizer": _ser(regularizers, self._bias_regularizer),
-            "activity_regularizer": _ser(regularizers, self.activity_regularizer),
+            "activity_regularizer": _ser(regularizers, self._activity_regularizer),
             "kernel_constraint": _ser(constraints, self._kernel_constraint),
             "bias_constraint": _ser(constraints, self._bias_constraint),
             "seed": self.seed,

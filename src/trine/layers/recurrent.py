@@ -126,8 +126,8 @@ class _Cell(Layer):
 
     A cell processes one timestep: `call(inputs, states, training) -> (output, new_states)`.
     For whole sequences the RNN layer calls the pure `_fused(static, params, sequences,
-    dropout_key)`, which draws the dropout masks (one per call, shared by all timesteps, as
-    Keras), projects the inputs of all steps at once (time-major) and returns them with a
+    dropout_masks)` (masks drawn once per call and shared by all timesteps, as Keras), which
+    projects the inputs of all steps at once (time-major) and returns them with a
     `step(states, x_t)` function. The loop around it is jitted once per cell configuration
     and shape, so eager calls do not recompile.
     """
@@ -231,8 +231,8 @@ class _Cell(Layer):
         single = not _is_nested(states)
         states = [states] if single else list(states)
         seq = jnp.asarray(inputs)[:, None, :]
-        static, params, key = self._fused_args(seq, training)
-        xs, step = type(self)._fused(static, params, seq, key)
+        static, params, masks = self._fused_args(seq, training)
+        xs, step = type(self)._fused(static, params, seq, masks)
         out, new = step(states, xs[0])
         return out, (new[0] if single else new)
 
@@ -248,10 +248,26 @@ class _Cell(Layer):
                 None if self.bias is None else self.bias.value)
 
     def _fused_args(self, sequences, training):
-        """`(static, params, dropout_key)` for `_fused` on these sequences."""
+        """`(static, params, dropout_masks)` for `_fused` on these sequences.
+
+        The masks are drawn here, outside the compiled loop, so that eager calls share one
+        compiled random generator per shape instead of compiling it into every loop.
+        """
         static = self._static(training)
-        key = self._dropout_key() if static[-1] is not None else None
-        return static, self._params(), key
+        masks = (None, None)
+        if static[-1] is not None:
+            masks = self.__dict__.get("_primed_masks")
+            if masks is None:
+                masks = self._masks_from(static[-1], self._dropout_key(), sequences.shape[0],
+                                         sequences.shape[-1], self.units, sequences.dtype)
+        return static, self._params(), masks
+
+    def _prime_dropout(self, batch, features, dtype, training):
+        """Draw this call's masks before a loop that calls `call` step by step (as Keras)."""
+        spec = self._dropout_spec(training)
+        self._primed_masks = (None if spec is None else
+                              self._masks_from(spec, self._dropout_key(), batch, features,
+                                               self.units, dtype))
 
     @staticmethod
     def _project(sequences, kernel, in_m, units):
@@ -337,11 +353,10 @@ class SimpleRNNCell(_Cell):
         self.built = True
 
     @staticmethod
-    def _fused(static, params, sequences, key):
+    def _fused(static, params, sequences, masks):
         _, units, act, _, _, spec = static
         kernel, rk, bias = params
-        in_m, rec_m = _Cell._masks_from(spec, key, sequences.shape[0], sequences.shape[-1],
-                                        units, sequences.dtype)
+        in_m, rec_m = masks
         xp = _Cell._project(sequences, kernel, in_m, units)
         if bias is not None:
             xp = xp + bias
@@ -437,11 +452,10 @@ class LSTMCell(_Cell):
         self.built = True
 
     @staticmethod
-    def _fused(static, params, sequences, key):
+    def _fused(static, params, sequences, masks):
         _, u, act, ract, _, spec = static
         kernel, r, bias = params
-        in_m, rec_m = _Cell._masks_from(spec, key, sequences.shape[0], sequences.shape[-1], u,
-                                        sequences.dtype)
+        in_m, rec_m = masks
         xp = _Cell._project(sequences, kernel, in_m, u)
         if bias is not None:
             xp = xp + bias
@@ -535,11 +549,10 @@ class GRUCell(_Cell):
         self.built = True
 
     @staticmethod
-    def _fused(static, params, sequences, key):
+    def _fused(static, params, sequences, masks):
         _, u, act, ract, reset_after, spec = static
         kernel, r, bias = params
-        in_m, rec_m = _Cell._masks_from(spec, key, sequences.shape[0], sequences.shape[-1], u,
-                                        sequences.dtype)
+        in_m, rec_m = masks
         xp = _Cell._project(sequences, kernel, in_m, u)
         rec_bias = None
         if bias is not None:
@@ -703,7 +716,9 @@ def _scan(xs, step, states, mask, go_backwards, zero_output_for_mask, return_seq
                 k = m_t.reshape((m_t.shape[0],) + (1,) * (new_v.ndim - 1))
                 return jnp.where(k, new_v, old_v)
 
-            prev = jax.tree_util.tree_leaves(carry)[0]
+            # the previous output is the first state (of the last cell, for stacked cells)
+            prev = carry[-1][0] if _is_nested(carry[0]) else carry[0]
+            prev = jax.tree_util.tree_leaves(prev)[0]
             if zero_output_for_mask or prev.shape != out.shape:
                 out = keep(out, jnp.zeros_like(out))
             else:
@@ -718,14 +733,29 @@ def _scan(xs, step, states, mask, go_backwards, zero_output_for_mask, return_seq
     return out.astype(out_dtype), final
 
 
-def _fused_loop_impl(static, params, sequences, states, mask, key):
+def _prime_cells(cell, batch, features, dtype, training):
+    """Draw the dropout masks of built-in cells (also inside stacks) outside the time loop."""
+    primed = []
+    cells = cell.cells if isinstance(cell, StackedRNNCells) else [cell]
+    for c in cells:
+        if isinstance(c, _Cell):
+            c._prime_dropout(batch, features, dtype, training)
+            primed.append(c)
+        size = getattr(c, "output_size", None)
+        if size is None:
+            size = c.state_size[0] if _is_nested(c.state_size) else c.state_size
+        features = size
+    return primed
+
+
+def _fused_loop_impl(static, params, sequences, states, mask, masks):
     cell_static, sizes, flags = static[0], static[1], static[2:]
     if states is None:
         states = [jnp.zeros((sequences.shape[0], d), sequences.dtype) for d in sizes]
     states = _as_dtype(list(states), sequences.dtype)
     if mask is not None:
         mask = mask.astype(bool)
-    xs, step = cell_static[0]._fused(cell_static, params, sequences, key)
+    xs, step = cell_static[0]._fused(cell_static, params, sequences, masks)
     return _scan(xs, step, states, mask, *flags)
 
 
@@ -861,10 +891,14 @@ class RNN(Layer):
         flags = (self.go_backwards, self.zero_output_for_mask, self.return_sequences,
                  jnp.dtype(self.compute_dtype).name)
         if hasattr(self.cell, "_fused_args"):
-            static, params, key = self.cell._fused_args(sequences, training)
-            sizes = tuple(self.state_size)
-            output, final = _fused_loop((static, sizes) + flags, params, sequences, states,
-                                        mask, key)
+            static, params, masks = self.cell._fused_args(sequences, training)
+            full = (static, tuple(self.state_size)) + flags
+            try:
+                hash(full)
+                loop = _fused_loop
+            except TypeError:  # e.g. an unhashable activation object: run it uncached
+                loop = _fused_loop_impl
+            output, final = loop(full, params, sequences, states, mask, masks)
         else:
             if states is None:
                 states = self.get_initial_state(batch)
@@ -876,9 +910,14 @@ class RNN(Layer):
                 return out, (list(new) if _is_nested(new) else [new])
 
             xs = jax.tree_util.tree_map(_time_major, sequences)
-            output, final = _scan(xs, step, _as_dtype(states, sequences.dtype),
-                                  None if mask is None else jnp.asarray(mask).astype(bool),
-                                  *flags)
+            primed = _prime_cells(cell, batch, sequences.shape[-1], sequences.dtype, training)
+            try:
+                output, final = _scan(xs, step, _as_dtype(states, sequences.dtype),
+                                      None if mask is None else jnp.asarray(mask).astype(bool),
+                                      *flags)
+            finally:
+                for c in primed:
+                    c._primed_masks = None
         if self.return_state:
             return (output, *final)
         return output
