@@ -26,9 +26,22 @@ def _unwrap(x):
     return x
 
 
-def _wrap(fn):
+def _symbolic(args, kwargs):
+    from trine.core.symbolic import KerasTensor
+    leaves = jax.tree_util.tree_leaves((args, kwargs), is_leaf=lambda t: isinstance(t, KerasTensor))
+    return any(isinstance(t, KerasTensor) for t in leaves)
+
+
+def _wrap(fn, name=None):
+    op_name = name or fn.__name__
+
     @functools.wraps(fn)
     def inner(*args, **kwargs):
+        if _symbolic(args, kwargs):
+            # On symbolic tensors (a Functional graph being built) the op becomes a node
+            # of the graph, as keras.ops does; its name is saved, never code.
+            from trine.layers.ops_layer import OpLayer
+            return OpLayer(f"ops.{op_name}", op_kwargs=kwargs)(*args)
         return fn(*[_unwrap(a) for a in args], **{k: _unwrap(v) for k, v in kwargs.items()})
     return inner
 
@@ -56,11 +69,11 @@ def cond(pred, true_fn, false_fn):
 
 def __getattr__(name):
     if name in _NN and hasattr(jax.nn, name):
-        fn = _wrap(getattr(jax.nn, name))
+        fn = _wrap(getattr(jax.nn, name), name)
     elif hasattr(jnp, name):
-        fn = _wrap(getattr(jnp, name))
+        fn = _wrap(getattr(jnp, name), name)
     elif name == "logsumexp":
-        fn = _wrap(jax.nn.logsumexp)
+        fn = _wrap(jax.nn.logsumexp, name)
     else:
         raise AttributeError(f"trine.ops has no operation {name!r} (jax.numpy has none either).")
     globals()[name] = fn

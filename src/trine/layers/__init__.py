@@ -1,5 +1,6 @@
 """Layers (Keras `keras.layers`)."""
 from trine.core.layer import InputSpec, Layer
+from trine.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from trine.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from trine.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                                Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
@@ -37,6 +38,7 @@ GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
 
 __all__ = [
+    "ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax",
     "Activation", "ActivityRegularization", "Add", "AdditiveAttention", "AlphaDropout",
     "Attention", "Average", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
     "AvgPool1D", "AvgPool2D", "AvgPool3D", "BatchNormalization", "Bidirectional",

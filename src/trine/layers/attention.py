@@ -294,6 +294,14 @@ class MultiHeadAttention(Layer):
         self._resolved_axes = axes
         self._dot_eq, self._combine_eq, scores_rank = _attention_equations(rank, axes)
         self._norm_axes = tuple(range(scores_rank - len(axes), scores_rank))
+        # Keras tracks a Softmax and a Dropout sublayer here; they hold no weights, but their
+        # (empty) groups are part of the weight-file layout, so trine tracks the same two.
+        # The maths stays in _compute_attention (masked rows get zero weights there).
+        from trine.layers.activation_layers import Softmax
+        from trine.layers.core import Dropout
+        self._softmax = Softmax(axis=list(self._norm_axes), name="softmax", dtype=self.dtype)
+        self._dropout_layer = Dropout(self._dropout, seed=self.seed, name="dropout",
+                                      dtype=self.dtype)
         self.built = True
 
     def get_build_config(self):

@@ -21,17 +21,31 @@ _OPS = {
 class OpLayer(Layer):
     """A stateless layer for one operator applied to symbolic tensors."""
 
-    def __init__(self, op: str, **kwargs):
+    def __init__(self, op: str, op_kwargs=None, **kwargs):
         super().__init__(name=kwargs.pop("name", None), **kwargs)
+        if op not in _OPS and not (op.startswith("ops.") and op[4:].isidentifier()):
+            raise ValueError(
+                f"OpLayer '{self.name}': unknown op {op!r}; expected one of {sorted(_OPS)} "
+                "or 'ops.<name>' of a trine.ops function.")
         self.op = op
+        self.op_kwargs = dict(op_kwargs or {})
         self.built = True
 
     def call(self, x, *others):
+        if self.op.startswith("ops."):
+            from trine import ops
+            try:
+                fn = getattr(ops, self.op[4:])
+            except AttributeError as e:
+                raise ValueError(f"OpLayer '{self.name}': {e}") from None
+            return fn(x, *others, **self.op_kwargs)
         return _OPS[self.op](x, *others)
 
     def get_config(self):
         cfg = super().get_config()
         cfg["op"] = self.op
+        if self.op_kwargs:
+            cfg["op_kwargs"] = self.op_kwargs
         return cfg
 
 

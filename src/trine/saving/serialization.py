@@ -868,6 +868,8 @@ def _instantiate(cls, record, inner, custom):
             "(and that from_config() rebuilds nested objects).") from e
     build_config = record.get("build_config")
     if isinstance(instance, Layer) and isinstance(build_config, dict) and not instance.built:
+        if "shapes_dict" in build_config and hasattr(instance, "build_from_config"):
+            instance.build_from_config(build_config)
         shape = build_config.get("input_shape")
         if shape is not None:
             _build_from_shape(instance, _json_to_shape(shape))
@@ -1113,7 +1115,12 @@ def _node_kwargs_keras(node, kwargs):
 
 
 def _layer_build_config(layer, node):
-    if type(layer).__name__ in _KERAS_PREBUILT or not layer.built or node is None:
+    if type(layer).__name__ in _KERAS_PREBUILT or not layer.built:
+        return None
+    own = getattr(type(layer), "get_build_config", None)
+    if own is not None:  # layers whose build takes more than one shape (MultiHeadAttention)
+        return layer.get_build_config()
+    if node is None:
         return None
     from trine.core.symbolic import KerasTensor
     args, kwargs = node.call_args
