@@ -135,9 +135,13 @@ class Variable:
             return value
         if isinstance(value, jax.core.Tracer):
             raise RuntimeError(
-                f"Variable '{self.path}' was assigned a traced value inside a jitted function. "
-                "Inside jit, variables cannot be mutated: use model.stateless_call(params, "
-                "state, x) and return the new state, or update the variable after the step.")
+                f"Variable '{self.path}' was assigned a traced value inside a jitted function "
+                "(a custom train_step, or your own jax.jit). Inside jit, variables cannot be "
+                "mutated: keep the value in the state. Assign it inside a layer's call() run by "
+                "model.stateless_call(params, state, x), which returns the new value in the "
+                "non-trainable state; or, in train_step, return the new value at its position "
+                "in the non-trainable state (i = model.non_trainable_variables.index(var)); or "
+                "update the variable after the step.")
         self._value = value
         return value
 

@@ -226,3 +226,8 @@ class Functional(Model):
     def get_config(self) -> dict:
         from trine.saving.serialization import functional_config
         return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from trine.saving.serialization import functional_from_config
+        return functional_from_config(cls, config, custom_objects=custom_objects)

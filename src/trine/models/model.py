@@ -28,9 +28,16 @@ class Model(Trainer, Layer):
     """
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs):
+        if len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs:
             from trine.models.functional import Functional
-            return Functional.__new__(Functional)
+            if cls is Model:
+                return Functional.__new__(Functional)
+            inputs = kwargs["inputs"] if "inputs" in kwargs else args[0] if args else None
+            if not issubclass(cls, Functional) and _all_symbolic(inputs):
+                # `class CustomModel(Model)` (custom train_step, no call) built with
+                # `CustomModel(inputs, outputs)`, as in Keras's guides: an explicit subclass
+                # of both, so the user's methods win and Functional supplies the graph.
+                return super().__new__(_functional_subclass(cls))
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
@@ -230,6 +237,26 @@ class Model(Trainer, Layer):
         """Load weights saved by `save_weights` (trine or Keras 3)."""
         from trine.saving import load_weights
         load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_subclass(cls):
+    """`cls` combined with Functional (cached per class), keeping cls's name and module."""
+    from trine.models.functional import Functional
+    out = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if out is None:
+        out = type(cls.__name__, (cls, Functional),
+                   {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_SUBCLASSES[cls] = out
+    return out
+
+
+def _all_symbolic(struct) -> bool:
+    """Whether `struct` is a KerasTensor or a non-empty list / tuple / dict of them."""
+    leaves = jax.tree_util.tree_leaves(struct, is_leaf=lambda t: isinstance(t, KerasTensor))
+    return bool(leaves) and all(isinstance(t, KerasTensor) for t in leaves)
 
 
 def _unbatched(shape):

@@ -157,3 +157,8 @@ class Sequential(Model):
     def get_config(self) -> dict:
         from trine.saving.serialization import sequential_config
         return sequential_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from trine.saving.serialization import sequential_from_config
+        return sequential_from_config(cls, config, custom_objects=custom_objects)

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trine.distribution import placement as _distribution
 from trine.training import data as data_mod
 
 _TAG_DROPOUT = 0x7D1
@@ -211,7 +212,10 @@ class Trainer:
         from trine import losses as losses_mod
         from trine import metrics as metrics_mod
 
-        y_pred_spec = jax.eval_shape(lambda x: self._symbolic_forward(x), x_spec)
+        if self._loss_arg is None and self._metrics_arg is None and self._weighted_metrics_arg is None:
+            y_pred_spec = None  # nothing to resolve against the outputs (custom train_step)
+        else:
+            y_pred_spec = jax.eval_shape(lambda x: self._symbolic_forward(x), x_spec)
         self._y_pred_treedef = jax.tree_util.tree_structure(y_pred_spec)
         pred_leaves = jax.tree_util.tree_leaves(y_pred_spec)
         n_out = len(pred_leaves)
@@ -300,6 +304,10 @@ class Trainer:
     def _ensure_built(self, x_batch):
         if self.built:
             return
+        from trine.core.layer import Layer
+        if type(self).call is Layer.call and all(l.built for l in self._flatten_layers(include_self=False)):
+            self.built = True  # no call() to trace: e.g. a GAN holding built sub-models
+            return
         spec = jax.tree_util.tree_map(
             lambda a: jax.ShapeDtypeStruct(tuple(a.shape), a.dtype), x_batch)
         from trine.core.symbolic import KerasTensor
@@ -314,6 +322,8 @@ class Trainer:
             self._maybe_build(x_batch if not isinstance(x_batch, (list, dict)) else x_batch)
         else:
             self.compute_output_spec(sym) if not isinstance(sym, list) else self.compute_output_spec(sym)
+            if self.__dict__.get("_build_input_shape") is None:  # for model files (build_config)
+                self._build_input_shape = jax.tree_util.tree_map(lambda t: t.shape, sym)
             self.built = True
 
     # ================================================================== pure pieces
@@ -353,6 +363,34 @@ class Trainer:
             total = total + sum(jnp.sum(l).astype(jnp.float32) for l in extra)
         return total
 
+    def stateless_compute_loss(self, trainable_variables, non_trainable_variables,
+                               metrics_variables, x=None, y=None, y_pred=None,
+                               sample_weight=None, training=True):
+        """`compute_loss` as a pure function of the variable values (Keras 3 API).
+
+        Returns:
+            `(loss, (trainable_values, non_trainable_values, metrics_values))`, with the
+            updates `compute_loss` made (e.g. to a loss tracker) in the last two.
+        """
+        from trine.core.variable import StatelessScope
+        mv = list(metrics_variables)
+        if len(mv) != len(self.metrics_variables):
+            raise ValueError(
+                f"Model '{self.name}'.stateless_compute_loss expected {len(self.metrics_variables)} "
+                f"metric values (aligned with model.metrics_variables), received {len(mv)}.")
+        mapping = self._mapping(self.trainable_variables, trainable_variables, "params")
+        mapping.update(self._mapping(self.non_trainable_variables, non_trainable_variables,
+                                     "state"))
+        mapping.update(zip(self.metrics_variables, mv))
+        try:
+            with StatelessScope(mapping) as scope:
+                loss = self.compute_loss(x, y, y_pred, sample_weight, training=training)
+        finally:
+            self._per_output_losses = None
+        ntv = [scope.get(v) for v in self.non_trainable_variables]
+        mv = [scope.get(v) for v in self.metrics_variables]
+        return loss, (trainable_variables, ntv, mv)
+
     def compute_loss_and_updates(self, trainable_variables, non_trainable_variables, x, y,
                                  sample_weight=None, training=False):
         """Forward pass and loss as a pure function, for `jax.value_and_grad`.
@@ -360,23 +398,30 @@ class Trainer:
         Returns:
             `(loss, (y_pred, new_non_trainable_values))`.
         """
-        loss, (y_pred, ntv, _) = self._loss_and_updates(
+        loss, (y_pred, ntv, _, _) = self._loss_and_updates(
             trainable_variables, non_trainable_variables, x, y, sample_weight, training)
         return loss, (y_pred, ntv)
 
-    def _loss_and_updates(self, tv, ntv, x, y, sw, training):
-        """As compute_loss_and_updates, also returning the per-output losses (for trackers)."""
+    def _loss_and_updates(self, tv, ntv, x, y, sw, training, mv=None):
+        """As compute_loss_and_updates, also returning the per-output losses (for trackers)
+        and, given the metric values `mv`, those updated by `compute_loss` (a loss tracker's
+        `update_state` in an overridden compute_loss, as in Keras's docs)."""
+        from trine.core.variable import StatelessScope
         y_pred, ntv, losses = self.stateless_call(tv, ntv, x, training=training,
                                                   return_losses=True)
         self._losses_override = losses
         self._per_output_losses = None
+        refs = self.metrics_variables if mv is not None else []
         try:
-            loss = self.compute_loss(x, y, y_pred, sw, training=training)
+            with StatelessScope(dict(zip(refs, mv or []))) as scope:
+                loss = self.compute_loss(x, y, y_pred, sw, training=training)
             per = self._per_output_losses or []
         finally:
             self._losses_override = None
             self._per_output_losses = None
-        return loss, (y_pred, ntv, per)
+        if mv is not None:
+            mv = [scope.get(v) for v in refs]
+        return loss, (y_pred, ntv, per, mv)
 
     def _compiled_loss(self, y, y_pred, sw):
         if not self._compile_built:
@@ -494,8 +539,8 @@ class Trainer:
         """
         tv, ntv, ov, mv = state
         x, y, sw = unpack_x_y_sample_weight(data)
-        (loss, (y_pred, ntv, per)), grads = jax.value_and_grad(
-            self._loss_and_updates, has_aux=True)(tv, ntv, x, y, sw, True)
+        (loss, (y_pred, ntv, per, mv)), grads = jax.value_and_grad(
+            self._loss_and_updates, has_aux=True)(tv, ntv, x, y, sw, True, mv)
         tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
         logs, mv = self._update_metrics_variables(mv, loss, x, y, y_pred, sw, per)
         return logs, (tv, ntv, ov, mv)
@@ -504,7 +549,7 @@ class Trainer:
         """One evaluation step: `(logs, (trainable, non_trainable, metrics_values))`."""
         tv, ntv, mv = state
         x, y, sw = unpack_x_y_sample_weight(data)
-        loss, (y_pred, ntv, per) = self._loss_and_updates(tv, ntv, x, y, sw, False)
+        loss, (y_pred, ntv, per, mv) = self._loss_and_updates(tv, ntv, x, y, sw, False, mv)
         logs, mv = self._update_metrics_variables(mv, loss, x, y, y_pred, sw, per)
         return logs, (tv, ntv, mv)
 
@@ -574,11 +619,11 @@ class Trainer:
     # ================================================================== compiled runners
     def _runner(self, kind, source, K, bs, guard=False):
         """A jitted function running up to K steps of `kind` ('train'/'test'/'predict')."""
-        key = (kind, source, K, bs, guard)
+        key = (kind, source, K, bs, guard, _distribution.cache_token())
         fn = self._trainer_cache.get(key)
         if fn is not None:
             return fn
-        step = self._wrapped_step(kind, guard)
+        step = _distribution.wrap_step(self, self._wrapped_step(kind, guard), kind)
 
         def loop(carry, get_batch, n_steps):
             self.trace_counts[kind] += 1
@@ -611,11 +656,13 @@ class Trainer:
                         lambda a: jax.lax.dynamic_index_in_dim(a, i, keepdims=False), batches)
                 return loop(carry, get, n_steps)
 
+        run = _distribution.wrap_run(self, run, kind)
         if self._run_eagerly:
             fn = run
         else:
             donate = (0,) if (kind == "train" and jax.default_backend() != "cpu") else ()
             fn = jax.jit(run, donate_argnums=donate)
+        fn = _distribution.wrap_runner(self, fn, kind, source)
         self._trainer_cache[key] = fn
         return fn
 
@@ -660,6 +707,7 @@ class Trainer:
 
     def _sync_back(self, ts):
         """Write the train state's values into the Variables (a sync point)."""
+        ts = _distribution.host_state(ts)
         copy = jax.default_backend() != "cpu"
         for v, x in zip(self.trainable_variables, ts.trainable):
             v.assign(jnp.copy(x) if copy else x)
@@ -721,8 +769,9 @@ class Trainer:
 
     def _iterate_arrays(self, kind, carry, data, perm, on_chunk, guard):
         bs, full = data.batch_size, data.full_steps
+        _distribution.check_batch_size(self, data, kind)
         if data.on_device:
-            dev = data.device_arrays()
+            dev = _distribution.device_arrays(data)
 
             def measure(k, n):
                 runner = self._runner(kind, "gather", k, bs, guard)
@@ -985,11 +1034,7 @@ class Trainer:
         self._prepare_compiled(data)
         verbose = 1 if verbose == "auto" else int(verbose)
         logs = self._evaluate_source(data, callbacks=callbacks, verbose=verbose)
-        if return_dict:
-            return logs
-        names = self.metrics_names
-        vals = [logs[n] for n in names if n in logs]
-        return vals[0] if len(vals) == 1 else vals
+        return self._format_logs(logs, return_dict)
 
     @property
     def metrics_names(self):
@@ -1106,12 +1151,17 @@ class Trainer:
         return jax.tree_util.tree_map(lambda a: np.asarray(a)[0], out)
 
     def reset_metrics(self):
+        """Reset all metrics in `self.metrics` (their variables) and train_on_batch's sums."""
         self._batch_metric_state = None
+        for m in self.metrics:
+            m.reset_state()
 
     def _format_logs(self, logs, return_dict):
         if return_dict:
             return logs
-        vals = [logs[n] for n in self.metrics_names if n in logs]
+        names = self.metrics_names
+        vals = [logs[n] for n in names if n in logs]
+        vals += [logs[k] for k in sorted(logs) if k not in names]  # custom steps' own logs
         return vals[0] if len(vals) == 1 else vals
 
 
