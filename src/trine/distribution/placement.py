@@ -5,6 +5,7 @@ The trainer calls these hooks; each returns its input unchanged when no distribu
 - `wrap_step`: inside the traced step, constrain the batch (split over the batch axis), the
   carried state (each variable's layout; optimizer slots follow their variable) and the
   outputs, so XLA's SPMD partitioner knows the layout everywhere.
+- `wrap_run`: the same constraints on what the compiled runner returns.
 - `wrap_runner`: before each compiled call, place the carry and the data with those
   shardings (a no-op once they are placed), so jit compiles for the mesh; in a multi-process
   run bring the logs / predictions back to every host.
@@ -217,6 +218,28 @@ def wrap_step(model, step, kind):
         return carry, out
 
     return distributed_step
+
+
+def wrap_run(model, run, kind):
+    """The runner's traced function with its results constrained too: the carry to each
+    variable's layout (XLA would otherwise pick the loop output's sharding itself), logs
+    replicated, predictions split over the batch axis."""
+    d = distribution()
+    if d is None:
+        return run
+    rep = d._replicated()
+
+    def distributed_run(carry, *args):
+        carry, out = run(carry, *args)
+        carry = _constrain_tree(carry, carry_shardings(model, d, kind, carry))
+        if kind == "predict":
+            out = jax.tree_util.tree_map(
+                lambda a: _constrain(a, batch_sharding(d, np.shape(a), axis=1)), out)
+        else:
+            out = jax.tree_util.tree_map(lambda a: _constrain(a, rep), out)
+        return carry, out
+
+    return distributed_run
 
 
 def wrap_runner(model, fn, kind, source):
