@@ -309,3 +309,67 @@ def test_regularizer_losses_reach_the_loss():
     lb = b.evaluate(x, y, verbose=0, return_dict=True)["loss"]
     k = a.layers[0].kernel.numpy()
     assert la == pytest.approx(lb + float((k ** 2).sum()), rel=1e-5)
+
+
+@pytest.mark.parametrize("budget", [1 << 30, 0], ids=["device-resident", "streaming"])
+def test_donated_state_path_matches_and_never_reuses_deleted_arrays(monkeypatch, budget):
+    """Off the CPU fit donates its train state; force that path here (the CPU honours
+    donation too) through auto's measurement, a second fit, evaluate, predict and a
+    checkpoint of the weights, and check it gives exactly the undonated results."""
+    from trine.training import data as data_mod
+    from trine.training import trainer as trainer_mod
+    monkeypatch.setattr(data_mod, "_budget", [budget])
+    x, y = toy_data(n=1100)  # enough batches for auto to measure
+    runs = []
+    for donate in (False, True):
+        monkeypatch.setattr(trainer_mod, "DONATE_STATE", donate)
+        keras.utils.set_random_seed(9)
+        m = compiled(mlp(dropout=0.2))
+        h = m.fit(x, y, epochs=2, batch_size=32, verbose=0)
+        w_mid = m.get_weights()
+        h2 = m.fit(x, y, epochs=1, batch_size=32, verbose=0, validation_split=0.1)
+        ev = m.evaluate(x, y, verbose=0)
+        runs.append((w_mid, m.get_weights(), h.history, h2.history, ev,
+                     m.predict(x, verbose=0)))
+    a, b = runs
+    for wa, wb in zip(a[0] + a[1], b[0] + b[1]):
+        assert np.array_equal(wa, wb)
+    assert a[2:5] == b[2:5]
+    assert np.array_equal(a[5], b[5])
+
+
+@pytest.mark.parametrize("source", ["device-resident", "streaming", "generator"])
+def test_fixed_trip_count_loops_match_single_steps(monkeypatch, source):
+    """Accelerators run each fused chunk as a loop of fixed length (a run-time trip count
+    makes a GPU read the loop predicate back every step); the last partial chunk then runs
+    as single steps. Force that path on the CPU: every steps_per_execution gives the
+    single-step results bit for bit, and later epochs compile nothing new."""
+    from trine.training import data as data_mod
+    from trine.training import trainer as trainer_mod
+    monkeypatch.setattr(trainer_mod, "STATIC_LOOPS", True)
+    if source == "streaming":
+        monkeypatch.setattr(data_mod, "_budget", [0])
+    x, y = toy_data(n=300)  # 9 full batches of 32 and a partial one of 12
+
+    def data():
+        if source == "generator":
+            class Batches:  # re-iterable, one pass per epoch
+                def __iter__(self):
+                    return ((x[i:i + 32], y[i:i + 32]) for i in range(0, 300, 32))
+            return dict(x=Batches())
+        return dict(x=x, y=y, batch_size=32)
+
+    runs = []
+    for spe in (1, 4, "auto", "epoch"):
+        keras.utils.set_random_seed(3)
+        m = compiled(mlp(dropout=0.3), steps_per_execution=spe)
+        h = m.fit(**data(), epochs=2, verbose=0, shuffle=False)
+        counts = dict(m.trace_counts)
+        m.fit(**data(), epochs=1, verbose=0, shuffle=False)
+        assert dict(m.trace_counts) == counts, spe  # no recompilation in later epochs
+        runs.append((m.get_weights(), h.history, m.predict(x, verbose=0)))
+    w0, h0, p0 = runs[0]
+    for w, h, p in runs[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(w0, w))
+        assert h == h0
+        assert np.array_equal(p, p0)

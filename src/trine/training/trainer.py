@@ -26,6 +26,33 @@ _TAG_DROPOUT = 0x7D1
 _TAG_SHUFFLE = 0x5A1
 
 
+
+# Whether fit donates the train state to its compiled steps, so XLA updates the weights and
+# optimizer state in place instead of holding two copies. None: on every backend but the CPU
+# (where XLA gains little from it). Tests set True to exercise the donating path on the CPU.
+DONATE_STATE = None
+
+
+def donating() -> bool:
+    if DONATE_STATE is not None:
+        return bool(DONATE_STATE)
+    return jax.default_backend() != "cpu"
+
+
+# Whether a fused chunk is a loop of a fixed trip count (one program per chunk length, the
+# last partial chunk run as single steps) or of a trip count passed at run time (one program
+# for any count up to the chunk length). On the CPU a run-time count costs nothing; on a GPU
+# XLA reads the loop's predicate back to the host every iteration, which cost W1 2.6x the
+# whole-epoch scan on an H200, so accelerators get fixed counts. None: fixed off the CPU.
+# Tests set True to exercise the fixed-count path on the CPU.
+STATIC_LOOPS = None
+
+
+def static_loops() -> bool:
+    if STATIC_LOOPS is not None:
+        return bool(STATIC_LOOPS)
+    return jax.default_backend() != "cpu"
+
 class TrainState(NamedTuple):
     """Everything a train step reads and writes, as one pytree.
 
@@ -619,17 +646,22 @@ class Trainer:
     # ================================================================== compiled runners
     def _runner(self, kind, source, K, bs, guard=False):
         """A jitted function running up to K steps of `kind` ('train'/'test'/'predict')."""
-        key = (kind, source, K, bs, guard, _distribution.cache_token())
+        key = (kind, source, K, bs, guard, static_loops(), _distribution.cache_token())
         fn = self._trainer_cache.get(key)
         if fn is not None:
             return fn
         step = _distribution.wrap_step(self, self._wrapped_step(kind, guard), kind)
+
+        static = static_loops()
 
         def loop(carry, get_batch, n_steps):
             self.trace_counts[kind] += 1
             if K == 1:
                 carry, logs = step(carry, get_batch(0))
                 return carry, jax.tree_util.tree_map(lambda l: l[None], logs)
+            if static:  # always K steps (n_steps == K): a loop XLA knows the length of
+                return jax.lax.scan(lambda c, i: step(c, get_batch(i)), carry,
+                                    jnp.arange(K, dtype=jnp.int32))
             _, log_spec = jax.eval_shape(step, carry, get_batch(0))
             buf = jax.tree_util.tree_map(lambda s: jnp.zeros((K,) + s.shape, s.dtype), log_spec)
 
@@ -660,7 +692,7 @@ class Trainer:
         if self._run_eagerly:
             fn = run
         else:
-            donate = (0,) if (kind == "train" and jax.default_backend() != "cpu") else ()
+            donate = (0,) if (kind == "train" and donating()) else ()
             fn = jax.jit(run, donate_argnums=donate)
         fn = _distribution.wrap_runner(self, fn, kind, source)
         self._trainer_cache[key] = fn
@@ -669,7 +701,7 @@ class Trainer:
     # ================================================================== state
     def _values(self, variables):
         vals = [v.value for v in variables]
-        if jax.default_backend() != "cpu":  # the train state is donated: never alias Variables
+        if donating():  # the train state is donated: never alias Variables
             vals = [jnp.copy(v) for v in vals]
         return vals
 
@@ -686,8 +718,11 @@ class Trainer:
             self.optimizer.build(tvars, list(sig))
         from trine.core.random import global_seed, key_for
         self._rng_base = key_for(global_seed(), _TAG_DROPOUT)
+        opt_state = self._opt_state
+        if donating():  # donated: keep the model's copy intact
+            opt_state = jax.tree_util.tree_map(jnp.copy, opt_state)
         return TrainState(self._values(tvars), self._values(self.non_trainable_variables),
-                          self._opt_state, self._reset_metric_values(),
+                          opt_state, self._reset_metric_values(),
                           jnp.asarray(self._step, jnp.int32))
 
     def _push_learning_rate(self, ts):
@@ -708,7 +743,7 @@ class Trainer:
     def _sync_back(self, ts):
         """Write the train state's values into the Variables (a sync point)."""
         ts = _distribution.host_state(ts)
-        copy = jax.default_backend() != "cpu"
+        copy = donating()
         for v, x in zip(self.trainable_variables, ts.trainable):
             v.assign(jnp.copy(x) if copy else x)
         for v, x in zip(self.non_trainable_variables, ts.non_trainable):
@@ -737,7 +772,8 @@ class Trainer:
             return max(1, total_steps)
         if spe != "auto":
             return int(spe)
-        if self._auto_k.get("decision") is None and measure is not None and total_steps >= 16:
+        if (self._auto_k.get("decision") is None and measure is not None and total_steps >= 16
+                and not static_loops()):  # accelerators: fusion always pays
             t1 = measure(1, 1)
             t8 = measure(self.AUTO_CHUNK, 8)
             fused = t8 / 8 <= 1.05 * t1
@@ -751,11 +787,18 @@ class Trainer:
             return self._iterate_arrays(kind, carry, data, perm, on_chunk, guard)
         return self._iterate_iterable(kind, carry, data, on_chunk, guard)
 
-    def _timed(self, fn, args, reps=3):
-        out = fn(*args)
+    def _timed(self, fn, make_args, reps=3):
+        """Best of `reps` timed calls of `fn(*make_args())` after a warm-up call.
+
+        `make_args` gives fresh arguments for every call: off CPU the train state is donated,
+        so a call deletes the arrays it was given and they cannot be passed twice.
+        """
+        out = fn(*make_args())
         jax.block_until_ready(out)
         best = float("inf")
         for _ in range(reps):
+            args = make_args()
+            jax.block_until_ready(args)
             t = time.perf_counter()
             out = fn(*args)
             jax.block_until_ready(out)
@@ -763,7 +806,7 @@ class Trainer:
         return best
 
     def _safe_carry(self, carry):
-        if jax.default_backend() != "cpu":
+        if donating():
             return jax.tree_util.tree_map(jnp.copy, carry)
         return carry
 
@@ -775,23 +818,29 @@ class Trainer:
 
             def measure(k, n):
                 runner = self._runner(kind, "gather", k, bs, guard)
-                return self._timed(runner, (self._safe_carry(carry), dev, perm, 0, n))
+                return self._timed(runner, lambda: (self._safe_carry(carry), dev, perm, 0, n))
 
             k = self._chunk_len(full, measure if kind == "train" else None) if full else 1
+            static = static_loops()
+            if static:
+                k = max(1, min(k, full))
             runner = self._runner(kind, "gather", k, bs, guard)
             s = 0
             while s < full:
-                n = min(k, full - s)
+                n, r = min(k, full - s), runner
+                if static and n < k:  # the last partial chunk, as single steps
+                    n, r = 1, self._runner(kind, "gather", 1, bs, guard)
                 if kind == "train":
                     carry = self._push_learning_rate(carry)
-                carry, logs = runner(carry, dev, perm, s * bs, n)
+                carry, logs = r(carry, dev, perm, s * bs, n)
                 if on_chunk(s, logs, n):
                     return carry, True
                 s += n
             if data.tail:
                 if kind == "train":
                     carry = self._push_learning_rate(carry)
-                runner = self._runner(kind, "gather", 1 if k == 1 else k, data.tail, guard)
+                runner = self._runner(kind, "gather", 1 if (k == 1 or static) else k, data.tail,
+                                      guard)
                 carry, logs = runner(carry, dev, perm, full * bs, 1)
                 if on_chunk(full, logs, 1):
                     return carry, True
@@ -805,17 +854,20 @@ class Trainer:
             if k > n:
                 b = jax.tree_util.tree_map(
                     lambda a: jnp.concatenate([a, jnp.zeros((k - n,) + a.shape[1:], a.dtype)]), b)
-            return self._timed(runner, (self._safe_carry(carry), b, n))
+            return self._timed(runner, lambda: (self._safe_carry(carry), b, n))
 
         k = self._chunk_len(full, measure if kind == "train" else None) if full else 1
-        k = max(1, min(k, full)) if self.steps_per_execution == "epoch" else k
+        static = static_loops()
+        k = max(1, min(k, full)) if (self.steps_per_execution == "epoch" or static) else k
         runner = self._runner(kind, "stacked", k, bs, guard) if full else None
         s = 0
 
         def load(start):
             n = min(k, full - start)
+            if static and n < k:  # the last partial chunk, as single steps
+                n = 1
             host = data.host_chunk(perm_np, start, n)
-            if n < k:
+            if n < k and not static:
                 host = jax.tree_util.tree_map(
                     lambda a: np.concatenate([a, np.zeros((k - n,) + a.shape[1:], a.dtype)]), host)
             return jax.device_put(host), n
@@ -825,7 +877,8 @@ class Trainer:
             batches, n = nxt
             if kind == "train":
                 carry = self._push_learning_rate(carry)
-            carry, logs = runner(carry, batches, n)
+            r = runner if (n == k or not static) else self._runner(kind, "stacked", 1, bs, guard)
+            carry, logs = r(carry, batches, n)
             nxt = load(s + n) if s + n < full else None  # overlaps with the running chunk
             if on_chunk(s, logs, n):
                 return carry, True
@@ -833,10 +886,11 @@ class Trainer:
         if data.tail:
             host = jax.tree_util.tree_map(
                 lambda a: np.take(np.asarray(a), perm_np[full * bs:][None, :], axis=0), data.arrays)
-            if k > 1:
+            kt = 1 if static else k
+            if kt > 1:
                 host = jax.tree_util.tree_map(
-                    lambda a: np.concatenate([a, np.zeros((k - 1,) + a.shape[1:], a.dtype)]), host)
-            runner1 = self._runner(kind, "stacked", k, data.tail, guard)
+                    lambda a: np.concatenate([a, np.zeros((kt - 1,) + a.shape[1:], a.dtype)]), host)
+            runner1 = self._runner(kind, "stacked", kt, data.tail, guard)
             carry, logs = runner1(carry, jax.device_put(host), 1)
             if on_chunk(full, logs, 1):
                 return carry, True
@@ -851,6 +905,14 @@ class Trainer:
         def flush(pending, carry):
             n = len(pending)
             kk = k
+            if static_loops() and 1 < n < kk:  # a partial chunk, as single steps
+                logs = []
+                for b in pending:
+                    carry, l = flush([b], carry)
+                    logs.append(l)
+                return carry, jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *logs)
+            if static_loops() and n < kk:
+                kk = 1
             stacked = data_mod.stack_batches(pending)
             if n < kk:
                 stacked = jax.tree_util.tree_map(
