@@ -341,8 +341,8 @@ def test_donated_state_path_matches_and_never_reuses_deleted_arrays(monkeypatch,
 @pytest.mark.parametrize("source", ["device-resident", "streaming", "generator"])
 def test_fixed_trip_count_loops_match_single_steps(monkeypatch, source):
     """Accelerators run each fused chunk as a loop of fixed length (a run-time trip count
-    makes a GPU read the loop predicate back every step); the last partial chunk then runs
-    as single steps. Force that path on the CPU: every steps_per_execution gives the
+    makes a GPU read the loop predicate back every step); the last partial chunk then gets a
+    program of its own length. Force that path on the CPU: every steps_per_execution gives the
     single-step results bit for bit, and later epochs compile nothing new."""
     from trine.training import data as data_mod
     from trine.training import trainer as trainer_mod
@@ -373,3 +373,22 @@ def test_fixed_trip_count_loops_match_single_steps(monkeypatch, source):
         assert all(np.array_equal(a, b) for a, b in zip(w0, w))
         assert h == h0
         assert np.array_equal(p, p0)
+
+
+def test_auto_times_fusion_on_real_steps_and_stays_bit_identical():
+    """With "auto" on the CPU the first training steps of the first long enough pass time
+    single steps against fused ones; those steps are real training (no state copies, no
+    wasted work), so the results still equal steps_per_execution=1 bit for bit."""
+    x, y = toy_data(n=1400)  # 43 full batches: long enough to probe
+    runs = []
+    for spe in (1, "auto"):
+        keras.utils.set_random_seed(4)
+        m = compiled(mlp(dropout=0.2), steps_per_execution=spe)
+        h = m.fit(x, y, epochs=2, batch_size=32, verbose=0)
+        runs.append((m.get_weights(), h.history, m))
+    auto = runs[1][2]
+    assert auto._auto_k["decision"] in (1, auto.AUTO_CHUNK)
+    t1, tk = auto._auto_k["measured"]
+    assert t1 > 0 and tk > 0
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][0], runs[1][0]))
+    assert runs[0][1] == runs[1][1]

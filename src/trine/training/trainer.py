@@ -39,12 +39,13 @@ def donating() -> bool:
     return jax.default_backend() != "cpu"
 
 
-# Whether a fused chunk is a loop of a fixed trip count (one program per chunk length, the
-# last partial chunk run as single steps) or of a trip count passed at run time (one program
-# for any count up to the chunk length). On the CPU a run-time count costs nothing; on a GPU
-# XLA reads the loop's predicate back to the host every iteration, which cost W1 2.6x the
-# whole-epoch scan on an H200, so accelerators get fixed counts. None: fixed off the CPU.
-# Tests set True to exercise the fixed-count path on the CPU.
+# Whether a fused chunk is a loop of a fixed trip count (one program per chunk length; the
+# last partial chunk of a pass gets a program of its own length, compiled once) or of a trip
+# count passed at run time (one program for any count up to the chunk length). On the CPU a
+# run-time count costs nothing. On a GPU XLA reads such a loop's predicate back to the host
+# every iteration, so accelerators get fixed counts (with the longer chunks below, W1's
+# fit(epochs=1) on an H200 went from 2.6x to 1.8x the whole-epoch scan, and 1.34x inside a
+# multi-epoch fit). None: fixed off the CPU. Tests set True for the fixed-count path on CPU.
 STATIC_LOOPS = None
 
 
@@ -755,17 +756,22 @@ class Trainer:
 
     # ================================================================== chunking
     AUTO_CHUNK = 64
+    # On accelerators (fixed-length loops, no timing) a longer chunk: each call ends in a
+    # device-to-host sync for the logs, which costs a GPU far more than a CPU.
+    AUTO_CHUNK_ACCELERATOR = 256
 
     def _chunk_len(self, total_steps, measure=None):
         """Steps per XLA call for a pass of `total_steps` full batches.
 
         An integer or "epoch" is taken as given. "auto" fuses AUTO_CHUNK steps per call
-        unless a one-time measurement (the first pass with at least 16 steps: 8 steps fused
-        vs single steps, each after its compile) shows fusion is slower per step — as for
-        convolutions in a loop on XLA's CPU backend — in which case every call runs one step.
-        The decision is made once per model and compile and applies to fit, evaluate and
-        predict. Chunks always hold the same number of slots, so any pass length reuses one
-        compiled program; a shorter last chunk runs fewer iterations of the same loop.
+        unless a one-time measurement shows fusion is slower per step — as for convolutions
+        in a loop on XLA's CPU backend — in which case every call runs one step. On device-
+        resident data the measurement is the first training steps themselves (`_probe_plan`);
+        on streamed data `measure` times 8 fused steps against single steps on copies of the
+        state. The decision is made once per model and compile and applies to fit, evaluate
+        and predict. On the CPU chunks always hold the same number of slots, so any pass
+        length reuses one compiled program; a shorter last chunk runs fewer iterations of the
+        same loop.
         """
         spe = self.steps_per_execution if self.compiled else "auto"
         if spe == "epoch":
@@ -779,7 +785,28 @@ class Trainer:
             fused = t8 / 8 <= 1.05 * t1
             self._auto_k["decision"] = self.AUTO_CHUNK if fused else 1
             self._auto_k["measured"] = (t1, t8 / 8)
+        if static_loops():
+            return self.AUTO_CHUNK_ACCELERATOR
         return self._auto_k.get("decision") or self.AUTO_CHUNK
+
+    PROBE = (1, 1, 1, -1, -8, -8)  # +n: n steps of the one-step program; -n: of the chunk's
+
+    def _probe_plan(self, kind, total_steps):
+        """The calls that time fusion against single steps on real training steps, or ()."""
+        spe = self.steps_per_execution if self.compiled else "auto"
+        if (spe != "auto" or kind != "train" or self._auto_k.get("decision") is not None
+                or static_loops() or total_steps < 2 * sum(abs(p) for p in self.PROBE)):
+            return []
+        return list(self.PROBE)
+
+    def _probe_decide(self, timings):
+        """Fuse unless fused steps were slower per step than single ones (first calls of each
+        program include their compile and are left out)."""
+        t1 = min(timings[1][1:])
+        tk = min(t / n for t, n in timings["k"][1:])
+        self._auto_k["decision"] = self.AUTO_CHUNK if tk <= 1.05 * t1 else 1
+        self._auto_k["measured"] = (t1, tk)
+        return self._auto_k["decision"]
 
     def _iterate(self, kind, carry, data, perm, on_chunk, guard=False):
         """One pass over `data`; `on_chunk(first_step, logs, n)` after each call (True stops)."""
@@ -816,11 +843,9 @@ class Trainer:
         if data.on_device:
             dev = _distribution.device_arrays(data)
 
-            def measure(k, n):
-                runner = self._runner(kind, "gather", k, bs, guard)
-                return self._timed(runner, lambda: (self._safe_carry(carry), dev, perm, 0, n))
-
-            k = self._chunk_len(full, measure if kind == "train" else None) if full else 1
+            probe = self._probe_plan(kind, full)
+            timings = {1: [], "k": []}
+            k = self._chunk_len(full) if full else 1
             static = static_loops()
             if static:
                 k = max(1, min(k, full))
@@ -828,11 +853,26 @@ class Trainer:
             s = 0
             while s < full:
                 n, r = min(k, full - s), runner
-                if static and n < k:  # the last partial chunk, as single steps
-                    n, r = 1, self._runner(kind, "gather", 1, bs, guard)
+                p = probe.pop(0) if probe else None
+                if p is not None:  # timing fusion on the first real steps (CPU, "auto")
+                    n = abs(p)
+                    r = self._runner(kind, "gather", 1 if p > 0 else self.AUTO_CHUNK, bs, guard)
+                elif static and n < k:  # the last partial chunk: a program of its own length
+                    r = self._runner(kind, "gather", n, bs, guard)
                 if kind == "train":
                     carry = self._push_learning_rate(carry)
+                t0 = time.perf_counter()
                 carry, logs = r(carry, dev, perm, s * bs, n)
+                if p is not None:
+                    jax.block_until_ready(logs)
+                    dt = time.perf_counter() - t0
+                    if p > 0:
+                        timings[1].append(dt)
+                    else:
+                        timings["k"].append((dt, n))
+                    if not probe:  # the plan is done: decide, and go on with the choice
+                        k = self._probe_decide(timings)
+                        runner = self._runner(kind, "gather", k, bs, guard)
                 if on_chunk(s, logs, n):
                     return carry, True
                 s += n
@@ -864,8 +904,6 @@ class Trainer:
 
         def load(start):
             n = min(k, full - start)
-            if static and n < k:  # the last partial chunk, as single steps
-                n = 1
             host = data.host_chunk(perm_np, start, n)
             if n < k and not static:
                 host = jax.tree_util.tree_map(
@@ -877,7 +915,7 @@ class Trainer:
             batches, n = nxt
             if kind == "train":
                 carry = self._push_learning_rate(carry)
-            r = runner if (n == k or not static) else self._runner(kind, "stacked", 1, bs, guard)
+            r = runner if (n == k or not static) else self._runner(kind, "stacked", n, bs, guard)
             carry, logs = r(carry, batches, n)
             nxt = load(s + n) if s + n < full else None  # overlaps with the running chunk
             if on_chunk(s, logs, n):
@@ -905,14 +943,8 @@ class Trainer:
         def flush(pending, carry):
             n = len(pending)
             kk = k
-            if static_loops() and 1 < n < kk:  # a partial chunk, as single steps
-                logs = []
-                for b in pending:
-                    carry, l = flush([b], carry)
-                    logs.append(l)
-                return carry, jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *logs)
-            if static_loops() and n < kk:
-                kk = 1
+            if static_loops() and n < kk:  # a partial chunk: a program of its own length
+                kk = n
             stacked = data_mod.stack_batches(pending)
             if n < kk:
                 stacked = jax.tree_util.tree_map(
