@@ -27,7 +27,7 @@ import numpy as np
 from trine.training.progbar import Progbar
 
 __all__ = [
-    "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+    "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
     "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau",
     "TerminateOnNaN",
 ]
@@ -843,6 +843,83 @@ class ModelCheckpoint(_MonitorCallback):
 
 
 # ====================================================================== others
+class BackupAndRestore(Callback):
+    """Back up the whole training state at every epoch end; a restarted fit resumes from it.
+
+    The backup is `backup_dir/latest.weights.h5` (weights, non-trainable state, optimizer
+    state and step, written by `save_weights`, which replaces the old file only once the new
+    one is complete) and `backup_dir/training_state.json` (the epochs done), written last.
+    When `fit` starts and a backup exists, the model loads it and training resumes at the
+    next epoch. Shuffling and dropout draw their keys from the seed, the epoch and the step,
+    so a run killed at any point (even SIGKILL mid-epoch) and restarted with the same command
+    and seed ends with the weights of an unbroken run. The backup is deleted when training
+    ends normally (`delete_checkpoint=True`).
+
+    Args:
+        backup_dir: directory for the backup (created if missing).
+        save_freq: "epoch" (only this: resuming inside an epoch would need the data
+            position, which trine does not back up; an epoch is redone instead).
+        delete_checkpoint: remove the backup when fit ends without interruption.
+
+    Raises:
+        ValueError: for an empty backup_dir or a save_freq other than "epoch".
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
+                 delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("BackupAndRestore: backup_dir must be a directory path, "
+                             f"received {backup_dir!r}.")
+        if save_freq != "epoch":
+            raise ValueError(
+                "BackupAndRestore: only save_freq='epoch' is supported (an interrupted epoch "
+                f"is redone from the last epoch's backup), received save_freq={save_freq!r}.")
+        if double_checkpoint:
+            raise ValueError("BackupAndRestore: double_checkpoint is not supported; the backup "
+                             "is replaced atomically instead.")
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.delete_checkpoint = delete_checkpoint
+        self._weights = os.path.join(self.backup_dir, "latest.weights.h5")
+        self._state = os.path.join(self.backup_dir, "training_state.json")
+        self._interrupted = False
+
+    def on_train_begin(self, logs=None):
+        import json
+        self._interrupted = True
+        if not (os.path.exists(self._state) and os.path.exists(self._weights)):
+            return
+        with open(self._state) as f:
+            state = json.load(f)
+        epoch = state.get("epoch") if isinstance(state, dict) else None
+        if not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(
+                f"BackupAndRestore: {self._state} is not a backup trine wrote (expected "
+                f'{{"epoch": <int >= 0>}}, found {state!r}). Delete the directory to start over.')
+        self.model.load_weights(self._weights)
+        self.model._initial_epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        import json
+        os.makedirs(self.backup_dir, exist_ok=True)
+        self.model.save_weights(self._weights, overwrite=True)
+        tmp = self._state + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"epoch": int(epoch) + 1}, f)
+        os.replace(tmp, self._state)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint:  # reached only when fit ends without an exception
+            for path in (self._state, self._weights):
+                if os.path.exists(path):
+                    os.remove(path)
+            try:
+                os.rmdir(self.backup_dir)
+            except OSError:
+                pass
+
+
 class TerminateOnNaN(Callback):
     """Stops training as soon as a batch's loss is NaN or infinite.
 

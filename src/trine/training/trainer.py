@@ -1066,9 +1066,13 @@ class Trainer:
                            verbose=verbose, epochs=epochs, steps=steps)
         guard = any(type(c).__name__ == "TerminateOnNaN" for c in (callbacks or []))
         self.stop_training = False
+        self._initial_epoch = None
+        cbs.on_train_begin()  # may restore weights and state (BackupAndRestore)
+        if self._initial_epoch is not None:
+            initial_epoch = max(int(initial_epoch), int(self._initial_epoch))
+            self._initial_epoch = None
         ts = self._prepare_training()
         shuffle_base = key_for(global_seed(), _TAG_SHUFFLE)
-        cbs.on_train_begin()
         epoch_logs = {}
         cur_epoch = [initial_epoch]
 
