@@ -40,6 +40,9 @@ def load_fashion(n_train=None):
 
 def trine_model(workload, keras_mod):
     k = keras_mod
+    if workload == "W1-custom":
+        from bench.custom_step import custom_mlp
+        return custom_mlp(k)
     if workload.startswith("W1"):
         return k.Sequential([k.Input(shape=(28, 28)), k.layers.Flatten(),
                              k.layers.Dense(300, activation="relu"),
@@ -71,6 +74,7 @@ WORKLOADS = {
     # name: (batch, optimizer, n_train, reference model name)
     "W1": (32, "sgd", None, "mlp"),
     "W1-1024": (1024, "sgd", None, "mlp"),
+    "W1-custom": (32, "sgd", None, "mlp"),  # subclass with Keras's JAX custom train_step
     "W2": (32, "adam", None, "two_input"),
     "W3": (128, "adam", 10000, "cnn"),
     "W4": (32, "adam", None, None),
@@ -206,7 +210,8 @@ def machine():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench")
-    ap.add_argument("--workloads", nargs="*", default=["W1", "W1-1024", "W2", "W3", "W4"])
+    ap.add_argument("--workloads", nargs="*",
+                    default=["W1", "W1-1024", "W1-custom", "W2", "W3", "W4"])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--no-keras", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
