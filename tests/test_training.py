@@ -379,7 +379,7 @@ def test_auto_times_fusion_on_real_steps_and_stays_bit_identical():
     """With "auto" on the CPU the first training steps of the first long enough pass time
     single steps against fused ones; those steps are real training (no state copies, no
     wasted work), so the results still equal steps_per_execution=1 bit for bit."""
-    x, y = toy_data(n=1400)  # 43 full batches: long enough to probe
+    x, y = toy_data(n=2100)  # 65 full batches: long enough to probe
     runs = []
     for spe in (1, "auto"):
         keras.utils.set_random_seed(4)
