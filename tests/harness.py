@@ -9,7 +9,11 @@
 5. weights survive `get_weights` / `set_weights` (and `save_weights` / `load_weights` once the
    saving module is present);
 6. optionally, Keras 3 (JAX backend) built from the same config with the same weights gives
-   the same outputs (tolerance `keras_atol`), where Keras is installed.
+   the same outputs (tolerance `keras_atol`), where Keras is installed;
+7. mixed precision: made under the "mixed_bfloat16" global policy, the layer keeps float32
+   variables, computes in bfloat16 (floating outputs are bfloat16) and with the same weights
+   matches the float32 outputs to bfloat16 accuracy (`check_mixed=False` opts out, with the
+   reason said at the call).
 """
 from __future__ import annotations
 
@@ -50,7 +54,7 @@ def _leaves(x):
 def check_layer(make, input_shape, *, input_dtype="float32", input_data=None, call_kwargs=None,
                 expected_output_shape=None, check_grads=True, rtol=1e-5, atol=1e-5,
                 keras_oracle=False, keras_atol=1e-5, keras_name=None, training=False,
-                check_jit=True, seed=0):
+                check_jit=True, seed=0, check_mixed=True, mixed_tol=5e-2):
     """Run the conformance checks for one layer; returns the layer it built."""
     call_kwargs = dict(call_kwargs or {})
     x = _structure_inputs(input_shape, input_dtype, seed, input_data)
@@ -108,6 +112,9 @@ def check_layer(make, input_shape, *, input_dtype="float32", input_data=None, ca
         grads = jax.grad(loss)(params)
         for k, g in grads.items():
             assert np.all(np.isfinite(np.asarray(g))), f"non-finite gradient for {k}"
+    # 7. mixed precision
+    if check_mixed and not training:
+        _check_mixed(make, x, call_kwargs, layer, out, mixed_tol)
     # 6. Keras oracle
     if keras_oracle and not training:
         try:
@@ -124,3 +131,26 @@ def check_layer(make, input_shape, *, input_dtype="float32", input_data=None, ca
         for a, b in zip(out, kout):
             np.testing.assert_allclose(a, b, rtol=keras_atol, atol=keras_atol)
     return layer
+
+
+def _check_mixed(make, x, call_kwargs, layer, out, tol):
+    from trine import mixed_precision as mp
+    prev = mp.global_policy()
+    mp.set_global_policy("mixed_bfloat16")
+    try:
+        lm = make()
+    finally:
+        mp.set_global_policy(prev)
+    assert lm.compute_dtype == "bfloat16" and lm.variable_dtype == "float32"
+    lm(x, **call_kwargs)
+    lm.set_weights(layer.get_weights())
+    for w in lm.weights:
+        if np.issubdtype(np.dtype(w.dtype), np.floating):
+            assert np.dtype(w.dtype) == np.float32, (w.path, w.dtype)
+    mixed = _leaves(lm(x, **call_kwargs))
+    for a, b in zip(out, mixed):
+        if np.issubdtype(a.dtype, np.floating):
+            assert b.dtype == jnp.bfloat16, f"mixed-precision output dtype {b.dtype}"
+            b = np.asarray(b, np.float32)
+            scale = max(1.0, float(np.max(np.abs(a))) if a.size else 1.0)
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol * scale)

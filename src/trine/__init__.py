@@ -19,7 +19,8 @@ __version__ = "0.1.0"
 
 _LAZY = {"callbacks": "trine.training.callbacks", "datasets": "trine.datasets",
          "saving": "trine.saving", "inspect": "trine.inspect", "distribution": "trine.distribution",
-         "ops": "trine.ops", "backend": "trine.backend"}
+         "ops": "trine.ops", "backend": "trine.backend",
+         "mixed_precision": "trine.mixed_precision"}
 
 
 _LAZY_FUNCS = {"trace": "trine.inspect.trace", "to_functional": "trine.inspect.trace",

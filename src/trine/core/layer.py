@@ -20,7 +20,7 @@ import numpy as np
 
 from trine.core.random import SeedGenerator
 from trine.core.symbolic import KerasTensor, Node, any_symbolic, is_symbolic
-from trine.core.variable import Variable, current_scope
+from trine.core.variable import AutocastScope, Variable, current_scope
 
 # --------------------------------------------------------------------------------------
 # unique names
@@ -235,7 +235,8 @@ class Layer:
         object.__setattr__(self, "_tracker_ready", False)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        self.dtype_policy_name = jnp.dtype(dtype).name if dtype is not None else "float32"
+        self._dtype_policy = _resolve_policy(dtype, self)
+        self.dtype_policy_name = self._dtype_policy.variable_dtype
         self.autocast = autocast
         self.built = False
         self._inbound_nodes: list[Node] = []
@@ -262,15 +263,29 @@ class Layer:
     # ---------------------------------------------------------------- dtype
     @property
     def dtype(self) -> str:
-        return self.dtype_policy_name
+        """The dtype of the layer's variables (as Keras's `layer.dtype`)."""
+        return self._dtype_policy.variable_dtype
 
     @property
     def compute_dtype(self) -> str:
-        return self.dtype_policy_name
+        return self._dtype_policy.compute_dtype
 
     @property
     def variable_dtype(self) -> str:
-        return self.dtype_policy_name
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def dtype_policy(self):
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self._dtype_policy = _resolve_policy(value, self)
+        self.dtype_policy_name = self._dtype_policy.variable_dtype
+
+    def _config_dtype(self):
+        """`dtype` in get_config: the policy's name ("mixed_bfloat16") or the dtype."""
+        return self._dtype_policy.name
 
     # ---------------------------------------------------------------- tracking
     def __setattr__(self, name, value):
@@ -450,6 +465,7 @@ class Layer:
             value = jnp.asarray(value, dtype=dtype)
         var = Variable(value, dtype=dtype, trainable=trainable, name=name or f"variable_{index}",
                        aggregation=aggregation)
+        var.autocast = bool(autocast)
         var.path = f"{self.name}/{var.name}"
         var.constraint = _cons.get(constraint)
         reg = _regs.get(regularizer)
@@ -595,13 +611,18 @@ class Layer:
         else:
             kwargs.pop("mask", None)
         training = kwargs.get("training", ctx.training if ctx else None)
-        if ctx is None or ctx.training != training:
-            with CallContext(training=training, rng=ctx.rng if ctx else None) as c:
-                if ctx is not None:
-                    c.losses = ctx.losses
+        policy = self._dtype_policy
+        cast = policy.compute_dtype if (policy.is_mixed and self.autocast) else None
+        if cast is not None:  # mixed precision: inputs and weights in the compute dtype
+            args, kwargs = _cast_first_input(args, kwargs, cast)
+        with AutocastScope(cast):
+            if ctx is None or ctx.training != training:
+                with CallContext(training=training, rng=ctx.rng if ctx else None) as c:
+                    if ctx is not None:
+                        c.losses = ctx.losses
+                    outputs = self.call(*args, **kwargs)
+            else:
                 outputs = self.call(*args, **kwargs)
-        else:
-            outputs = self.call(*args, **kwargs)
         _record(self, first, outputs)
         out_mask = self.compute_mask(first, mask)
         if out_mask is not None:
@@ -651,8 +672,12 @@ class Layer:
                 for i, v in zip(sym_pos, vals):
                     ls[i] = v
                 a, k = jax.tree_util.tree_unflatten(treedef, ls)
+                policy = self._dtype_policy
+                cast = policy.compute_dtype if (policy.is_mixed and self.autocast) else None
+                if cast is not None:
+                    a, k = _cast_first_input(a, k, cast)
                 with CallContext(training=k.get("training", None), rng=jax.random.key(0),
-                                 collect_losses=True):
+                                 collect_losses=True), AutocastScope(cast):
                     return self.call(*a, **k)
 
             return jax.eval_shape(f, *structs)
@@ -674,7 +699,7 @@ class Layer:
 
     # ---------------------------------------------------------------- config
     def get_config(self) -> dict:
-        cfg = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        cfg = {"name": self.name, "trainable": self.trainable, "dtype": self._config_dtype()}
         if self._batch_input_shape is not None:
             cfg["batch_input_shape"] = list(self._batch_input_shape)
         return cfg
@@ -700,6 +725,39 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _resolve_policy(dtype, layer):
+    """A layer's DTypePolicy from its `dtype` argument (None: the global policy)."""
+    from trine import mixed_precision as mp
+    if dtype is None:
+        return mp.global_policy()
+    if isinstance(dtype, mp.DTypePolicy):
+        return dtype
+    if isinstance(dtype, dict) and isinstance(dtype.get("config"), dict):  # Keras's policy dict
+        dtype = dtype["config"].get("name")
+    try:
+        return mp.DTypePolicy(dtype)
+    except ValueError as e:
+        raise ValueError(f"Layer {type(layer).__name__}: invalid dtype={dtype!r}: {e}") from None
+
+
+def _cast_first_input(args, kwargs, dtype):
+    """Cast the floating arrays of a call's first input to `dtype` (Keras's autocast)."""
+    def cast(x):
+        if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != dtype:
+            if isinstance(x, KerasTensor):
+                return x
+            return jnp.asarray(x).astype(dtype)
+        return x
+
+    if args:
+        first = jax.tree_util.tree_map(cast, args[0], is_leaf=is_symbolic)
+        return (first,) + tuple(args[1:]), kwargs
+    if "inputs" in kwargs:
+        kwargs = dict(kwargs)
+        kwargs["inputs"] = jax.tree_util.tree_map(cast, kwargs["inputs"], is_leaf=is_symbolic)
+    return args, kwargs
 
 
 def _to_arrays(x):

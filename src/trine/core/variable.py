@@ -28,6 +28,31 @@ def current_scope() -> "StatelessScope | None":
     return s[-1] if s else None
 
 
+def _autocasts() -> list:
+    if not hasattr(_local, "autocast"):
+        _local.autocast = []
+    return _local.autocast
+
+
+class AutocastScope:
+    """Inside it, floating variables (with `autocast`) read as `dtype`; None: as stored.
+
+    A layer under a mixed policy runs its `call` in one with its compute dtype, so its
+    weights take part in the maths in that dtype while the variables stay float32.
+    """
+
+    def __init__(self, dtype):
+        self.dtype = None if dtype is None else jnp.dtype(dtype)
+
+    def __enter__(self):
+        _autocasts().append(self.dtype)
+        return self
+
+    def __exit__(self, *exc):
+        _autocasts().pop()
+        return False
+
+
 class StatelessScope:
     """Substitute values for Variables while tracing a pure function.
 
@@ -117,11 +142,17 @@ class Variable:
     @property
     def value(self):
         scope = current_scope()
+        v = None
         if scope is not None:
             v = scope.get(self)
-            if v is not None:
-                return v
-        return self._value
+        if v is None:
+            v = self._value
+        casts = getattr(_local, "autocast", None)
+        if casts and casts[-1] is not None and getattr(self, "autocast", True):
+            dt = casts[-1]
+            if v.dtype != dt and jnp.issubdtype(v.dtype, jnp.floating):
+                v = v.astype(dt)
+        return v
 
     def assign(self, value):
         value = jnp.asarray(value, dtype=self.dtype)

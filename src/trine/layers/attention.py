@@ -231,7 +231,7 @@ class MultiHeadAttention(Layer):
             equation, kernel_shape, bias_shape if self._use_bias else None,
             self._kernel_initializer, self._bias_initializer, self._kernel_regularizer,
             self._bias_regularizer, self._kernel_constraint, self._bias_constraint,
-            activity_regularizer=self._activity_regularizer, name=name, dtype=self.dtype)
+            activity_regularizer=self._activity_regularizer, name=name, dtype=self.dtype_policy)
 
     def build(self, query_shape, value_shape=None, key_shape=None):
         """Create the four projections for inputs of these shapes.
@@ -299,9 +299,9 @@ class MultiHeadAttention(Layer):
         # The maths stays in _compute_attention (masked rows get zero weights there).
         from trine.layers.activation_layers import Softmax
         from trine.layers.core import Dropout
-        self._softmax = Softmax(axis=list(self._norm_axes), name="softmax", dtype=self.dtype)
+        self._softmax = Softmax(axis=list(self._norm_axes), name="softmax", dtype=self.dtype_policy)
         self._dropout_layer = Dropout(self._dropout, seed=self.seed, name="dropout",
-                                      dtype=self.dtype)
+                                      dtype=self.dtype_policy)
         self.built = True
 
     def get_build_config(self):

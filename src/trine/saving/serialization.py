@@ -748,11 +748,7 @@ def _policy_to_dtype(policy, where):
     if isinstance(policy, dict):
         name = policy.get("config", {}).get("name") if isinstance(policy.get("config"), dict) else None
         if policy.get("class_name") in ("DTypePolicy", "FloatDTypePolicy", "Policy") and isinstance(name, str):
-            if name.startswith("mixed_"):
-                raise SavingError(
-                    f"{where}: the file uses the mixed-precision dtype policy {name!r}, which "
-                    "trine does not support yet. Save the model with a float32 policy.")
-            return name
+            return name  # "mixed_bfloat16" etc. are trine policies too
     raise SavingError(f"{where}: unsupported dtype policy {policy!r}.")
 
 

@@ -789,8 +789,10 @@ class Trainer:
             return self.AUTO_CHUNK_ACCELERATOR
         return self._auto_k.get("decision") or self.AUTO_CHUNK
 
-    PROBE = (1, 1, 1, 1, 1, -1, -8, -8, -8)  # +n: n steps of the one-step program; -n: of
-    # the chunk's. The first call of each compiles and is not timed.
+    PROBE = (1, 1, 1, 1, 1, -1, -2, -8, -8)  # +n: n steps of the one-step program; -n: of
+    # the chunk's. The first call of each compiles and is not timed. A fused call more than
+    # 3x slower per step than single steps ends the probe at once (W3's convolutions on the
+    # CPU: ~8x), so a losing fusion costs three fused steps, not nineteen.
 
     def _probe_plan(self, kind, total_steps):
         """The calls that time fusion against single steps on real training steps, or ()."""
@@ -873,6 +875,9 @@ class Trainer:
                         timings[1].append(dt)
                     else:
                         timings["k"].append((dt, n))
+                        if (len(timings["k"]) > 1 and len(timings[1]) > 1
+                                and dt / n > 3 * min(timings[1][1:])):
+                            probe.clear()  # clearly slower fused: stop probing now
                     if not probe:  # the plan is done: decide, and go on with the choice
                         k = self._probe_decide(timings)
                         runner = self._runner(kind, "gather", k, bs, guard)

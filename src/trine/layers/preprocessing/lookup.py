@@ -60,11 +60,11 @@ def _invert_lookup(x, table, oov_token):
                      jnp.asarray(oov_token, table.dtype))
 
 
-@functools.partial(jax.jit, static_argnames=("mode", "depth"))
-def _encode_indices(idx, idf, *, mode, depth):
+@functools.partial(jax.jit, static_argnames=("mode", "depth", "dtype"))
+def _encode_indices(idx, idf, *, mode, depth, dtype="float32"):
     if mode == "tf_idf":
-        return encode_categorical(jnp, idx, "count", depth, "float32") * idf
-    return encode_categorical(jnp, idx, mode, depth, "float32")
+        return (encode_categorical(jnp, idx, "count", depth, "float32") * idf).astype(dtype)
+    return encode_categorical(jnp, idx, mode, depth, dtype)
 
 
 def _listify(x):
@@ -726,7 +726,8 @@ class IntegerLookup(_IndexLookupMixin, Layer):
             return idx
         depth = self._depth()
         idf = None if self.output_mode != "tf_idf" else jnp.asarray(self.idf_weights[:depth])
-        return _encode_indices(idx, idf, mode=self.output_mode, depth=depth)
+        return _encode_indices(idx, idf, mode=self.output_mode, depth=depth,
+                               dtype=self.compute_dtype)
 
     def get_config(self):
         cfg = super().get_config()
