@@ -409,3 +409,27 @@ def test_backup_and_restore_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="not a backup trine wrote"):
         model.fit(DATA, LABELS, epochs=1, verbose=0,
                   callbacks=[trine.callbacks.BackupAndRestore(tmp_path)])
+
+
+@pytest.mark.parametrize("zipped", [True, False], ids=["archive", "directory"])
+def test_adapted_vocabularies_travel_as_assets(tmp_path, zipped):
+    """Adapted lookup vocabularies are not in the config: they go to assets/<layer path>/
+    vocabulary.txt as Keras writes them, and come back on load."""
+    from trine import layers
+    texts = np.array(["the cat sat", "the dog sat down", "a cat and a dog"])
+    tv = layers.TextVectorization(max_tokens=20, output_sequence_length=5)
+    tv.adapt(texts)
+    sl = layers.StringLookup()
+    sl.adapt(np.array(["x", "y", "y", "z"]))
+    il = layers.IntegerLookup()
+    il.adapt(np.array([7, 7, 3, 9]))
+    for layer, data in ((tv, texts), (sl, np.array([["y", "q"]])), (il, np.array([[3, 8]]))):
+        model = Sequential([layer])
+        path = tmp_path / (f"{layer.name}.keras" if zipped else layer.name)
+        model.save(path, zipped=zipped)
+        if zipped:
+            with zipfile.ZipFile(path) as zf:
+                assert f"assets/layers/{trine.saving.weights._snake(type(layer).__name__)}/vocabulary.txt" in zf.namelist()
+        loaded = trine.models.load_model(path).layers[0]
+        assert loaded.get_vocabulary() == layer.get_vocabulary()
+        np.testing.assert_array_equal(np.asarray(loaded(data)), np.asarray(layer(data)))

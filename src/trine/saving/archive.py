@@ -106,9 +106,12 @@ def save_model(model, filepath, overwrite: bool = True, zipped=None, **kwargs) -
                              f"'.keras' (received {filepath!r}).")
         os.makedirs(filepath, exist_ok=True)
         for name, data in ((METADATA, _metadata_json(model).encode()),
-                           (CONFIG, _config_json(model).encode()), (WEIGHTS, _weights_bytes(model))):
-            atomic_write(os.path.join(filepath, name), lambda f, d=data: f.write(d),
-                         overwrite=overwrite, what="model")
+                           (CONFIG, _config_json(model).encode()), (WEIGHTS, _weights_bytes(model)),
+                           *_collect_assets(model)):
+            target = os.path.join(filepath, *name.split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            atomic_write(target, lambda f, d=data: f.write(d), overwrite=overwrite,
+                         what="model")
         return
     if filepath.endswith(".h5") and not filepath.endswith(".weights.h5"):
         raise ValueError(
@@ -127,10 +130,58 @@ def save_model(model, filepath, overwrite: bool = True, zipped=None, **kwargs) -
 def _write_zip(model, fileobj, config_json=None):
     config_json = config_json if config_json is not None else _config_json(model)
     weights = _weights_bytes(model)
+    assets = _collect_assets(model)
     with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_STORED) as zf:
         zf.writestr(METADATA, _metadata_json(model))
         zf.writestr(CONFIG, config_json)
         zf.writestr(WEIGHTS, weights)
+        for name, data in assets:
+            zf.writestr(name, data)
+
+
+ASSETS = "assets"
+
+
+def _collect_assets(model):
+    """[(member name, bytes)] from each layer's `save_assets` (adapted vocabularies), under
+    `assets/<the layer's weights path>/`, as Keras lays them out."""
+    import tempfile
+    from trine.saving.weights import walk
+    out = []
+    for path, layer in walk(model):
+        if not callable(getattr(layer, "save_assets", None)):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            layer.save_assets(tmp)
+            for fname in sorted(os.listdir(tmp)):
+                full = os.path.join(tmp, fname)
+                if os.path.isfile(full):
+                    with open(full, "rb") as f:
+                        out.append(("/".join(p for p in (ASSETS, path, fname) if p), f.read()))
+    return out
+
+
+def _restore_assets(model, files, label):
+    """Give each layer with `load_assets` its files from `files` ({member name: bytes})."""
+    import tempfile
+    from trine.saving.weights import walk
+    for path, layer in walk(model):
+        if not callable(getattr(layer, "load_assets", None)):
+            continue
+        prefix = "/".join(p for p in (ASSETS, path) if p) + "/"
+        mine = {n[len(prefix):]: d for n, d in files.items()
+                if n.startswith(prefix) and "/" not in n[len(prefix):] and n[len(prefix):]}
+        if not mine:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            for fname, data in mine.items():
+                with open(os.path.join(tmp, fname), "wb") as f:
+                    f.write(data)
+            try:
+                layer.load_assets(tmp)
+            except (OSError, ValueError, UnicodeDecodeError) as e:
+                raise SavingError(f"{label}: the assets of layer '{layer.name}' could not be "
+                                  f"loaded: {e}") from e
 
 
 # ====================================================================== reading
@@ -340,6 +391,10 @@ def _load_from_zip(zf, names, label, custom_objects, compile, safe_mode):
     data = _read(zf, WEIGHTS, MAX_MEMBER_BYTES, label)
     with SafeH5Reader(data, label=f"the weights in {label}") as reader:
         read_weights(model, reader)
+    assets = {n: _read(zf, n, MAX_JSON_BYTES, label) for n in names
+              if n.startswith(ASSETS + "/") and not n.endswith("/")}
+    if assets:
+        _restore_assets(model, assets, label)
     return model
 
 
@@ -367,6 +422,20 @@ def _load_from_dir(dirpath, custom_objects, compile, safe_mode):
                                      _compile_extras(meta, label))
     with SafeH5Reader(paths[WEIGHTS], label=f"the weights in {label}") as reader:
         read_weights(model, reader)
+    assets, root = {}, os.path.join(dirpath, ASSETS)
+    if os.path.isdir(root) and not os.path.islink(root):
+        for cur, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(cur, d))]
+            for fname in files:
+                full = os.path.join(cur, fname)
+                if os.path.islink(full) or os.path.getsize(full) > MAX_JSON_BYTES:
+                    raise UnsafeFileError(f"Refused to load {label}: asset {full!r} is a "
+                                          "link or too large.")
+                rel = os.path.relpath(full, dirpath).replace(os.sep, "/")
+                with open(full, "rb") as f:
+                    assets[rel] = f.read()
+    if assets:
+        _restore_assets(model, assets, label)
     return model
 
 

@@ -760,7 +760,8 @@ _LAYER_BASE_KWARGS = {"name", "dtype", "trainable", "autocast", "activity_regula
 def _accepted_kwargs(cls):
     """Constructor keywords `cls` accepts (None: it takes anything)."""
     from trine.core.layer import Layer
-    accepted = set()
+    # keys a class's get_config writes and its __init__ pops from **kwargs
+    accepted = set(getattr(cls, "_CONFIG_ONLY_KEYS", ()))
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:

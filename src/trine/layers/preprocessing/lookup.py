@@ -736,3 +736,9 @@ class IntegerLookup(_IndexLookupMixin, Layer):
         if cfg["vocabulary"] is not None:
             cfg["vocabulary"] = [int(v) for v in cfg["vocabulary"]]
         return cfg
+
+
+# Keys their get_config writes (as Keras's) that __init__ takes through **kwargs.
+StringLookup._CONFIG_ONLY_KEYS = ("vocabulary_size", "has_input_vocabulary", "oov_method",
+                                  "vocabulary_dtype")
+IntegerLookup._CONFIG_ONLY_KEYS = ("vocabulary_size", "has_input_vocabulary")

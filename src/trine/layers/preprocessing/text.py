@@ -304,3 +304,7 @@ class TextVectorization(HostLayer):
 
     def load_assets(self, dir_path):
         self._lookup_layer.load_assets(dir_path)
+
+
+# Keys get_config writes (as Keras's) that __init__ takes through **kwargs.
+TextVectorization._CONFIG_ONLY_KEYS = ("vocabulary_size", "has_input_vocabulary")
