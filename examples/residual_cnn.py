@@ -4,7 +4,8 @@ Conv2D + BatchNormalization + ReLU, two residual blocks (Add of a shortcut and t
 max pooling, GlobalAveragePooling2D, Dropout and a softmax head. A few epochs of Adam beat
 the seed MLP's test accuracy (0.8735 after 10 epochs, 0.8932 after 30: examples/accuracy.py).
 
-    python examples/residual_cnn.py --epochs 3 --width 16
+    python examples/residual_cnn.py --epochs 5 --width 16
+        # 2026-11-27, 2-core CPU: 28,698 parameters, 340 s, test accuracy 0.8950
     python examples/residual_cnn.py --epochs 1 --samples 5000      # quick look
 """
 from __future__ import annotations
@@ -18,9 +19,14 @@ import trine as keras
 from trine import layers
 
 
+# Keras's default 0.99 makes the moving statistics (used at inference) trail the batch ones
+# for the first ~500 steps; a few epochs of a small model read better with 0.9.
+BN_MOMENTUM = 0.9
+
+
 def conv_bn_relu(x, filters, name):
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
@@ -28,7 +34,7 @@ def residual_block(x, filters, name):
     shortcut = x
     y = conv_bn_relu(x, filters, f"{name}_a")
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_b_conv")(y)
-    y = layers.BatchNormalization(name=f"{name}_b_bn")(y)
+    y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_b_bn")(y)
     y = layers.Add(name=f"{name}_add")([shortcut, y])
     return layers.Activation("relu", name=f"{name}_out")(y)
 
@@ -49,13 +55,13 @@ def build_model(width: int = 32, dropout: float = 0.3) -> keras.Model:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--samples", type=int, default=None, help="train on the first N images")
     ap.add_argument("--test-samples", type=int, default=None)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--width", type=int, default=16)
     args = ap.parse_args(argv)
 
     (x, y), (xt, yt) = keras.datasets.fashion_mnist.load_data(path=args.data_dir,
