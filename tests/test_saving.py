@@ -423,7 +423,10 @@ def test_adapted_vocabularies_travel_as_assets(tmp_path, zipped):
     sl.adapt(np.array(["x", "y", "y", "z"]))
     il = layers.IntegerLookup()
     il.adapt(np.array([7, 7, 3, 9]))
-    for layer, data in ((tv, texts), (sl, np.array([["y", "q"]])), (il, np.array([[3, 8]]))):
+    tfidf = layers.TextVectorization(max_tokens=20, output_mode="tf_idf")
+    tfidf.adapt(texts)  # its idf weights go to the weights file, under the layer's vars
+    for layer, data in ((tv, texts), (sl, np.array([["y", "q"]])), (il, np.array([[3, 8]])),
+                        (tfidf, texts)):
         model = Sequential([layer])
         path = tmp_path / (f"{layer.name}.keras" if zipped else layer.name)
         model.save(path, zipped=zipped)
@@ -432,4 +435,5 @@ def test_adapted_vocabularies_travel_as_assets(tmp_path, zipped):
                 assert f"assets/layers/{trine.saving.weights._snake(type(layer).__name__)}/vocabulary.txt" in zf.namelist()
         loaded = trine.models.load_model(path).layers[0]
         assert loaded.get_vocabulary() == layer.get_vocabulary()
+        assert not np.array_equal(np.asarray(layer(data)), 0 * np.asarray(layer(data)))
         np.testing.assert_array_equal(np.asarray(loaded(data)), np.asarray(layer(data)))

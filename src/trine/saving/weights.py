@@ -363,6 +363,8 @@ def write_weights(model, h5file) -> None:
         group.attrs["name"] = layer.name
         for i, v in enumerate(_own_variables(layer)):
             _write_array(group, str(i), np.asarray(jax.device_get(v.value)))
+        for k, a in _named_state(layer).items():  # e.g. an adapted lookup's idf_weights
+            _write_array(group, k, np.asarray(a))
     opt = getattr(model, "optimizer", None)
     if opt is None or not getattr(model, "compiled", False):
         return
@@ -464,13 +466,18 @@ def read_weights(model, reader: SafeH5Reader, skip_mismatch: bool = False,
                  load_optimizer: bool = True) -> None:
     """Load variables from a vetted weights file into `model` (all or nothing)."""
     label = reader.label
-    pending = []
+    pending, pending_named = [], []
     problems = []
     for path, layer in walk(model):
         gpath = f"{path}/vars" if path else "vars"
         group = reader.get_group(gpath)
         own = _own_variables(layer)
         names = sorted(group.keys(), key=_num_key) if group is not None else []
+        named = [n for n in names if not n.isdigit()]
+        if named and callable(getattr(layer, "load_own_variables", None)):
+            names = [n for n in names if n.isdigit()]
+            store = {n: reader.read(group, n, path=gpath) for n in named}
+            pending_named.append((layer, store))
         where = f"layer '{layer.name}' ({type(layer).__name__}) at '{gpath}'"
         if len(names) != len(own) or names != [str(i) for i in range(len(own))]:
             if group is None and own:
@@ -500,8 +507,21 @@ def read_weights(model, reader: SafeH5Reader, skip_mismatch: bool = False,
     import jax.numpy as jnp
     for v, a in pending:
         v.assign(jnp.asarray(a, dtype=v.dtype))
+    for layer, store in pending_named:
+        layer.load_own_variables(store)
     if opt_plan is not None:
         opt_plan()
+
+
+def _named_state(layer):
+    """Named arrays a layer keeps outside Variables, through Keras's `save_own_variables`
+    hook (only layers of trine's own that define it; their numbered variables go first)."""
+    hook = getattr(type(layer), "save_own_variables", None)
+    if hook is None:
+        return {}
+    store = {}
+    layer.save_own_variables(store)
+    return {k: v for k, v in store.items() if not str(k).isdigit()}
 
 
 def _num_key(name):
