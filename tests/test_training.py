@@ -153,6 +153,15 @@ def test_on_batch_methods():
     assert m.predict_on_batch(x).shape == (32, 3)
 
 
+def assert_runs_identical(runs):
+    """Each (weights, history, predictions) equals the first, bit for bit."""
+    w0, h0, p0 = runs[0]
+    for w, h, p in runs[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(w0, w))
+        assert h == h0
+        assert np.array_equal(p, p0)
+
+
 def test_fused_and_unfused_are_bit_identical():
     x, y = toy_data(n=300)
     runs = []
@@ -161,11 +170,7 @@ def test_fused_and_unfused_are_bit_identical():
         m = compiled(mlp(dropout=0.3), steps_per_execution=spe)
         h = m.fit(x, y, epochs=3, batch_size=32, verbose=0)
         runs.append((m.get_weights(), h.history, m.predict(x, verbose=0)))
-    w0, h0, p0 = runs[0]
-    for w, h, p in runs[1:]:
-        assert all(np.array_equal(a, b) for a, b in zip(w0, w))
-        assert h == h0
-        assert np.array_equal(p, p0)
+    assert_runs_identical(runs)
 
 
 def test_no_recompilation_across_epochs_and_partial_batch():
@@ -368,11 +373,7 @@ def test_fixed_trip_count_loops_match_single_steps(monkeypatch, source):
         m.fit(**data(), epochs=1, verbose=0, shuffle=False)
         assert dict(m.trace_counts) == counts, spe  # no recompilation in later epochs
         runs.append((m.get_weights(), h.history, m.predict(x, verbose=0)))
-    w0, h0, p0 = runs[0]
-    for w, h, p in runs[1:]:
-        assert all(np.array_equal(a, b) for a, b in zip(w0, w))
-        assert h == h0
-        assert np.array_equal(p, p0)
+    assert_runs_identical(runs)
 
 
 def test_auto_times_fusion_on_real_steps_and_stays_bit_identical():

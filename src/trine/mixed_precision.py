@@ -90,6 +90,7 @@ class DTypePolicy:
 
 
 Policy = DTypePolicy
+_FLOAT32 = DTypePolicy("float32")
 _GLOBAL = [None]
 
 
@@ -108,11 +109,7 @@ def set_global_policy(policy) -> None:
 
 def global_policy() -> DTypePolicy:
     """The global policy (float32 unless `set_global_policy` said otherwise)."""
-    p = _GLOBAL[0]
-    if p is None:
-        p = DTypePolicy.__new__(DTypePolicy)
-        p._name, p._compute, p._variable = "float32", "float32", "float32"
-    return p
+    return _GLOBAL[0] or _FLOAT32
 
 
 set_dtype_policy = set_global_policy  # keras.config names

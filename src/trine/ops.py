@@ -11,6 +11,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from trine.core.symbolic import any_symbolic
 from trine.core.variable import Variable
 
 _NN = {"relu", "relu6", "sigmoid", "softmax", "log_softmax", "softplus", "silu", "swish",
@@ -26,18 +27,12 @@ def _unwrap(x):
     return x
 
 
-def _symbolic(args, kwargs):
-    from trine.core.symbolic import KerasTensor
-    leaves = jax.tree_util.tree_leaves((args, kwargs), is_leaf=lambda t: isinstance(t, KerasTensor))
-    return any(isinstance(t, KerasTensor) for t in leaves)
-
-
 def _wrap(fn, name=None):
     op_name = name or fn.__name__
 
     @functools.wraps(fn)
     def inner(*args, **kwargs):
-        if _symbolic(args, kwargs):
+        if any_symbolic((args, kwargs)):
             # On symbolic tensors (a Functional graph being built) the op becomes a node
             # of the graph, as keras.ops does; its name is saved, never code.
             from trine.layers.ops_layer import OpLayer

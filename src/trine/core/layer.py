@@ -236,7 +236,6 @@ class Layer:
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self._dtype_policy = _resolve_policy(dtype, self)
-        self.dtype_policy_name = self._dtype_policy.variable_dtype
         self.autocast = autocast
         self.built = False
         self._inbound_nodes: list[Node] = []
@@ -281,11 +280,15 @@ class Layer:
     @dtype_policy.setter
     def dtype_policy(self, value):
         self._dtype_policy = _resolve_policy(value, self)
-        self.dtype_policy_name = self._dtype_policy.variable_dtype
 
     def _config_dtype(self):
         """`dtype` in get_config: the policy's name ("mixed_bfloat16") or the dtype."""
         return self._dtype_policy.name
+
+    def _autocast_dtype(self):
+        """The dtype `call` sees inputs and weights in, or None to leave them as they are."""
+        policy = self._dtype_policy
+        return policy.compute_dtype if (policy.is_mixed and self.autocast) else None
 
     # ---------------------------------------------------------------- tracking
     def __setattr__(self, name, value):
@@ -611,8 +614,7 @@ class Layer:
         else:
             kwargs.pop("mask", None)
         training = kwargs.get("training", ctx.training if ctx else None)
-        policy = self._dtype_policy
-        cast = policy.compute_dtype if (policy.is_mixed and self.autocast) else None
+        cast = self._autocast_dtype()
         if cast is not None:  # mixed precision: inputs and weights in the compute dtype
             args, kwargs = _cast_first_input(args, kwargs, cast)
         with AutocastScope(cast):
@@ -672,8 +674,7 @@ class Layer:
                 for i, v in zip(sym_pos, vals):
                     ls[i] = v
                 a, k = jax.tree_util.tree_unflatten(treedef, ls)
-                policy = self._dtype_policy
-                cast = policy.compute_dtype if (policy.is_mixed and self.autocast) else None
+                cast = self._autocast_dtype()
                 if cast is not None:
                     a, k = _cast_first_input(a, k, cast)
                 with CallContext(training=k.get("training", None), rng=jax.random.key(0),

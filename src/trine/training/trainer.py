@@ -780,11 +780,7 @@ class Trainer:
             return int(spe)
         if (self._auto_k.get("decision") is None and measure is not None and total_steps >= 16
                 and not static_loops()):  # accelerators: fusion always pays
-            t1 = measure(1, 1)
-            t8 = measure(self.AUTO_CHUNK, 8)
-            fused = t8 / 8 <= 1.5 * t1  # as _probe_decide
-            self._auto_k["decision"] = self.AUTO_CHUNK if fused else 1
-            self._auto_k["measured"] = (t1, t8 / 8)
+            self._decide_fusion(measure(1, 1), measure(self.AUTO_CHUNK, 8) / 8)
         if static_loops():
             return self.AUTO_CHUNK_ACCELERATOR
         return self._auto_k.get("decision") or self.AUTO_CHUNK
@@ -805,10 +801,15 @@ class Trainer:
     def _probe_decide(self, timings):
         """Fuse unless fused steps were clearly slower per step than single ones (the first
         call of each program includes its compile and is left out)."""
-        t1 = min(timings[1][1:])
-        tk = min(t / n for t, n in timings["k"][1:])
-        # Only a clear loss turns fusion off (convolutions in an XLA CPU loop run several times
-        # slower); small-model steps gain 10-40% from fusion, well inside timing noise.
+        return self._decide_fusion(min(timings[1][1:]),
+                                   min(t / n for t, n in timings["k"][1:]))
+
+    def _decide_fusion(self, t1, tk):
+        """Record auto's choice from per-step times single (t1) and fused (tk).
+
+        Only a clear loss turns fusion off (convolutions in an XLA CPU loop run several times
+        slower); small-model steps gain 10-40% from fusion, well inside timing noise.
+        """
         self._auto_k["decision"] = self.AUTO_CHUNK if tk <= 1.5 * t1 else 1
         self._auto_k["measured"] = (t1, tk)
         return self._auto_k["decision"]
