@@ -154,7 +154,7 @@ def run_workload(name, rounds, with_keras, log):
     res["first_epoch_s"] = {k: v[0] for k, v in times.items()}
     res["steady_epoch_s"] = {k: statistics.median(v[1:]) for k, v in times.items()}
     res["rounds"] = {k: v for k, v in times.items()}
-    res["trine_chunk"] = tm._auto_k.get("decision")
+    res["trine_chunk"] = tm._auto_k.get("train")
     st = res["steady_epoch_s"]
     res["ratios"] = {f"trine / {k}": st["trine fit"] / st[k] for k in st if k != "trine fit"}
     return res

@@ -155,7 +155,7 @@ def devices_main(out_path, tmp):
         res["mlp_dp_stream"] = compare(ref, train(m_s, x, y, dp,
                                                   compile_kw={"steps_per_execution": 1}))
     finally:
-        data_mod.set_device_data_budget(data_mod._DEFAULT_BUDGET)
+        data_mod.set_device_data_budget(None)
 
     # ---- a Python iterable of batches (the last one 44 rows: replicated)
     class Batches:  # a re-iterable source, as a tf.data / grain pipeline would be

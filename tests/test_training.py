@@ -376,11 +376,17 @@ def test_fixed_trip_count_loops_match_single_steps(monkeypatch, source):
     assert_runs_identical(runs)
 
 
-def test_auto_times_fusion_on_real_steps_and_stays_bit_identical():
-    """With "auto" on the CPU the first training steps of the first long enough pass time
-    single steps against fused ones; those steps are real training (no state copies, no
-    wasted work), so the results still equal steps_per_execution=1 bit for bit."""
-    x, y = toy_data(n=2100)  # 65 full batches: long enough to probe
+@pytest.mark.parametrize("budget,source", [(1 << 30, "gather"), (0, "stacked")],
+                         ids=["device-resident", "streaming"])
+def test_auto_fuses_dense_steps_and_runs_convolutions_one_per_call_on_cpu(
+        monkeypatch, budget, source):
+    """On the CPU "auto" reads the fused program's jaxpr: dense models fuse AUTO_CHUNK steps
+    per call; a convolution (XLA's CPU backend runs it several times slower in a loop body)
+    makes every call one step. One program is compiled either way, and results equal
+    steps_per_execution=1 bit for bit."""
+    from trine.training import data as data_mod
+    monkeypatch.setattr(data_mod, "_budget", [budget])
+    x, y = toy_data(n=2100)
     runs = []
     for spe in (1, "auto"):
         keras.utils.set_random_seed(4)
@@ -388,8 +394,94 @@ def test_auto_times_fusion_on_real_steps_and_stays_bit_identical():
         h = m.fit(x, y, epochs=2, batch_size=32, verbose=0)
         runs.append((m.get_weights(), h.history, m))
     auto = runs[1][2]
-    assert auto._auto_k["decision"] in (1, auto.AUTO_CHUNK)
-    t1, tk = auto._auto_k["measured"]
-    assert t1 > 0 and tk > 0
+    assert auto._auto_k["train"] == auto.AUTO_CHUNK
+    # two programs traced once each: the fused chunk and the last, shorter batch; the trace
+    # that read the jaxpr was reused by the call, and no single-step program was built
+    assert auto.trace_counts["train"] == 2
+    assert not [key for key in auto._trainer_cache if key[:3] == ("train", source, 1)]
     assert all(np.array_equal(a, b) for a, b in zip(runs[0][0], runs[1][0]))
     assert runs[0][1] == runs[1][1]
+
+    xi = np.random.default_rng(0).random((300, 8, 8, 1), np.float32)
+    yi = (xi.mean(axis=(1, 2, 3)) > 0.5).astype(np.int32)
+    keras.utils.set_random_seed(4)
+    cnn = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                            keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    cnn.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    cnn.fit(xi, yi, epochs=1, batch_size=32, verbose=0)
+    cnn.evaluate(xi, yi, verbose=0)
+    assert cnn._auto_k["train"] == 1 and cnn._auto_k["test"] == 1
+    assert cnn._trainer_cache.get(("train", source, 1, 32, False, False, None)) is not None
+
+
+def test_jaxpr_primitives_sees_nested_loops_and_calls():
+    from trine.training.trainer import jaxpr_primitives
+
+    def f(x):
+        def body(c, _):
+            return jax.jit(lambda v: jnp.sin(v) * 2)(c), None
+        return jax.lax.scan(body, x, None, length=3)[0]
+
+    prims = jaxpr_primitives(jax.make_jaxpr(f)(jnp.ones(2)))
+    assert {"scan", "sin", "mul"} <= prims
+
+
+def test_logs_stay_on_device_until_epoch_end_when_no_callback_reads_batches(monkeypatch):
+    """With no per-batch callback, fit and evaluate fetch the stacked logs once per pass
+    (no device-to-host sync per chunk); History and evaluate's results equal those of a run
+    whose callback reads every batch."""
+    from trine.training import trainer as trainer_mod
+    fetched = []
+    real_fetch = trainer_mod._fetch
+    monkeypatch.setattr(trainer_mod, "_fetch", lambda t: fetched.append(1) or real_fetch(t))
+    x, y = toy_data(n=1100)  # 34 full batches and a tail: 10 calls per epoch at 4 steps
+
+    class Steps(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen.append(batch)
+
+    runs = []
+    for cbs in ([], [Steps()]):
+        keras.utils.set_random_seed(5)
+        m = compiled(mlp(), steps_per_execution=4)
+        fetched.clear()
+        h = m.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=cbs)
+        fit_fetches = len(fetched)
+        fetched.clear()
+        ev = m.evaluate(x, y, verbose=0, return_dict=True)
+        runs.append((h.history, ev, fit_fetches, len(fetched)))
+    (h0, ev0, f0, e0), (h1, ev1, f1, e1) = runs
+    assert h0 == h1 and ev0 == ev1
+    assert f0 == 2 and e0 == 1  # one fetch per pass
+    assert f1 == 2 * 10 and e1 == 1  # the batch callback needs every chunk's logs
+
+
+def test_cpu_default_budget_streams_copies_and_keeps_in_place_arrays(monkeypatch):
+    """By default on the CPU only arrays the device can use without a copy stay resident
+    (JAX arrays, 64-byte aligned NumPy arrays); others stream, so fit never doubles the
+    data's memory. An explicit budget applies as given."""
+    from trine.training import data as data_mod
+    monkeypatch.setattr(data_mod, "_budget", [None])
+    base = np.ones((101, 3), np.float32)
+    unaligned = base[1:] if base[1:].ctypes.data % 64 else base[:100]
+    unaligned = np.ascontiguousarray(unaligned)
+    if unaligned.ctypes.data % 64 == 0:  # the allocator happened to align it: shift it
+        raw = np.empty(100 * 3 * 4 + 64 + 4, np.uint8)
+        off = (-raw.ctypes.data) % 64 + 4
+        unaligned = raw[off:off + 1200].view(np.float32).reshape(100, 3)
+    aligned = data_mod.aligned_empty((100, 3), np.float32)
+    y = np.zeros(100, np.int32)
+    y_al = data_mod.aligned_empty((100,), np.int32)
+    assert not data_mod.ArrayData(unaligned, y).on_device
+    assert data_mod.ArrayData(aligned, y_al).on_device
+    assert data_mod.ArrayData(jnp.ones((100, 3)), jnp.zeros(100, jnp.int32)).on_device
+    data_mod.set_device_data_budget(1 << 20)
+    assert data_mod.ArrayData(unaligned, y).on_device
+    data_mod.set_device_data_budget(None)
+    assert data_mod.device_data_budget() is None
+    with pytest.raises(ValueError, match="bytes >= 0"):
+        data_mod.set_device_data_budget(-1)

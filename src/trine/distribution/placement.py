@@ -282,11 +282,6 @@ def check_batch_size(model, data, kind) -> None:
             f"Pass a batch_size that is a multiple of {n} (e.g. {fix}), or use a mesh whose "
             f"'{d.batch_dim_name}' axis divides {bs}. (Only the last, shorter batch of an epoch "
             "may be uneven: it runs replicated.)")
-    if _multi() and getattr(model, "_auto_k", None) is not None \
-            and model._auto_k.get("decision") is None:
-        # Timing-based choices could differ between processes, and every process must run
-        # the same programs: fuse, without measuring.
-        model._auto_k["decision"] = model.AUTO_CHUNK
 
 
 def device_arrays(data):

@@ -268,6 +268,14 @@ class CallbackList(Callback):
         for cb in targets:
             getattr(cb, hook)(*args)
 
+    def has_batch_hooks(self, mode: str) -> bool:
+        """Whether any callback acts per batch of `mode` ("train", "test", "predict"): when
+        none does, the loop need not bring each chunk's logs back to the host."""
+        names = {"train": ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin",
+                           "on_batch_end")}.get(mode, (f"on_{mode}_batch_begin",
+                                                       f"on_{mode}_batch_end"))
+        return bool(self._targets(f"batch hooks of {mode}", names))
+
     def on_batch_begin(self, batch, logs=None):
         self._call("on_batch_begin", ("on_batch_begin",), batch, logs)
 

@@ -12,22 +12,49 @@ import math
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-_DEFAULT_BUDGET = int(os.environ.get("TRINE_DEVICE_DATA_BUDGET", 2 * 1024**3))
+_ENV_BUDGET = os.environ.get("TRINE_DEVICE_DATA_BUDGET")
+_DEFAULT_BUDGET = None if _ENV_BUDGET is None else int(_ENV_BUDGET)
+_ACCELERATOR_BUDGET = 2 * 1024**3
 _budget = [_DEFAULT_BUDGET]
 
 
-def set_device_data_budget(nbytes: int) -> None:
-    """Largest data set (bytes) that fit puts on the device whole; larger ones stream."""
-    if int(nbytes) < 0:
-        raise ValueError(f"set_device_data_budget expected bytes >= 0, received {nbytes!r}.")
-    _budget[0] = int(nbytes)
+def set_device_data_budget(nbytes) -> None:
+    """Largest data set (bytes) that fit puts on the device whole; larger ones stream.
+
+    None (the default, or the TRINE_DEVICE_DATA_BUDGET environment variable when set)
+    chooses by backend: 2 GiB on accelerators; on the CPU, where the "device" is host memory
+    and a resident copy would double the data's footprint, only arrays the CPU device can use
+    in place (JAX arrays, 64-byte aligned NumPy arrays) stay resident and others stream.
+    """
+    if nbytes is not None and int(nbytes) < 0:
+        raise ValueError(f"set_device_data_budget expected bytes >= 0 or None, received "
+                         f"{nbytes!r}.")
+    _budget[0] = None if nbytes is None else int(nbytes)
 
 
-def device_data_budget() -> int:
+def device_data_budget():
+    """The budget in bytes, or None for the backend's default rule."""
     return _budget[0]
+
+
+def _usable_in_place(a) -> bool:
+    """Whether the CPU device can use `a` without a copy."""
+    if isinstance(a, jax.Array):
+        return True
+    return (isinstance(a, np.ndarray) and a.flags.c_contiguous and a.ctypes.data % 64 == 0
+            and a.dtype in (np.float32, np.int32, np.uint8, np.int8, np.bool_, np.float16,
+                            np.uint32, np.int16, np.uint16))
+
+
+def fits_on_device(arrays, nbytes) -> bool:
+    budget = device_data_budget()
+    if budget is not None:
+        return nbytes <= budget
+    if jax.default_backend() == "cpu":
+        return all(_usable_in_place(a) for a in jax.tree_util.tree_leaves(arrays))
+    return nbytes <= _ACCELERATOR_BUDGET
 
 
 def _is_array(a) -> bool:
@@ -141,13 +168,17 @@ class ArrayData:
         self.arrays = (self.x, self.y, self.sw)
         self.nbytes = sum(int(np.prod(a.shape)) * a.dtype.itemsize
                           for a in jax.tree_util.tree_leaves(self.arrays))
-        self.on_device = self.nbytes <= device_data_budget()
+        self.on_device = fits_on_device(self.arrays, self.nbytes)
         self._device = None
 
     def device_arrays(self):
         if self._device is None:
             self._device = jax.device_put(self.arrays)
         return self._device
+
+    def batch_nbytes(self) -> int:
+        """Bytes of one full batch of x, y and sample weights."""
+        return max(1, self.nbytes * self.batch_size // max(1, self.n))
 
     def batch_spec(self, size=None):
         size = self.batch_size if size is None else size
@@ -158,17 +189,41 @@ class ArrayData:
         size = min(self.n, self.batch_size if size is None else size)
         return jax.tree_util.tree_map(lambda a: a[:size], self.arrays)
 
-    def permutation(self, key):
+    def permutation(self, seed):
+        """The pass's sample order (NumPy int32): shuffled by a generator seeded with the
+        integers `seed` when shuffling (identical in every process of a multi-process run),
+        else 0..n-1. Drawn on the host: a JAX permutation costs a compile in the first epoch
+        and comes back to the host anyway for streamed data."""
         if self.shuffle:
-            return jax.random.permutation(key, self.n).astype(jnp.int32)
-        return jnp.arange(self.n, dtype=jnp.int32)
+            return np.random.default_rng(list(seed)).permutation(self.n).astype(np.int32)
+        return np.arange(self.n, dtype=np.int32)
 
-    def host_chunk(self, perm_np, start_step, n_steps, size=None):
-        """Gather `n_steps` batches starting at `start_step` into stacked host arrays."""
+    def host_chunk(self, perm_np, start_step, n_steps, size=None, pad_to=None):
+        """Gather `n_steps` batches starting at `start_step` into stacked host arrays, with
+        zero batches after them up to `pad_to` steps. The arrays are new and 64-byte aligned,
+        so on the CPU `jax.device_put` uses them in place instead of copying them."""
         size = self.batch_size if size is None else size
         lo = start_step * self.batch_size
         idx = perm_np[lo:lo + n_steps * size].reshape(n_steps, size)
-        return jax.tree_util.tree_map(lambda a: np.take(np.asarray(a), idx, axis=0), self.arrays)
+        slots = max(n_steps, pad_to or 0)
+
+        def gather(a):
+            a = np.asarray(a)
+            out = aligned_empty((slots, size) + a.shape[1:], a.dtype)
+            np.take(a, idx, axis=0, out=out[:n_steps], mode="clip")  # "raise" buffers `out`
+            out[n_steps:] = 0
+            return out
+
+        return jax.tree_util.tree_map(gather, self.arrays)
+
+
+def aligned_empty(shape, dtype, align=64):
+    """An uninitialised C-contiguous array whose data starts on an `align`-byte boundary."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(nbytes + align, np.uint8)
+    offset = (-raw.ctypes.data) % align
+    return raw[offset:offset + nbytes].view(dtype).reshape(shape)
 
 
 class IterableData:

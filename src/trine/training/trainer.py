@@ -10,8 +10,6 @@ before callbacks that read weights at epoch end.
 from __future__ import annotations
 
 import collections
-import math
-import time
 import warnings
 from typing import Any, NamedTuple
 
@@ -49,10 +47,42 @@ def donating() -> bool:
 STATIC_LOOPS = None
 
 
+_PREFETCH = []
+
+
+def _prefetcher():
+    """One worker thread that gathers the next host chunk (NumPy's take drops the GIL)."""
+    if not _PREFETCH:
+        import concurrent.futures
+        _PREFETCH.append(concurrent.futures.ThreadPoolExecutor(1, "trine-prefetch"))
+    return _PREFETCH[0]
+
+
 def static_loops() -> bool:
     if STATIC_LOOPS is not None:
         return bool(STATIC_LOOPS)
     return jax.default_backend() != "cpu"
+
+
+# Primitives that XLA's CPU backend runs several times slower inside a loop body than as a
+# program of their own: with them, "auto" runs one step per call on the CPU. Measured on W3
+# (two Conv2D layers, 2-core CPU): a 64-step fused chunk 6-8x slower per step than single
+# steps, while every dense / recurrent / embedding workload gains 10-40% from fusion.
+SLOW_IN_CPU_LOOPS = frozenset({"conv_general_dilated"})
+
+
+def jaxpr_primitives(jaxpr, found=None) -> set:
+    """Names of all primitives in `jaxpr` (a Jaxpr or ClosedJaxpr), nested ones included."""
+    found = set() if found is None else found
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    for eqn in jaxpr.eqns:
+        found.add(eqn.primitive.name)
+        for value in eqn.params.values():
+            for sub in (value if isinstance(value, (tuple, list)) else (value,)):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    jaxpr_primitives(inner, found)
+    return found
 
 class TrainState(NamedTuple):
     """Everything a train step reads and writes, as one pytree.
@@ -77,6 +107,24 @@ class TrainState(NamedTuple):
     @property
     def keras_state(self):
         return (self.trainable, self.non_trainable, self.optimizer, self.metrics)
+
+
+_DROPOUT_BASES = {}
+
+
+def _dropout_base(seed):
+    """The key fit's dropout streams fold the step number into (one per global seed, made
+    without a compiled fold_in: first epochs are dominated by compiles)."""
+    if seed not in _DROPOUT_BASES:
+        _DROPOUT_BASES[seed] = jax.random.key((int(seed) * 0x9E3779B1 + _TAG_DROPOUT) % 2**32)
+    return _DROPOUT_BASES[seed]
+
+
+def _last_step_logs(chunk, into):
+    """Put the last step's values of a chunk's stacked logs into the dict `into`."""
+    logs, n = chunk
+    into.clear()
+    into.update({k: float(v[n - 1]) for k, v in _fetch(logs).items()})
 
 
 def _fetch(tree):
@@ -685,8 +733,11 @@ class Trainer:
                 def get(i):
                     if K == 1:
                         return jax.tree_util.tree_map(lambda a: a[0], batches)
-                    return jax.tree_util.tree_map(
-                        lambda a: jax.lax.dynamic_index_in_dim(a, i, keepdims=False), batches)
+                    # rows i*bs.. of the flattened chunk, as a gather: XLA's CPU backend
+                    # runs W2 about 20% faster per step this way than with a dynamic slice
+                    return jax.tree_util.tree_map(lambda a: jnp.take(
+                        a.reshape((-1,) + a.shape[2:]), i * a.shape[1] + jnp.arange(a.shape[1]),
+                        axis=0), batches)
                 return loop(carry, get, n_steps)
 
         run = _distribution.wrap_run(self, run, kind)
@@ -695,6 +746,7 @@ class Trainer:
         else:
             donate = (0,) if (kind == "train" and donating()) else ()
             fn = jax.jit(run, donate_argnums=donate)
+        self._trainer_cache[("traceable",) + key] = fn
         fn = _distribution.wrap_runner(self, fn, kind, source)
         self._trainer_cache[key] = fn
         return fn
@@ -717,8 +769,8 @@ class Trainer:
             self._pushed_lr = None
         elif getattr(self.optimizer, "_tx", None) is None:
             self.optimizer.build(tvars, list(sig))
-        from trine.core.random import global_seed, key_for
-        self._rng_base = key_for(global_seed(), _TAG_DROPOUT)
+        from trine.core.random import global_seed
+        self._rng_base = _dropout_base(global_seed())
         opt_state = self._opt_state
         if donating():  # donated: keep the model's copy intact
             opt_state = jax.tree_util.tree_map(jnp.copy, opt_state)
@@ -759,60 +811,56 @@ class Trainer:
     # On accelerators (fixed-length loops, no timing) a longer chunk: each call ends in a
     # device-to-host sync for the logs, which costs a GPU far more than a CPU.
     AUTO_CHUNK_ACCELERATOR = 256
+    # Streamed data: at most this many bytes of batches per chunk under "auto".
+    STREAM_CHUNK_BYTES = 32 * 1024 ** 2
 
-    def _chunk_len(self, total_steps, measure=None):
+    def _chunk_len(self, kind, total_steps, fused=None):
         """Steps per XLA call for a pass of `total_steps` full batches.
 
-        An integer or "epoch" is taken as given. "auto" fuses AUTO_CHUNK steps per call
-        unless a one-time measurement shows fusion is slower per step — as for convolutions
-        in a loop on XLA's CPU backend — in which case every call runs one step. On device-
-        resident data the measurement is the first training steps themselves (`_probe_plan`);
-        on streamed data `measure` times 8 fused steps against single steps on copies of the
-        state. The decision is made once per model and compile and applies to fit, evaluate
-        and predict. On the CPU chunks always hold the same number of slots, so any pass
-        length reuses one compiled program; a shorter last chunk runs fewer iterations of the
-        same loop.
+        An integer or "epoch" is taken as given. "auto" on accelerators fuses
+        AUTO_CHUNK_ACCELERATOR steps per call. On the CPU it fuses AUTO_CHUNK steps unless the
+        step holds a primitive XLA's CPU backend runs slowly inside a loop (SLOW_IN_CPU_LOOPS:
+        convolutions), read from the jaxpr of the fused program; then every call runs one
+        step. The choice is made once per model, compile and kind, without timing: one
+        program is compiled, not two, and every process of a multi-process run decides alike.
+        `fused()` gives (source, K, batch_size, guard, args) for tracing the fused program.
+        On the CPU chunks always hold the same number of slots, so any pass length reuses one
+        compiled program; a shorter last chunk runs fewer iterations of the same loop.
         """
         spe = self.steps_per_execution if self.compiled else "auto"
         if spe == "epoch":
             return max(1, total_steps)
         if spe != "auto":
             return int(spe)
-        if (self._auto_k.get("decision") is None and measure is not None and total_steps >= 16
-                and not static_loops()):  # accelerators: fusion always pays
-            self._decide_fusion(measure(1, 1), measure(self.AUTO_CHUNK, 8) / 8)
         if static_loops():
             return self.AUTO_CHUNK_ACCELERATOR
-        return self._auto_k.get("decision") or self.AUTO_CHUNK
+        k = self._auto_k.get(kind)
+        if k is None:
+            k = self.AUTO_CHUNK
+            if fused is not None:
+                slow = self._slow_primitives(kind, *fused())
+                k = 1 if slow else k
+                self._auto_k[kind] = k
+        return k
 
-    PROBE = (1, 1, 1, 1, 1, -1, -2, -8, -8)  # +n: n steps of the one-step program; -n: of
-    # the chunk's. The first call of each compiles and is not timed. A fused call more than
-    # 3x slower per step than single steps ends the probe at once (W3's convolutions on the
-    # CPU: ~8x), so a losing fusion costs three fused steps, not nineteen.
+    def _slow_primitives(self, kind, source, k, bs, guard, args):
+        """The SLOW_IN_CPU_LOOPS primitives in the fused program (traced once: a later call
+        with the same arguments reuses the trace)."""
+        self._runner(kind, source, k, bs, guard)
+        fn = self._trainer_cache.get(("traceable", kind, source, k, bs, guard, static_loops(),
+                                      _distribution.cache_token()))
+        if hasattr(fn, "trace"):
+            jaxpr = fn.trace(*args).jaxpr
+        else:  # run eagerly: trace the step alone
+            jaxpr = jax.make_jaxpr(self._wrapped_step(kind, guard))(args[0], self._first_batch(
+                source, args[1], bs))
+        return SLOW_IN_CPU_LOOPS & jaxpr_primitives(jaxpr)
 
-    def _probe_plan(self, kind, total_steps):
-        """The calls that time fusion against single steps on real training steps, or ()."""
-        spe = self.steps_per_execution if self.compiled else "auto"
-        if (spe != "auto" or kind != "train" or self._auto_k.get("decision") is not None
-                or static_loops() or total_steps < 2 * sum(abs(p) for p in self.PROBE)):
-            return []
-        return list(self.PROBE)
-
-    def _probe_decide(self, timings):
-        """Fuse unless fused steps were clearly slower per step than single ones (the first
-        call of each program includes its compile and is left out)."""
-        return self._decide_fusion(min(timings[1][1:]),
-                                   min(t / n for t, n in timings["k"][1:]))
-
-    def _decide_fusion(self, t1, tk):
-        """Record auto's choice from per-step times single (t1) and fused (tk).
-
-        Only a clear loss turns fusion off (convolutions in an XLA CPU loop run several times
-        slower); small-model steps gain 10-40% from fusion, well inside timing noise.
-        """
-        self._auto_k["decision"] = self.AUTO_CHUNK if tk <= 1.5 * t1 else 1
-        self._auto_k["measured"] = (t1, tk)
-        return self._auto_k["decision"]
+    @staticmethod
+    def _first_batch(source, data, bs):
+        if source == "gather":
+            return jax.tree_util.tree_map(lambda a: a[:bs], data)
+        return jax.tree_util.tree_map(lambda a: a[0], data)
 
     def _iterate(self, kind, carry, data, perm, on_chunk, guard=False):
         """One pass over `data`; `on_chunk(first_step, logs, n)` after each call (True stops)."""
@@ -820,68 +868,26 @@ class Trainer:
             return self._iterate_arrays(kind, carry, data, perm, on_chunk, guard)
         return self._iterate_iterable(kind, carry, data, on_chunk, guard)
 
-    def _timed(self, fn, make_args, reps=3):
-        """Best of `reps` timed calls of `fn(*make_args())` after a warm-up call.
-
-        `make_args` gives fresh arguments for every call: off CPU the train state is donated,
-        so a call deletes the arrays it was given and they cannot be passed twice.
-        """
-        out = fn(*make_args())
-        jax.block_until_ready(out)
-        best = float("inf")
-        for _ in range(reps):
-            args = make_args()
-            jax.block_until_ready(args)
-            t = time.perf_counter()
-            out = fn(*args)
-            jax.block_until_ready(out)
-            best = min(best, time.perf_counter() - t)
-        return best
-
-    def _safe_carry(self, carry):
-        if donating():
-            return jax.tree_util.tree_map(jnp.copy, carry)
-        return carry
-
     def _iterate_arrays(self, kind, carry, data, perm, on_chunk, guard):
         bs, full = data.batch_size, data.full_steps
         _distribution.check_batch_size(self, data, kind)
+        static = static_loops()
         if data.on_device:
             dev = _distribution.device_arrays(data)
-
-            probe = self._probe_plan(kind, full)
-            timings = {1: [], "k": []}
-            k = self._chunk_len(full) if full else 1
-            static = static_loops()
-            if static:
-                k = max(1, min(k, full))
-            runner = self._runner(kind, "gather", k, bs, guard)
+            perm = jnp.asarray(perm)  # once per pass, not with every call
+            k = self._chunk_len(kind, full, lambda: (
+                "gather", self.AUTO_CHUNK, bs, guard,
+                (carry, dev, perm, 0, min(self.AUTO_CHUNK, full)))) if full else 1
+            k = max(1, min(k, full)) if static else k
+            runner = self._runner(kind, "gather", k, bs, guard) if full else None
             s = 0
             while s < full:
                 n, r = min(k, full - s), runner
-                p = probe.pop(0) if probe else None
-                if p is not None:  # timing fusion on the first real steps (CPU, "auto")
-                    n = abs(p)
-                    r = self._runner(kind, "gather", 1 if p > 0 else self.AUTO_CHUNK, bs, guard)
-                elif static and n < k:  # the last partial chunk: a program of its own length
+                if static and n < k:  # the last partial chunk: a program of its own length
                     r = self._runner(kind, "gather", n, bs, guard)
                 if kind == "train":
                     carry = self._push_learning_rate(carry)
-                t0 = time.perf_counter()
                 carry, logs = r(carry, dev, perm, s * bs, n)
-                if p is not None:
-                    jax.block_until_ready(logs)
-                    dt = time.perf_counter() - t0
-                    if p > 0:
-                        timings[1].append(dt)
-                    else:
-                        timings["k"].append((dt, n))
-                        if (len(timings["k"]) > 1 and len(timings[1]) > 1
-                                and dt / n > 3 * min(timings[1][1:])):
-                            probe.clear()  # clearly slower fused: stop probing now
-                    if not probe:  # the plan is done: decide, and go on with the choice
-                        k = self._probe_decide(timings)
-                        runner = self._runner(kind, "gather", k, bs, guard)
                 if on_chunk(s, logs, n):
                     return carry, True
                 s += n
@@ -896,47 +902,41 @@ class Trainer:
             return carry, False
         # streaming: gather chunks on the host, send the next while the current one runs
         perm_np = np.asarray(perm)
+        spe = self.steps_per_execution if self.compiled else "auto"
 
-        def measure(k, n):
-            runner = self._runner(kind, "stacked", k, bs, guard)
-            b = jax.device_put(data.host_chunk(perm_np, 0, n))
-            if k > n:
-                b = jax.tree_util.tree_map(
-                    lambda a: jnp.concatenate([a, jnp.zeros((k - n,) + a.shape[1:], a.dtype)]), b)
-            return self._timed(runner, lambda: (self._safe_carry(carry), b, n))
-
-        k = self._chunk_len(full, measure if kind == "train" else None) if full else 1
-        static = static_loops()
-        k = max(1, min(k, full)) if (self.steps_per_execution == "epoch" or static) else k
-        runner = self._runner(kind, "stacked", k, bs, guard) if full else None
-        s = 0
-
-        def load(start):
+        def load(start, k):
             n = min(k, full - start)
-            host = data.host_chunk(perm_np, start, n)
-            if n < k and not static:
-                host = jax.tree_util.tree_map(
-                    lambda a: np.concatenate([a, np.zeros((k - n,) + a.shape[1:], a.dtype)]), host)
+            host = data.host_chunk(perm_np, start, n, pad_to=n if static else k)
             return jax.device_put(host), n
 
-        nxt = load(0) if full else None
+        # "auto" bounds a chunk's bytes: streaming exists to keep memory down
+        k_auto = min(self.AUTO_CHUNK, max(1, self.STREAM_CHUNK_BYTES // data.batch_nbytes()))
+        first = None
+        if full and spe == "auto" and not static and self._auto_k.get(kind) is None:
+            first = load(0, k_auto)
+        k = self._chunk_len(kind, full, lambda: ("stacked", k_auto, bs, guard,
+                                                 (carry, first[0], first[1]))) if full else 1
+        k = min(k, k_auto) if spe == "auto" else k
+        k = max(1, min(k, full)) if (spe == "epoch" or static) else k
+        runner = self._runner(kind, "stacked", k, bs, guard) if full else None
+        s = 0
+        nxt = (first if first is not None and k == k_auto else load(0, k)) if full else None
         while s < full:
-            batches, n = nxt
+            batches, n = nxt if isinstance(nxt, tuple) else nxt.result()
+            # the next chunk is gathered on a worker thread while this one runs
+            nxt = _prefetcher().submit(load, s + n, k) if s + n < full else None
             if kind == "train":
                 carry = self._push_learning_rate(carry)
             r = runner if (n == k or not static) else self._runner(kind, "stacked", n, bs, guard)
             carry, logs = r(carry, batches, n)
-            nxt = load(s + n) if s + n < full else None  # overlaps with the running chunk
             if on_chunk(s, logs, n):
+                if nxt is not None:
+                    nxt.result()
                 return carry, True
             s += n
         if data.tail:
-            host = jax.tree_util.tree_map(
-                lambda a: np.take(np.asarray(a), perm_np[full * bs:][None, :], axis=0), data.arrays)
             kt = 1 if static else k
-            if kt > 1:
-                host = jax.tree_util.tree_map(
-                    lambda a: np.concatenate([a, np.zeros((kt - 1,) + a.shape[1:], a.dtype)]), host)
+            host = data.host_chunk(perm_np, full, 1, size=data.tail, pad_to=kt)
             runner1 = self._runner(kind, "stacked", kt, data.tail, guard)
             carry, logs = runner1(carry, jax.device_put(host), 1)
             if on_chunk(full, logs, 1):
@@ -945,7 +945,7 @@ class Trainer:
 
     def _iterate_iterable(self, kind, carry, data, on_chunk, guard):
         spe = self.steps_per_execution if self.compiled else "auto"
-        k = 1 if spe == "epoch" else self._chunk_len(0)
+        k = 1 if spe == "epoch" else self._chunk_len(kind, 0)
         step = 0
         pending, sig = [], None
 
@@ -974,6 +974,13 @@ class Trainer:
             if kind == "predict":
                 batch = (batch[0], None, None)
             s = data_mod.batch_signature(batch)
+            if not step and not pending and spe == "auto" and self._auto_k.get(kind) is None:
+                spec = jax.tree_util.tree_map(
+                    lambda a: jax.ShapeDtypeStruct((self.AUTO_CHUNK,) + np.shape(a),
+                                                   np.asarray(a).dtype), batch)
+                bs = jax.tree_util.tree_leaves(batch[0])[0].shape[0]
+                k = self._chunk_len(kind, 0, lambda: ("stacked", self.AUTO_CHUNK, bs, guard,
+                                                      (carry, spec, 1)))
             if pending and (s != sig or len(pending) == k):
                 carry, logs = flush(pending, carry)
                 if on_chunk(step, logs, len(pending)):
@@ -1052,7 +1059,7 @@ class Trainer:
             ValueError: for mismatched sample counts, bad keys, out-of-range labels.
         """
         from trine.training.callbacks import CallbackList
-        from trine.core.random import global_seed, key_for
+        from trine.core.random import global_seed
 
         self._require_compiled("fit")
         if validation_split and validation_data is None:
@@ -1081,11 +1088,17 @@ class Trainer:
             initial_epoch = max(int(initial_epoch), int(self._initial_epoch))
             self._initial_epoch = None
         ts = self._prepare_training()
-        shuffle_base = key_for(global_seed(), _TAG_SHUFFLE)
+        shuffle_seed = (global_seed(), _TAG_SHUFFLE)
         epoch_logs = {}
         cur_epoch = [initial_epoch]
 
+        batch_hooks = cbs.has_batch_hooks("train")
+        last_chunk = []
+
         def on_chunk(first, logs, n):
+            if not batch_hooks:  # nothing reads per-step logs: no device-to-host sync per
+                last_chunk[:] = [(logs, n)]  # chunk; the epoch's logs are its last step's
+                return False
             logs = _fetch(logs)
             for i in range(n):
                 cbs.on_train_batch_begin(first + i)
@@ -1101,8 +1114,10 @@ class Trainer:
             cur_epoch[0] = epoch
             ts = ts._replace(metrics=self._reset_metric_values())
             cbs.on_epoch_begin(epoch)
-            perm = data.permutation(jax.random.fold_in(shuffle_base, epoch)) if data.kind == "arrays" else None
+            perm = data.permutation(shuffle_seed + (epoch,)) if data.kind == "arrays" else None
             ts, stopped = self._iterate("train", ts, data, perm, on_chunk, guard)
+            if last_chunk:
+                _last_step_logs(last_chunk.pop(), epoch_logs)
             if data.kind == "iterable" and data.exhausted and not epoch_logs:
                 warnings.warn("Your input ran out of data; training stopped. Pass "
                               "steps_per_epoch, or a source that can be iterated again.")
@@ -1159,8 +1174,13 @@ class Trainer:
         carry = (self._values(self.trainable_variables), self._values(self.non_trainable_variables),
                  self._reset_metric_values())
         last = {}
+        batch_hooks = cbs.has_batch_hooks("test")
+        last_chunk = []
 
         def on_chunk(first, logs, n):
+            if not batch_hooks:
+                last_chunk[:] = [(logs, n)]
+                return False
             logs = _fetch(logs)
             for i in range(n):
                 cbs.on_test_batch_begin(first + i)
@@ -1172,6 +1192,8 @@ class Trainer:
 
         perm = data.permutation(None) if data.kind == "arrays" else None
         self._iterate("test", carry, data, perm, on_chunk)
+        if last_chunk:
+            _last_step_logs(last_chunk.pop(), last)
         cbs.on_test_end(dict(last))
         return dict(last)
 
