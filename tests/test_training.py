@@ -485,3 +485,37 @@ def test_cpu_default_budget_streams_copies_and_keeps_in_place_arrays(monkeypatch
     assert data_mod.device_data_budget() is None
     with pytest.raises(ValueError, match="bytes >= 0"):
         data_mod.set_device_data_budget(-1)
+
+
+def test_programs_needed_later_compile_ahead_once(monkeypatch):
+    """The shorter last batch's program (and, with fixed-length loops, the last partial
+    chunk's) is compiled on a worker thread while the first chunks run; the call then finds
+    it: every program of the pass is compiled exactly once, and results are unchanged."""
+    from jax._src import monitoring
+    from trine.training import trainer as trainer_mod
+    compiled_runs, active = [], [True]
+
+    def listen(event, duration, **kw):
+        if active[0] and event.endswith("backend_compile_duration") and kw.get(
+                "fun_name") == "jit(run)":
+            compiled_runs.append(duration)
+
+    monitoring.register_event_duration_secs_listener(listen)
+    try:
+        x, y = toy_data(n=1100)  # 34 full batches of 32 and a last batch of 12
+        for static in (False, True):
+            monkeypatch.setattr(trainer_mod, "STATIC_LOOPS", static)
+            compiled_runs.clear()
+            keras.utils.set_random_seed(6)
+            m = compiled(mlp(), steps_per_execution=8)
+            h = m.fit(x, y, epochs=2, batch_size=32, verbose=0)
+            # fused chunk + last batch (+ the 2-step last chunk with fixed-length loops)
+            assert len(compiled_runs) == (3 if static else 2), static
+            assert not m._compiling
+            keras.utils.set_random_seed(6)
+            ref = compiled(mlp(), steps_per_execution=1)
+            h1 = ref.fit(x, y, epochs=2, batch_size=32, verbose=0)
+            assert h.history == h1.history
+            assert all(np.array_equal(a, b) for a, b in zip(m.get_weights(), ref.get_weights()))
+    finally:
+        active[0] = False

@@ -180,6 +180,12 @@ class ArrayData:
         """Bytes of one full batch of x, y and sample weights."""
         return max(1, self.nbytes * self.batch_size // max(1, self.n))
 
+    def chunk_spec(self, steps, size):
+        """Shapes of a stacked host chunk of `steps` batches of `size` rows."""
+        return jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct((steps, size) + tuple(a.shape[1:]), a.dtype),
+            self.arrays)
+
     def batch_spec(self, size=None):
         size = self.batch_size if size is None else size
         return jax.tree_util.tree_map(

@@ -48,6 +48,15 @@ STATIC_LOOPS = None
 
 
 _PREFETCH = []
+_COMPILER = []
+
+
+def _compiler():
+    """Worker threads that compile programs a pass will need later (XLA drops the GIL)."""
+    if not _COMPILER:
+        import concurrent.futures
+        _COMPILER.append(concurrent.futures.ThreadPoolExecutor(2, "trine-compile"))
+    return _COMPILER[0]
 
 
 def _prefetcher():
@@ -195,6 +204,8 @@ class Trainer:
         self.trace_counts = collections.Counter()
         self._auto_k = {}
         self._run_eagerly = False
+        self._compiling = {}
+        self._ahead = set()
 
     # ================================================================== compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -255,6 +266,8 @@ class Trainer:
         self._opt_state = None
         self._tx = None
         self._auto_k = {}
+        self._compiling = {}
+        self._ahead = set()
         self._step = 0
 
     @property
@@ -696,6 +709,9 @@ class Trainer:
     def _runner(self, kind, source, K, bs, guard=False):
         """A jitted function running up to K steps of `kind` ('train'/'test'/'predict')."""
         key = (kind, source, K, bs, guard, static_loops(), _distribution.cache_token())
+        pending = self._compiling.pop(key, None)
+        if pending is not None:
+            pending.result()  # compiled ahead on a worker thread: the call will find it
         fn = self._trainer_cache.get(key)
         if fn is not None:
             return fn
@@ -856,6 +872,24 @@ class Trainer:
                 source, args[1], bs))
         return SLOW_IN_CPU_LOOPS & jaxpr_primitives(jaxpr)
 
+    def _compile_ahead(self, kind, source, K, bs, guard, args):
+        """Start compiling a program this pass needs later (the last partial chunk, the
+        shorter last batch) on a worker thread, while this thread compiles and runs the
+        first chunks: first epochs are mostly compiles, and XLA compiles in parallel.
+        Tracing stays on this thread. Skipped under a distribution (its runner places the
+        arguments first) and when running eagerly."""
+        if self._run_eagerly or _distribution.cache_token() is not None:
+            return
+        key = (kind, source, K, bs, guard, static_loops(), None)
+        sig = (key, tuple((np.shape(a), str(getattr(a, "dtype", type(a))))
+                          for a in jax.tree_util.tree_leaves(args)))
+        if sig in self._ahead or key in self._compiling:
+            return
+        self._ahead.add(sig)
+        self._runner(kind, source, K, bs, guard)
+        lowered = self._trainer_cache[("traceable",) + key].trace(*args).lower()
+        self._compiling[key] = _compiler().submit(lowered.compile)
+
     @staticmethod
     def _first_batch(source, data, bs):
         if source == "gather":
@@ -879,6 +913,13 @@ class Trainer:
                 "gather", self.AUTO_CHUNK, bs, guard,
                 (carry, dev, perm, 0, min(self.AUTO_CHUNK, full)))) if full else 1
             k = max(1, min(k, full)) if static else k
+            k_tail = 1 if (k == 1 or static) else k
+            if full and static and full % k:
+                self._compile_ahead(kind, "gather", full % k, bs, guard,
+                                    (carry, dev, perm, 0, full % k))
+            if data.tail:
+                self._compile_ahead(kind, "gather", k_tail, data.tail, guard,
+                                    (carry, dev, perm, 0, 1))
             runner = self._runner(kind, "gather", k, bs, guard) if full else None
             s = 0
             while s < full:
@@ -894,8 +935,7 @@ class Trainer:
             if data.tail:
                 if kind == "train":
                     carry = self._push_learning_rate(carry)
-                runner = self._runner(kind, "gather", 1 if (k == 1 or static) else k, data.tail,
-                                      guard)
+                runner = self._runner(kind, "gather", k_tail, data.tail, guard)
                 carry, logs = runner(carry, dev, perm, full * bs, 1)
                 if on_chunk(full, logs, 1):
                     return carry, True
@@ -918,6 +958,13 @@ class Trainer:
                                                  (carry, first[0], first[1]))) if full else 1
         k = min(k, k_auto) if spe == "auto" else k
         k = max(1, min(k, full)) if (spe == "epoch" or static) else k
+        kt = 1 if static else k
+        if full and static and full % k:
+            self._compile_ahead(kind, "stacked", full % k, bs, guard,
+                                (carry, data.chunk_spec(full % k, bs), full % k))
+        if data.tail:
+            self._compile_ahead(kind, "stacked", kt, data.tail, guard,
+                                (carry, data.chunk_spec(kt, data.tail), 1))
         runner = self._runner(kind, "stacked", k, bs, guard) if full else None
         s = 0
         nxt = (first if first is not None and k == k_auto else load(0, k)) if full else None
@@ -935,7 +982,6 @@ class Trainer:
                 return carry, True
             s += n
         if data.tail:
-            kt = 1 if static else k
             host = data.host_chunk(perm_np, full, 1, size=data.tail, pad_to=kt)
             runner1 = self._runner(kind, "stacked", kt, data.tail, guard)
             carry, logs = runner1(carry, jax.device_put(host), 1)
