@@ -75,7 +75,8 @@ def run_child(mode, devices, samples, epochs, platform_name):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "src"), ROOT]
                                         + [p for p in [env.get("PYTHONPATH")] if p])
-    env["JAX_PLATFORMS"] = platform_name
+    # JAX names the NVIDIA platform "cuda" ("gpu" also tries ROCm and fails without it)
+    env["JAX_PLATFORMS"] = {"gpu": "cuda"}.get(platform_name, platform_name)
     if platform_name == "cpu" and devices > 1:
         env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     shared = os.path.join(os.path.dirname(ROOT), "shared", "data", "fashion-mnist")

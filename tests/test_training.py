@@ -519,3 +519,21 @@ def test_programs_needed_later_compile_ahead_once(monkeypatch):
             assert all(np.array_equal(a, b) for a, b in zip(m.get_weights(), ref.get_weights()))
     finally:
         active[0] = False
+
+
+def test_fixed_length_loops_split_a_pass_evenly(monkeypatch):
+    """With fixed-length loops (accelerators) every chunk length is a program: "auto" picks
+    a length near AUTO_CHUNK_ACCELERATOR that divides the pass, so one program runs it."""
+    from trine.training import trainer as trainer_mod
+    from trine.training.trainer import even_chunk
+    assert [even_chunk(t, 256) for t in (58, 512, 1875, 1000, 997)] == [58, 512, 375, 250, 256]
+    from trine.training import data as data_mod
+    monkeypatch.setattr(trainer_mod, "STATIC_LOOPS", True)
+    monkeypatch.setattr(data_mod, "_budget", [1 << 30])  # device-resident, as on a GPU
+    x, y = toy_data(n=32 * 90)
+    keras.utils.set_random_seed(7)
+    m = compiled(mlp())
+    monkeypatch.setattr(m, "AUTO_CHUNK_ACCELERATOR", 40)
+    m.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    assert m.trace_counts["train"] == 1  # 2 chunks of 45 steps: one program
+    assert [k for k in m._trainer_cache if k[0] == "train"] == [("train", "gather", 45, 32, False, True, None)]
