@@ -137,6 +137,23 @@ def test_data_parallel_on_one_device_matches_plain_fit():
     np.testing.assert_allclose(a[3], b[3], atol=LOSS_ATOL)
 
 
+def test_later_fits_under_a_distribution_compile_nothing():
+    """Placed train state and fresh metric values carry the mesh in their type; a one-device
+    value only equivalent to that sharding once made every early fit compile again."""
+    x = np.random.default_rng(1).random((100, 6), dtype=np.float32)
+    y = (x.sum(axis=1) > 3).astype(np.int32)
+    trine.clear_session()
+    m = trine.Sequential([trine.Input(shape=(6,)), trine.layers.Dense(8, activation="relu"),
+                          trine.layers.Dense(2, activation="softmax")])
+    m.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    with dist.DataParallel().scope():
+        m.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        counts = dict(m.trace_counts)
+        for _ in range(2):
+            m.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        assert dict(m.trace_counts) == counts
+
+
 # ====================================================================== 8 forced host devices
 @pytest.fixture(scope="module")
 def eight(tmp_path_factory):

@@ -45,11 +45,12 @@ def place(x, sharding):
     if x is None:
         return None
     if isinstance(x, jax.Array):
-        try:
-            if x.sharding.is_equivalent_to(sharding, x.ndim):
-                return x
-        except (ValueError, TypeError, AttributeError):
-            pass
+        # Equal, not merely equivalent: a one-device array is equivalent to a replicated
+        # NamedSharding but its type carries no mesh, and jit keys programs on that type
+        # (each fit then compiled its programs again for the first chunks). device_put
+        # between equivalent shardings relabels without copying.
+        if x.sharding == sharding:
+            return x
         if not (_multi() and x.is_fully_addressable and not sharding.is_fully_addressable):
             return jax.device_put(x, sharding)
     host = np.asarray(x)
