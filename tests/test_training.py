@@ -537,3 +537,19 @@ def test_fixed_length_loops_split_a_pass_evenly(monkeypatch):
     m.fit(x, y, epochs=2, batch_size=32, verbose=0)
     assert m.trace_counts["train"] == 1  # 2 chunks of 45 steps: one program
     assert [k for k in m._trainer_cache if k[0] == "train"] == [("train", "gather", 45, 32, False, True, None)]
+
+
+def test_streaming_keeps_at_most_max_in_flight_chunks_queued(monkeypatch):
+    """Without per-chunk log fetches nothing would stop dispatch from queueing a whole
+    epoch of host chunks (each holds its batches): the loop waits for the chunk
+    MAX_IN_FLIGHT behind the newest before dispatching more."""
+    from trine.training import data as data_mod
+    from trine.training import trainer as trainer_mod
+    monkeypatch.setattr(data_mod, "_budget", [0])
+    waited = []
+    real = jax.block_until_ready
+    monkeypatch.setattr(trainer_mod.jax, "block_until_ready", lambda t: waited.append(1) or real(t))
+    x, y = toy_data(n=32 * 40)  # 10 chunks of 4 steps
+    m = compiled(mlp(), steps_per_execution=4)
+    m.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert len(waited) >= 10 - m.MAX_IN_FLIGHT

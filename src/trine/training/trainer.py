@@ -844,8 +844,11 @@ class Trainer:
     # On accelerators (fixed-length loops, no timing) a longer chunk: each call ends in a
     # device-to-host sync for the logs, which costs a GPU far more than a CPU.
     AUTO_CHUNK_ACCELERATOR = 256  # a target: see even_chunk
-    # Streamed data: at most this many bytes of batches per chunk under "auto".
+    # Streamed data: at most this many bytes of batches per chunk under "auto", and at most
+    # MAX_IN_FLIGHT chunks dispatched ahead of the one running (when no callback syncs per
+    # chunk, dispatch would otherwise queue a whole epoch of host chunks: +170 MiB on W1).
     STREAM_CHUNK_BYTES = 32 * 1024 ** 2
+    MAX_IN_FLIGHT = 2
 
     def _chunk_len(self, kind, total_steps, fused=None):
         """Steps per XLA call for a pass of `total_steps` full batches.
@@ -986,6 +989,7 @@ class Trainer:
                                 (carry, data.chunk_spec(kt, data.tail), 1))
         runner = self._runner(kind, "stacked", k, bs, guard) if full else None
         s = 0
+        in_flight = collections.deque()
         nxt = (first if first is not None and k == k_auto else load(0, k)) if full else None
         while s < full:
             batches, n = nxt if isinstance(nxt, tuple) else nxt.result()
@@ -995,6 +999,9 @@ class Trainer:
                 carry = self._push_learning_rate(carry)
             r = runner if (n == k or not static) else self._runner(kind, "stacked", n, bs, guard)
             carry, logs = r(carry, batches, n)
+            in_flight.append(logs)
+            if len(in_flight) > self.MAX_IN_FLIGHT:  # back-pressure: each queued chunk
+                jax.block_until_ready(in_flight.popleft())  # holds its host batches
             if on_chunk(s, logs, n):
                 if nxt is not None:
                     nxt.result()
@@ -1013,6 +1020,7 @@ class Trainer:
         k = 1 if spe == "epoch" else self._chunk_len(kind, 0)
         step = 0
         pending, sig = [], None
+        in_flight = collections.deque()
 
         def flush(pending, carry):
             n = len(pending)
@@ -1048,6 +1056,9 @@ class Trainer:
                                                       (carry, spec, 1)))
             if pending and (s != sig or len(pending) == k):
                 carry, logs = flush(pending, carry)
+                in_flight.append(logs)
+                if len(in_flight) > self.MAX_IN_FLIGHT:
+                    jax.block_until_ready(in_flight.popleft())
                 if on_chunk(step, logs, len(pending)):
                     return carry, True
                 step += len(pending)
