@@ -161,10 +161,18 @@ def run_workload(name, rounds, with_keras, log):
 
 
 def import_times(n=5):
+    """Median import times in fresh interpreters, with bytecode caches warm for both
+    packages (in a temporary PYTHONPYCACHEPREFIX): an installed jax has its .pyc files from
+    pip, while trine run from src/ under PYTHONDONTWRITEBYTECODE=1 (as on this project's
+    machines) would otherwise be compiled from source on every import (1.31x vs ~1.07x)."""
+    import tempfile
     py = sys.executable
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"))
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"),
+               PYTHONPYCACHEPREFIX=tempfile.mkdtemp(prefix="trine-bench-pyc-"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
 
     def t(stmt):
+        subprocess.run([py, "-c", stmt], check=True, env=env)  # warm the bytecode cache
         out = []
         for _ in range(n):
             s = time.perf_counter()
