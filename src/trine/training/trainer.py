@@ -64,24 +64,17 @@ def even_chunk(total, k):
     return k
 
 
-_PREFETCH = []
-_COMPILER = []
+_POOLS = {}
 
 
-def _compiler():
-    """Worker threads that compile programs a pass will need later (XLA drops the GIL)."""
-    if not _COMPILER:
+def _pool(name, workers):
+    """A process-wide worker pool, made on first use: "compile" compiles programs a pass
+    needs later (XLA drops the GIL), "prefetch" gathers the next host chunk (so does
+    NumPy's take)."""
+    if name not in _POOLS:
         import concurrent.futures
-        _COMPILER.append(concurrent.futures.ThreadPoolExecutor(2, "trine-compile"))
-    return _COMPILER[0]
-
-
-def _prefetcher():
-    """One worker thread that gathers the next host chunk (NumPy's take drops the GIL)."""
-    if not _PREFETCH:
-        import concurrent.futures
-        _PREFETCH.append(concurrent.futures.ThreadPoolExecutor(1, "trine-prefetch"))
-    return _PREFETCH[0]
+        _POOLS[name] = concurrent.futures.ThreadPoolExecutor(workers, f"trine-{name}")
+    return _POOLS[name]
 
 
 def static_loops() -> bool:
@@ -882,9 +875,7 @@ class Trainer:
     def _slow_primitives(self, kind, source, k, bs, guard, args):
         """The SLOW_IN_CPU_LOOPS primitives in the fused program (traced once: a later call
         with the same arguments reuses the trace)."""
-        self._runner(kind, source, k, bs, guard)
-        fn = self._trainer_cache.get(("traceable", kind, source, k, bs, guard, static_loops(),
-                                      _distribution.cache_token()))
+        fn = self._traceable(kind, source, k, bs, guard)
         if hasattr(fn, "trace"):
             jaxpr = fn.trace(*args).jaxpr
         else:  # run eagerly: trace the step alone
@@ -906,9 +897,22 @@ class Trainer:
         if sig in self._ahead or key in self._compiling:
             return
         self._ahead.add(sig)
+        lowered = self._traceable(kind, source, K, bs, guard).trace(*args).lower()
+        self._compiling[key] = _pool("compile", 2).submit(lowered.compile)
+
+    def _traceable(self, kind, source, K, bs, guard):
+        """The jitted function inside the runner for these arguments (built if needed): the
+        one `.trace()` / `.lower()` work on, before a distribution's argument placement."""
         self._runner(kind, source, K, bs, guard)
-        lowered = self._trainer_cache[("traceable",) + key].trace(*args).lower()
-        self._compiling[key] = _compiler().submit(lowered.compile)
+        return self._trainer_cache[("traceable", kind, source, K, bs, guard, static_loops(),
+                                    _distribution.cache_token())]
+
+    def _throttle(self, in_flight, logs):
+        """Back-pressure on streamed chunks: each queued chunk holds its host batches, so wait
+        for the one MAX_IN_FLIGHT behind the newest."""
+        in_flight.append(logs)
+        if len(in_flight) > self.MAX_IN_FLIGHT:
+            jax.block_until_ready(in_flight.popleft())
 
     @staticmethod
     def _first_batch(source, data, bs):
@@ -994,14 +998,12 @@ class Trainer:
         while s < full:
             batches, n = nxt if isinstance(nxt, tuple) else nxt.result()
             # the next chunk is gathered on a worker thread while this one runs
-            nxt = _prefetcher().submit(load, s + n, k) if s + n < full else None
+            nxt = _pool("prefetch", 1).submit(load, s + n, k) if s + n < full else None
             if kind == "train":
                 carry = self._push_learning_rate(carry)
             r = runner if (n == k or not static) else self._runner(kind, "stacked", n, bs, guard)
             carry, logs = r(carry, batches, n)
-            in_flight.append(logs)
-            if len(in_flight) > self.MAX_IN_FLIGHT:  # back-pressure: each queued chunk
-                jax.block_until_ready(in_flight.popleft())  # holds its host batches
+            self._throttle(in_flight, logs)
             if on_chunk(s, logs, n):
                 if nxt is not None:
                     nxt.result()
@@ -1056,9 +1058,7 @@ class Trainer:
                                                       (carry, spec, 1)))
             if pending and (s != sig or len(pending) == k):
                 carry, logs = flush(pending, carry)
-                in_flight.append(logs)
-                if len(in_flight) > self.MAX_IN_FLIGHT:
-                    jax.block_until_ready(in_flight.popleft())
+                self._throttle(in_flight, logs)
                 if on_chunk(step, logs, len(pending)):
                     return carry, True
                 step += len(pending)
