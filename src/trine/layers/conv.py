@@ -8,8 +8,9 @@ Kernel layouts are exactly Keras 3's, so weights move between trine and Keras un
 - `SeparableConvND`:   depthwise as above; pointwise
                        `(1,) * rank + (in_channels * depth_multiplier, filters)`
 
-Every convolution goes through one function, `_conv`, so that a later performance pass can
-swap in another implementation (e.g. im2col + matmul on CPU) in one place.
+Every convolution goes through one function, `_conv`; on CPU it runs channels-last
+convolutions as patches times a matrix (`_cpu_paths`), which XLA's CPU backend runs 2-4x
+faster than its own convolution.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from trine import activations, constraints, initializers, regularizers
 from trine.core.layer import InputSpec, Layer
+from trine.layers._cpu_paths import conv_channels_last
 
 
 # --------------------------------------------------------------------------------------
@@ -126,12 +128,21 @@ def _conv(x, kernel, strides, padding, dilation_rate, data_format, groups=1, lhs
     else:
         pads = [tuple(p) for p in padding]
     # as Keras: the inputs take the kernel's dtype (integer inputs become float)
-    return jax.lax.conv_general_dilated(
-        x.astype(kernel.dtype), kernel, window_strides=tuple(strides), padding=pads,
-        lhs_dilation=None if lhs_dilation is None else tuple(lhs_dilation),
-        rhs_dilation=tuple(dilation_rate),
-        dimension_numbers=_dimension_numbers(rank, data_format),
-        feature_group_count=groups)
+    x = x.astype(kernel.dtype)
+
+    def xla_conv(x, kernel):
+        return jax.lax.conv_general_dilated(
+            x, kernel, window_strides=tuple(strides), padding=pads,
+            lhs_dilation=None if lhs_dilation is None else tuple(lhs_dilation),
+            rhs_dilation=tuple(dilation_rate),
+            dimension_numbers=_dimension_numbers(rank, data_format),
+            feature_group_count=groups)
+
+    if data_format == "channels_last" and groups == 1 and lhs_dilation is None:
+        # on CPU: patches and one matrix product (see _cpu_paths for why)
+        return conv_channels_last(x, kernel, tuple(strides), pads, tuple(dilation_rate),
+                                  xla_conv)
+    return xla_conv(x, kernel)
 
 
 def _conv_output_length(size, kernel, stride, padding, dilation):

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.core.layer import InputSpec, Layer
+from trine.layers._cpu_paths import max_pool
 from trine.layers.conv import normalize_data_format, normalize_padding, normalize_tuple
 
 
@@ -48,10 +49,10 @@ class _Pooling(Layer):
         strides = _window(self.rank, self.data_format, self.strides)
         pad = self.padding.upper()
         if self.mode == "max":
-            # NumPy scalars keep the init value concrete under jit, so JAX picks its
-            # differentiable max-pool primitive.
-            init = (np.array(-np.inf, inputs.dtype) if jnp.issubdtype(inputs.dtype, jnp.floating)
-                    else np.array(jnp.iinfo(inputs.dtype).min, inputs.dtype))
+            if jnp.issubdtype(inputs.dtype, jnp.floating):
+                return max_pool(inputs, window, strides, pad)
+            # a NumPy init value stays concrete under jit
+            init = np.array(jnp.iinfo(inputs.dtype).min, inputs.dtype)
             return jax.lax.reduce_window(inputs, init, jax.lax.max, window, strides, pad)
         x = inputs
         if not jnp.issubdtype(x.dtype, jnp.floating):

@@ -1,0 +1,137 @@
+"""The CPU formulations of convolution (patches x matrix) and of the max-pool gradient
+(`trine.layers._cpu_paths`): same results as XLA's convolution (to float rounding) and as
+`reduce_window`'s gradient (bit for bit, ties included), and really taken on the CPU."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from trine.layers import _cpu_paths
+from trine.layers.conv import _conv, same_padding
+from trine.layers.pooling import MaxPooling2D
+
+pytestmark = pytest.mark.skipif(jax.default_backend() != "cpu",
+                                reason="the CPU paths are lowered only for the CPU")
+
+
+def xla_conv(x, k, strides, padding, dilation):
+    rank = x.ndim - 2
+    spec = "DHW"[3 - rank:]
+    if padding == "valid":
+        pads = [(0, 0)] * rank
+    else:
+        pads = [same_padding(n, kk, s, d)
+                for n, kk, s, d in zip(x.shape[1:-1], k.shape[:rank], strides, dilation)]
+    return jax.lax.conv_general_dilated(x, k, strides, pads, rhs_dilation=dilation,
+                                        dimension_numbers=(f"N{spec}C", f"{spec}IO", f"N{spec}C"))
+
+
+CONV_CASES = [
+    # spatial, kernel, strides, padding, dilation
+    ((13, 13), (3, 3), (1, 1), "valid", (1, 1)),   # W3's second convolution
+    ((12, 11), (3, 2), (2, 1), "same", (1, 1)),
+    ((14, 14), (3, 3), (1, 1), "valid", (2, 2)),
+    ((20,), (5,), (2,), "same", (1,)),
+    ((6, 7, 5), (2, 3, 2), (1, 2, 1), "valid", (1, 1, 1)),
+    ((9, 9), (1, 1), (2, 2), "valid", (1, 1)),     # strided 1x1: still patches
+]
+
+
+@pytest.mark.parametrize("spatial,kernel,strides,padding,dilation", CONV_CASES)
+def test_patch_convolution_matches_xla(spatial, kernel, strides, padding, dilation):
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((3,) + spatial + (4,), np.float32))
+    k = jnp.asarray(rng.standard_normal(kernel + (4, 5), np.float32))
+
+    def ours(x, k):
+        return _conv(x, k, strides, padding, dilation, "channels_last")
+
+    def ref(x, k):
+        return xla_conv(x, k, strides, padding, dilation)
+
+    y, y_ref = jax.jit(ours)(x, k), ref(x, k)
+    assert y.shape == y_ref.shape
+    ct = jnp.asarray(rng.standard_normal(y.shape, np.float32))
+    grads = jax.jit(jax.grad(lambda x, k: jnp.sum(ours(x, k) * ct), (0, 1)))(x, k)
+    grads_ref = jax.grad(lambda x, k: jnp.sum(ref(x, k) * ct), (0, 1))(x, k)
+    for got, want in [(y, y_ref), *zip(grads, grads_ref)]:
+        scale = float(jnp.max(jnp.abs(want)))
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=0,
+                                   atol=1e-5 * scale)
+    # the forward program compiled for the CPU is a gather and a dot, no convolution
+    hlo = jax.jit(ours).lower(x, k).compile().as_text()
+    assert " convolution(" not in hlo and " dot(" in hlo
+
+
+def test_conv_falls_back_to_xla_where_patches_do_not_pay(monkeypatch):
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.standard_normal((2, 9, 9, 3), np.float32))
+    k = jnp.asarray(rng.standard_normal((3, 3, 3, 4), np.float32))
+
+    def ours(x, k):
+        return _conv(x, k, (1, 1), "valid", (1, 1), "channels_last")
+
+    monkeypatch.setattr(_cpu_paths, "MAX_PATCH_BYTES", 1000)
+    hlo = jax.jit(ours).lower(x, k).compile().as_text()
+    assert " convolution(" in hlo
+    # exactly XLA's result then
+    np.testing.assert_array_equal(np.asarray(jax.jit(ours)(x, k)),
+                                  np.asarray(xla_conv(x, k, (1, 1), "valid", (1, 1))))
+    monkeypatch.undo()
+    # channels_first and grouped convolutions stay XLA's
+    xc = jnp.transpose(x, (0, 3, 1, 2))
+    hlo = jax.jit(lambda x, k: _conv(x, k, (1, 1), "valid", (1, 1), "channels_first")
+                  ).lower(xc, k).compile().as_text()
+    assert " convolution(" in hlo
+    x6 = jnp.concatenate([x, x], -1)
+    hlo = jax.jit(lambda x, k: _conv(x, k, (1, 1), "valid", (1, 1), "channels_last", groups=2)
+                  ).lower(x6, jnp.concatenate([k, k], -1)).compile().as_text()
+    assert " convolution(" in hlo
+
+
+def reduce_window_max(x, window, padding):
+    return jax.lax.reduce_window(x, np.array(-np.inf, x.dtype), jax.lax.max, window, window,
+                                 padding)
+
+
+@pytest.mark.parametrize("shape,window,padding", [
+    ((3, 8, 8, 4), (1, 2, 2, 1), "VALID"),
+    ((3, 7, 9, 4), (1, 2, 2, 1), "VALID"),       # odd sizes: the remainder is cropped
+    ((3, 7, 9, 4), (1, 2, 3, 1), "SAME"),
+    ((2, 4, 9, 10), (1, 1, 3, 3), "SAME"),       # channels_first
+    ((2, 9, 5), (1, 3, 1), "VALID"),
+    ((2, 4, 5, 4, 3), (1, 2, 2, 2, 1), "SAME"),
+])
+def test_max_pool_gradient_is_bit_identical_with_ties(shape, window, padding):
+    rng = np.random.default_rng(2)
+    # values from {0, 1, 2}: most windows hold ties, which go to the first maximum
+    x = jnp.asarray(rng.integers(0, 3, shape).astype(np.float32))
+    y_ref = reduce_window_max(x, window, padding)
+    ct = jnp.asarray(rng.standard_normal(y_ref.shape, np.float32))
+
+    def ours(x):
+        return _cpu_paths.max_pool(x, window, window, padding)
+
+    np.testing.assert_array_equal(np.asarray(jax.jit(ours)(x)), np.asarray(y_ref))
+    g = jax.jit(jax.grad(lambda x: jnp.sum(ours(x) * ct)))(x)
+    g_ref = jax.jit(jax.grad(lambda x: jnp.sum(reduce_window_max(x, window, padding) * ct)))(x)
+    np.testing.assert_array_equal(np.asarray(g), np.asarray(g_ref))
+    hlo = jax.jit(jax.grad(lambda x: jnp.sum(ours(x) * ct))).lower(x).compile().as_text()
+    # XLA's CPU backend lowers reduce_window's gradient to select-and-scatter, then to a
+    # scatter; the masked copy has neither
+    assert "scatter(" not in hlo
+
+
+def test_overlapping_and_integer_max_pools_keep_reduce_window():
+    x = jnp.asarray(np.random.default_rng(3).standard_normal((2, 7, 7, 3), np.float32))
+    layer = MaxPooling2D(3, strides=2)
+    g = jax.jit(jax.grad(lambda x: jnp.sum(layer(x) ** 2)))(x)
+    g_ref = jax.grad(lambda x: jnp.sum(jax.lax.reduce_window(
+        x, np.array(-np.inf, np.float32), jax.lax.max, (1, 3, 3, 1), (1, 2, 2, 1), "VALID")
+        ** 2))(x)
+    # overlapping windows: the plain reduce_window gradient
+    np.testing.assert_array_equal(np.asarray(g), np.asarray(g_ref))
+    xi = jnp.arange(2 * 4 * 4 * 1, dtype=jnp.int32).reshape(2, 4, 4, 1)
+    out = MaxPooling2D(2)(xi)
+    assert out.dtype == jnp.int32
+    np.testing.assert_array_equal(np.asarray(out)[0, :, :, 0], [[5, 7], [13, 15]])
