@@ -92,7 +92,7 @@ def shape_data(workload, x):
     return x
 
 
-def run_workload(name, rounds, with_keras, log):
+def run_workload(name, rounds, with_keras, log, with_torch=True, with_scan=True):
     import jax
     import numpy as np
     import optax
@@ -118,7 +118,17 @@ def run_workload(name, rounds, with_keras, log):
         keys = iter(range(10 ** 6))
         systems["JAX jit step"] = lambda: ref.run_step_epoch(xr, y, jax.random.key(next(keys)))
         ref2 = Reference(ref_name, tx, bs)
-        systems["JAX epoch scan"] = lambda: ref2.run_scan_epoch(xd, yd, jax.random.key(next(keys)))
+        if with_scan:
+            systems["JAX epoch scan"] = lambda: ref2.run_scan_epoch(
+                xd, yd, jax.random.key(next(keys)))
+    if with_torch and ref_name:
+        try:
+            from bench.torch_reference import TorchReference
+            tref = TorchReference(ref_name, opt, bs)
+            xt, yt = tref.tensors(xs, y)
+            systems["PyTorch eager"] = lambda: tref.run_epoch(xt, yt)
+        except ImportError:
+            pass
     if with_keras:
         try:
             import keras
@@ -226,15 +236,23 @@ def main(argv=None):
                     default=["W1", "W1-1024", "W1-custom", "W2", "W3", "W4"])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--no-keras", action="store_true")
+    ap.add_argument("--no-torch", action="store_true",
+                    help="skip PyTorch eager (otherwise timed when torch is installed)")
+    ap.add_argument("--no-scan", action="store_true",
+                    help="skip the JAX epoch-scan reference (W3's takes ~65 s per round)")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-imports", action="store_true")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     log = lambda s: print(s, flush=True)
     report = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"), "workloads": []}
     log(f"machine: {report['machine']}")
     for w in args.workloads:
-        report["workloads"].append(run_workload(w, args.rounds, not args.no_keras, log))
-    report["imports"] = import_times()
+        report["workloads"].append(run_workload(w, args.rounds, not args.no_keras, log,
+                                                with_torch=not args.no_torch,
+                                                with_scan=not args.no_scan))
+    if not args.no_imports:
+        report["imports"] = import_times()
     if not args.no_memory:
         report["peak_rss_mib_W1"] = {"trine": peak_rss("trine")}
         if not args.no_keras:
@@ -258,8 +276,9 @@ def print_table(report):
             r2 = f"{st[multi] / st[k]:.2f}" if multi else "-"
             print(f"| {w['workload']} (batch {w['batch_size']}) | {k} | {first} | "
                   f"{st[k]:.3f} | {st['trine fit'] / st[k]:.2f} | {r2} |")
-    im = report["imports"]
-    print(f"\nimport jax {im['import_jax_s']:.3f}s, import trine {im['import_trine_s']:.3f}s "
+    im = report.get("imports")
+    if im:
+        print(f"\nimport jax {im['import_jax_s']:.3f}s, import trine {im['import_trine_s']:.3f}s "
           f"(ratio {im['import_trine_s'] / im['import_jax_s']:.2f})")
     if "peak_rss_mib_W1" in report:
         print("peak RSS, one W1 epoch (MiB): " + ", ".join(
