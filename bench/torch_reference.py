@@ -73,4 +73,4 @@ class TorchReference:
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
-        return float(loss)
+        return loss.item()
