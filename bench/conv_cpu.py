@@ -11,7 +11,7 @@ Variants (conv / max-pool gradient):
   concat        patches by concatenating slices, differentiated by JAX; reduce_window
   concat+rs     the same with pooling as reshape + max, differentiated by JAX
   xla+rs        XLA convolution, reshape + max pooling
-  patches       trine's CPU path: gathered patches x matrix with its own VJP, masked-copy
+  patches       trine's CPU path: gathered patches x matrix with its own derivative rule, masked-copy
                 max-pool gradient (`trine.layers._cpu_paths`)
 """
 from __future__ import annotations

@@ -154,3 +154,35 @@ def test_gpu_programs_keep_xla_convolution_and_pooling():
     assert "stablehlo.gather" not in cuda and "dot_general" not in cuda
     cpu = export.export(grad, platforms=("cpu",))(x, k).mlir_module()
     assert "stablehlo.gather" in cpu and "dot_general" in cpu and "select_and_scatter" not in cpu
+
+
+def test_forward_mode_autodiff_works_through_both_paths():
+    """jvp / jacfwd / hessian through the CPU paths (custom JVPs, not custom VJPs)."""
+    rng = np.random.default_rng(4)
+    x = jnp.asarray(rng.standard_normal((2, 8, 8, 3), np.float32))
+    k = jnp.asarray(rng.standard_normal((3, 3, 3, 4), np.float32))
+    dx = jnp.asarray(rng.standard_normal(x.shape, np.float32))
+    dk = jnp.asarray(rng.standard_normal(k.shape, np.float32))
+
+    def ours(x, k):
+        y = _conv(x, k, (1, 1), "valid", (1, 1), "channels_last")
+        return _cpu_paths.max_pool(y, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+
+    def ref(x, k):
+        y = xla_conv(x, k, (1, 1), "valid", (1, 1))
+        return reduce_window_max(y, (1, 2, 2, 1), "VALID")
+
+    y, ty = jax.jit(lambda x, k, a, b: jax.jvp(ours, (x, k), (a, b)))(x, k, dx, dk)
+    y_ref, ty_ref = jax.jvp(ref, (x, k), (dx, dk))
+    scale = float(jnp.max(jnp.abs(ty_ref)))
+    np.testing.assert_allclose(np.asarray(y), np.asarray(y_ref), atol=1e-5 * scale)
+    np.testing.assert_allclose(np.asarray(ty), np.asarray(ty_ref), atol=1e-5 * scale)
+
+    def loss(k, f):
+        return jnp.sum(jnp.tanh(f(x[:1, :5, :5], k)))
+
+    k_small = k[:2, :2, :, :2]
+    h = jax.jit(jax.hessian(lambda k: loss(k, ours)))(k_small)
+    h_ref = jax.hessian(lambda k: loss(k, ref))(k_small)
+    np.testing.assert_allclose(np.asarray(h), np.asarray(h_ref), rtol=1e-4,
+                               atol=1e-4 * float(jnp.max(jnp.abs(h_ref))))

@@ -78,32 +78,33 @@ def _xla_valid_conv(x, kernel, strides, dilation):
         dimension_numbers=(f"N{spec}C", f"{spec}IO", f"N{spec}C"))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _patch_matmul(patches, kernel):
+    k2 = kernel.reshape(-1, kernel.shape[-1])
+    y = patches.reshape(-1, k2.shape[0]) @ k2
+    return y.reshape(patches.shape[:-1] + (k2.shape[1],))
+
+
+# A custom JVP rather than a custom VJP, so forward-mode autodiff (jvp, jacfwd, hessian)
+# works. Reverse mode is JAX's transpose of the tangent below: the kernel term's transpose is
+# patches^T @ g on the patches saved from the forward pass; the input term is written as
+# XLA's convolution, whose transpose XLA's CPU backend runs well (13 ms for W3's second
+# convolution, where the transpose of the gather would be a slow scatter-add).
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
 def _conv_patches(x, kernel, strides, dilation):
-    return _conv_patches_fwd(x, kernel, strides, dilation)[0]
+    rank = x.ndim - 2
+    return _patch_matmul(_patches(x, kernel.shape[:rank], strides, dilation), kernel)
 
 
-def _conv_patches_fwd(x, kernel, strides, dilation):
+@_conv_patches.defjvp
+def _conv_patches_jvp(strides, dilation, primals, tangents):
+    x, kernel = primals
+    dx, dk = tangents
     rank = x.ndim - 2
     patches = _patches(x, kernel.shape[:rank], strides, dilation)
-    k2 = kernel.reshape(-1, kernel.shape[-1])
-    y = (patches.reshape(-1, k2.shape[0]) @ k2).reshape(patches.shape[:-1] + (k2.shape[1],))
-    return y, (patches, kernel, jnp.zeros((0,) + x.shape[1:], x.dtype))
-
-
-def _conv_patches_bwd(strides, dilation, res, g):
-    patches, kernel, like = res
-    f = kernel.shape[-1]
-    g2 = g.reshape(-1, f)
-    dk = (patches.reshape(-1, patches.shape[-1]).T @ g2).reshape(kernel.shape)
-    # the input gradient is XLA's transposed convolution, which its CPU backend runs well
-    x_shape = jax.ShapeDtypeStruct((g.shape[0],) + like.shape[1:], like.dtype)
-    (dx,) = jax.linear_transpose(
-        lambda v: _xla_valid_conv(v, kernel, strides, dilation), x_shape)(g)
-    return dx, dk
-
-
-_conv_patches.defvjp(_conv_patches_fwd, _conv_patches_bwd)
+    y = _patch_matmul(patches, kernel)
+    dy = (_xla_valid_conv(dx, kernel, strides, dilation)
+          + _patch_matmul(patches, dk))
+    return y, dy
 
 
 def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
@@ -142,41 +143,40 @@ def _reduce_window_max(x, window, strides, pads):
     return jax.lax.reduce_window(x, init, jax.lax.max, window, strides, pads)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _tiled_view(x, y, window, pads):
+    """`x` padded with -inf and cropped to whole windows, as `(o1, w1, o2, w2, ...)`; the
+    (lo, hi) edges that did it; and the first-maximum mask of each window in that view
+    (row-major window order, the rule of XLA's select-and-scatter)."""
+    edges = [(lo, y_n * w - n - lo) for n, w, y_n, (lo, _) in zip(x.shape, window, y.shape, pads)]
+    xp = jax.lax.pad(x, np.array(-np.inf, x.dtype), [(lo, hi, 0) for lo, hi in edges])
+    tiled = [d for o, w in zip(y.shape, window) for d in (o, w)]
+    expand = [d for o in y.shape for d in (o, 1)]
+    xr = xp.reshape(tiled)
+    size = math.prod(window)
+    order = np.arange(size, dtype=np.int32).reshape([d for w in window for d in (1, w)])
+    axes = tuple(range(1, 2 * len(window), 2))
+    first = jnp.min(jnp.where(xr == y.reshape(expand), order, size), axis=axes, keepdims=True)
+    return edges, tiled, expand, axes, order == first
+
+
+# A custom JVP (forward-mode autodiff keeps working): the tangent of each window's maximum
+# is the tangent of its first maximal element. Its transpose, JAX's reverse mode, copies
+# each window's cotangent to that element: a masked copy in a reshaped view instead of the
+# scatter XLA's CPU backend makes of select-and-scatter; the same routing, so gradients
+# are bit-identical.
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
 def _max_pool_tiled(x, window, pads):
     return _reduce_window_max(x, window, window, pads)
 
 
-def _max_pool_tiled_fwd(x, window, pads):
+@_max_pool_tiled.defjvp
+def _max_pool_tiled_jvp(window, pads, primals, tangents):
+    (x,), (dx,) = primals, tangents
     y = _reduce_window_max(x, window, window, pads)
-    return y, (x, y)
-
-
-def _max_pool_tiled_bwd(window, pads, res, g):
-    x, y = res
-    # the padded input, cropped to whole windows: (lo, hi) pads, negative where cropped
-    edges = [(lo, y_n * w - n - lo) for n, w, y_n, (lo, _) in zip(x.shape, window, y.shape, pads)]
-    neg_inf = np.array(-np.inf, x.dtype)
-    xp = jax.lax.pad(x, neg_inf, [(lo, hi, 0) for lo, hi in edges])
-    tiled = []
-    for o, w in zip(y.shape, window):
-        tiled += [o, w]
-    xr = xp.reshape(tiled)
-    expand = [d for o in y.shape for d in (o, 1)]
-    ye = y.reshape(expand)
-    ge = g.reshape(expand)
-    # row-major position of each element inside its window
-    size = math.prod(window)
-    order = np.arange(size, dtype=np.int32).reshape(window)
-    order = order.reshape([d for w in window for d in (1, w)])
-    window_axes = tuple(range(1, 2 * len(window), 2))
-    first = jnp.min(jnp.where(xr == ye, order, size), axis=window_axes, keepdims=True)
-    dxr = jnp.where(order == first, ge, jnp.zeros((), g.dtype))
-    dx = dxr.reshape(xp.shape)
-    return (jax.lax.pad(dx, np.array(0, g.dtype), [(-lo, -hi, 0) for lo, hi in edges]),)
-
-
-_max_pool_tiled.defvjp(_max_pool_tiled_fwd, _max_pool_tiled_bwd)
+    edges, tiled, expand, axes, mask = _tiled_view(x, y, window, pads)
+    dxp = jax.lax.pad(dx, np.array(0, dx.dtype), [(lo, hi, 0) for lo, hi in edges])
+    dy = jnp.sum(jnp.where(mask, dxp.reshape(tiled), jnp.zeros((), dx.dtype)), axis=axes)
+    return y, dy.reshape(y.shape)
 
 
 def max_pool(x, window, strides, padding):
