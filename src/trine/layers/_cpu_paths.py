@@ -32,6 +32,12 @@ import numpy as np
 MAX_PATCH_BYTES = 128 * 2 ** 20
 
 
+def _valid_out(spatial, kernel, strides, dilation):
+    """Output lengths of an unpadded ("valid") convolution."""
+    return tuple((n - (k - 1) * d - 1) // s + 1
+                 for n, k, s, d in zip(spatial, kernel, strides, dilation))
+
+
 @functools.lru_cache(maxsize=256)
 def _patch_index(spatial, kernel, strides, dilation):
     """Flat input positions of every (output position, kernel position) pair, row-major.
@@ -39,8 +45,7 @@ def _patch_index(spatial, kernel, strides, dilation):
     `spatial` is the (already padded) input's spatial shape; returns the int32 index of shape
     `(prod(out) * prod(kernel),)` and the output's spatial shape.
     """
-    out = tuple((n - (k - 1) * d - 1) // s + 1
-                for n, k, s, d in zip(spatial, kernel, strides, dilation))
+    out = _valid_out(spatial, kernel, strides, dilation)
     rank = len(spatial)
     flat = np.zeros(out + kernel, np.int64)
     step = 1
@@ -110,28 +115,28 @@ def _conv_patches_jvp(strides, dilation, primals, tangents):
 def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
     """Convolution of a channels-last `x` (groups=1): patches on CPU, `xla_conv` elsewhere.
 
-    `pads` is one `(low, high)` pair per spatial axis; `xla_conv(x, kernel)` is the caller's
+    `strides`/`dilation` are tuples and `pads` is one `(low, high)` pair per spatial axis
+    (hashable: they key the cached patch index); `xla_conv(x, kernel)` is the caller's
     XLA convolution of the unpadded input, used on other platforms and for inputs whose patch
     matrix would exceed `MAX_PATCH_BYTES`.
     """
     rank = x.ndim - 2
     kernel_spatial = kernel.shape[:rank]
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
-    out = [(n - (k - 1) * d - 1) // s + 1
-           for n, k, s, d in zip(padded, kernel_spatial, strides, dilation)]
+    out = _valid_out(padded, kernel_spatial, strides, dilation)
     patch_bytes = (x.shape[0] * math.prod(out) * math.prod(kernel.shape[:-1])
                    * jnp.dtype(kernel.dtype).itemsize)
-    pointwise = (math.prod(kernel_spatial) == 1 and tuple(strides) == (1,) * rank
-                 and not any(lo or hi for lo, hi in pads))
+    padding = any(lo or hi for lo, hi in pads)
+    pointwise = math.prod(kernel_spatial) == 1 and strides == (1,) * rank and not padding
     if min(out) <= 0 or patch_bytes > MAX_PATCH_BYTES or pointwise:
         # empty outputs, patch matrices too big to be worth it, and 1x1 kernels (which
         # XLA already runs as a matrix product)
         return xla_conv(x, kernel)
 
     def on_cpu(x, kernel):
-        if any(lo or hi for lo, hi in pads):
-            x = jnp.pad(x, ((0, 0),) + tuple(tuple(p) for p in pads) + ((0, 0),))
-        return _conv_patches(x, kernel, tuple(strides), tuple(dilation))
+        if padding:
+            x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+        return _conv_patches(x, kernel, strides, dilation)
 
     return jax.lax.platform_dependent(x, kernel, cpu=on_cpu, default=xla_conv)
 
@@ -144,9 +149,9 @@ def _reduce_window_max(x, window, strides, pads):
 
 
 def _tiled_view(x, y, window, pads):
-    """`x` padded with -inf and cropped to whole windows, as `(o1, w1, o2, w2, ...)`; the
-    (lo, hi) edges that did it; and the first-maximum mask of each window in that view
-    (row-major window order, the rule of XLA's select-and-scatter)."""
+    """The (lo, hi) edges that pad `x` with -inf and crop it to whole windows; that view's
+    shape `(o1, w1, o2, w2, ...)`; its window axes; and the first-maximum mask of each window
+    in it (row-major window order, the rule of XLA's select-and-scatter)."""
     edges = [(lo, y_n * w - n - lo) for n, w, y_n, (lo, _) in zip(x.shape, window, y.shape, pads)]
     xp = jax.lax.pad(x, np.array(-np.inf, x.dtype), [(lo, hi, 0) for lo, hi in edges])
     tiled = [d for o, w in zip(y.shape, window) for d in (o, w)]
@@ -156,7 +161,7 @@ def _tiled_view(x, y, window, pads):
     order = np.arange(size, dtype=np.int32).reshape([d for w in window for d in (1, w)])
     axes = tuple(range(1, 2 * len(window), 2))
     first = jnp.min(jnp.where(xr == y.reshape(expand), order, size), axis=axes, keepdims=True)
-    return edges, tiled, expand, axes, order == first
+    return edges, tiled, axes, order == first
 
 
 # A custom JVP (forward-mode autodiff keeps working): the tangent of each window's maximum
@@ -173,7 +178,7 @@ def _max_pool_tiled(x, window, pads):
 def _max_pool_tiled_jvp(window, pads, primals, tangents):
     (x,), (dx,) = primals, tangents
     y = _reduce_window_max(x, window, window, pads)
-    edges, tiled, expand, axes, mask = _tiled_view(x, y, window, pads)
+    edges, tiled, axes, mask = _tiled_view(x, y, window, pads)
     dxp = jax.lax.pad(dx, np.array(0, dx.dtype), [(lo, hi, 0) for lo, hi in edges])
     dy = jnp.sum(jnp.where(mask, dxp.reshape(tiled), jnp.zeros((), dx.dtype)), axis=axes)
     return y, dy.reshape(y.shape)
