@@ -9,6 +9,11 @@ def cheap_random_init():
     Drawing random numbers in JAX compiles one XLA program per new shape (about a second on
     a slow CPU). Tests that overwrite or only compare weights do not need real random
     initial values, so this keeps them fast. Returns the MonkeyPatch; call `.undo()`.
+
+    Any function jitted while the patch is on (trine's bucketed sampler, a Dropout step)
+    traces the patched draw into a constant of its compiled program, and jit's cache keeps
+    that program after the patch is undone: later tests would silently get the same
+    "random" values. So JAX's caches are cleared when the patch goes on and when it comes off.
     """
     import jax
     import jax.numpy as jnp
@@ -19,7 +24,13 @@ def cheap_random_init():
         rng = np.random.default_rng(abs(hash(shape)) % (2 ** 32))
         return jnp.asarray(rng.uniform(-scale, scale, size=shape).astype(dt))
 
-    mp = pytest.MonkeyPatch()
+    class _Patch(pytest.MonkeyPatch):
+        def undo(self):
+            super().undo()
+            jax.clear_caches()
+
+    jax.clear_caches()
+    mp = _Patch()
     mp.setattr(jax.random, "uniform",
                lambda key, shape=(), dtype=float, minval=0.0, maxval=1.0: values(shape, dtype))
     mp.setattr(jax.random, "normal", lambda key, shape=(), dtype=float: values(shape, dtype))

@@ -275,3 +275,27 @@ def test_layer_uses_initializer_key():
     d3.build((None, 256))
     np.testing.assert_array_equal(d3.kernel.value, np.full(SHAPE, 0.5))
     np.testing.assert_array_equal(d3.bias.value, np.ones(160))
+
+
+def test_tests_cheap_init_patch_leaves_no_constant_behind():
+    """The saving tests' fast-init patch must not leak into later tests' initial weights.
+
+    Traced while jax.random is patched, the bucketed sampler would keep the patched draw as
+    a constant of its cached program; the patch clears JAX's caches on and off.
+    """
+    from saving_utils import cheap_random_init
+
+    init = I.GlorotUniform()
+    shape = (256, 784)  # bucket 262144, the GAN test's kernels
+    limit = math.sqrt(6 / sum(shape))
+    mp = cheap_random_init()
+    try:
+        patched = np.asarray(init(shape, key=jax.random.key(7)))
+    finally:
+        mp.undo()
+    real = np.asarray(init(shape, key=jax.random.key(7)))
+    assert not np.array_equal(patched, real)
+    # uniform on [-limit, limit): std limit/sqrt(3), nothing piled at the lower bound
+    assert abs(real.std() - limit / math.sqrt(3)) < 0.02 * limit
+    assert np.mean(real == -limit) < 1e-3
+    np.testing.assert_array_equal(real, np.asarray(init(shape, key=jax.random.key(7))))
