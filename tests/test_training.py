@@ -553,3 +553,36 @@ def test_streaming_keeps_at_most_max_in_flight_chunks_queued(monkeypatch):
     m = compiled(mlp(), steps_per_execution=4)
     m.fit(x, y, epochs=1, batch_size=32, verbose=0)
     assert len(waited) >= 10 - m.MAX_IN_FLIGHT
+
+
+@pytest.mark.parametrize("api", ["sequential", "functional", "subclassed"])
+def test_freezing_after_fit_moves_weights_to_non_trainable(api):
+    """Fine-tuning as Keras's guides do it: train, freeze a layer, compile and fit again.
+    The model's caches (variable paths, fit's variable lists) must not count as weights the
+    model owns, or the frozen layer's weights stay trainable and appear twice."""
+    x, y = toy_data(n=64)
+    if api == "sequential":
+        m = mlp()
+    elif api == "functional":
+        i = Input(shape=(8,))
+        m = Model(i, Dense(3, activation="softmax")(Dense(16, activation="relu")(i)))
+    else:
+        class Net(Model):
+            def __init__(self):
+                super().__init__()
+                self.hidden = Dense(16, activation="relu")
+                self.out = Dense(3, activation="softmax")
+
+            def call(self, x):
+                return self.out(self.hidden(x))
+        m = Net()
+    compiled(m).fit(x, y, epochs=1, batch_size=32, verbose=0)
+    first = [layer for layer in m.layers if layer.weights][0]
+    first.trainable = False
+    assert len(m.weights) == len({id(v) for v in m.weights}) == 4
+    assert [v.path for v in m.non_trainable_weights] == [v.path for v in first.weights]
+    assert len(m.trainable_weights) == 2
+    before = first.get_weights()
+    compiled(m).fit(x, y, epochs=1, batch_size=32, verbose=0)
+    for a, b in zip(before, first.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -191,10 +191,12 @@ def _shapes_tree(x):
     return _shape_of(x)
 
 
-# Attributes of layers that hold other layers without owning them.
+# Attributes of layers that hold other layers or variables without owning them
+# (`_path_cache`: Model._path_map's (path, Variable) pairs: walked, it made every weight a
+# direct, trainable weight of the model, so freezing a layer after a fit did nothing).
 _UNTRACKED = frozenset({"_inbound_nodes", "_functional", "_parent", "_output_layers",
                         "_input_layers", "_compiled", "_trainer_cache", "_callbacks_model",
-                        "optimizer", "_tracked_cache"})
+                        "optimizer", "_path_cache"})
 
 
 class Layer:
