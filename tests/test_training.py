@@ -555,6 +555,36 @@ def test_streaming_keeps_at_most_max_in_flight_chunks_queued(monkeypatch):
     assert len(waited) >= 10 - m.MAX_IN_FLIGHT
 
 
+def test_freezing_a_layer_mid_fit_takes_effect_at_the_next_fit():
+    """fit takes the model's variable lists once: a callback that freezes a layer between
+    epochs (Keras: trainable changes apply from the next compile / fit) leaves this fit's
+    epochs exactly as without it, instead of writing one layer's state into another's."""
+    from trine.training.callbacks import Callback
+    x, y = toy_data(n=128)
+
+    class Freeze(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                self.model.layers[0].trainable = False
+
+    runs = []
+    for cbs in ([], [Freeze()]):
+        keras.utils.set_random_seed(4)
+        m = compiled(mlp())
+        h = m.fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=cbs)
+        runs.append((m, h.history, [w for layer in m.layers for w in layer.get_weights()]))
+    (_, ha, wa), (frozen, hb, wb) = runs
+    assert ha == hb
+    for a, b in zip(wa, wb):
+        np.testing.assert_array_equal(a, b)
+    # and the next fit trains only what is trainable now
+    before = frozen.layers[0].get_weights()
+    frozen.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    for a, b in zip(before, frozen.layers[0].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(wb[-1], frozen.layers[-1].get_weights()[-1])
+
+
 @pytest.mark.parametrize("api", ["sequential", "functional", "subclassed"])
 def test_freezing_after_fit_moves_weights_to_non_trainable(api):
     """Fine-tuning as Keras's guides do it: train, freeze a layer, compile and fit again.

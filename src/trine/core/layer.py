@@ -192,11 +192,15 @@ def _shapes_tree(x):
 
 
 # Attributes of layers that hold other layers or variables without owning them
-# (`_path_cache`: Model._path_map's (path, Variable) pairs: walked, it made every weight a
+# (`_state_refs`: the variable lists a fit call took, see Trainer._prepare_training;
+# `_path_cache`: Model._path_map's (path, Variable) pairs: walked, it made every weight a
 # direct, trainable weight of the model, so freezing a layer after a fit did nothing).
 _UNTRACKED = frozenset({"_inbound_nodes", "_functional", "_parent", "_output_layers",
                         "_input_layers", "_compiled", "_trainer_cache", "_callbacks_model",
-                        "optimizer", "_path_cache"})
+                        "optimizer", "_state_refs", "_path_cache"})
+
+# Attribute values the walk skips at once (most of a layer's attributes).
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None), bytes})
 
 
 class Layer:
@@ -312,13 +316,15 @@ class Layer:
                     out.append(v)
             elif isinstance(v, (list, tuple)) and depth < 4:
                 for e in v:
-                    visit(e, depth + 1)
+                    if type(e) not in _LEAF_TYPES:
+                        visit(e, depth + 1)
             elif isinstance(v, dict) and depth < 4:
                 for e in v.values():
-                    visit(e, depth + 1)
+                    if type(e) not in _LEAF_TYPES:
+                        visit(e, depth + 1)
 
         for k, v in self.__dict__.items():
-            if k in _UNTRACKED or k == "_own_variables":
+            if type(v) in _LEAF_TYPES or k in _UNTRACKED or k == "_own_variables":
                 continue
             visit(v)
         return out

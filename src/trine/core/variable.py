@@ -155,7 +155,8 @@ class Variable:
         return v
 
     def assign(self, value):
-        value = jnp.asarray(value, dtype=self.dtype)
+        if not (isinstance(value, jax.Array) and value.dtype == self._value.dtype):
+            value = jnp.asarray(value, dtype=self.dtype)  # an eager op: ~0.1 ms even if a no-op
         if tuple(value.shape) != self.shape:
             raise ValueError(
                 f"Variable '{self.path}' has shape {self.shape}; cannot assign a value of "

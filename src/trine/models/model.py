@@ -88,10 +88,11 @@ class Model(Trainer, Layer):
         self.built = True
 
     # ------------------------------------------------------------------ the pure seam
-    def _path_map(self):
-        """Unique paths for all variables: [(path, Variable)], trainable first."""
+    def _path_map(self, weights=None):
+        """Unique paths for all variables: [(path, Variable)], trainable first. `weights`:
+        `self.weights` when the caller has it already (checking the cache walks the layers)."""
         cache = self.__dict__.get("_path_cache")
-        weights = self.weights
+        weights = self.weights if weights is None else weights
         key = tuple(id(v) for v in weights)
         if cache is not None and cache[0] == key:
             return cache[1]

@@ -10,6 +10,7 @@ before callbacks that read weights at epoch end.
 from __future__ import annotations
 
 import collections
+import functools
 import warnings
 from typing import Any, NamedTuple
 
@@ -137,6 +138,21 @@ def _dropout_base(seed):
     if seed not in _DROPOUT_BASES:
         _DROPOUT_BASES[seed] = jax.random.key((int(seed) * 0x9E3779B1 + _TAG_DROPOUT) % 2**32)
     return _DROPOUT_BASES[seed]
+
+
+@functools.lru_cache(maxsize=64)
+def _zeros_fn(specs):
+    return jax.jit(lambda: [jnp.zeros(shape, dtype) for shape, dtype in specs])
+
+
+def _zeros(specs):
+    """Fresh zero arrays of `specs` ((shape, dtype), ...) from one jitted call."""
+    return _zeros_fn(specs)()
+
+
+def _copies(tree):
+    """A copy of every array in `tree`, in one batched call (no compile)."""
+    return jax.device_put(tree, may_alias=False)
 
 
 def _last_step_logs(chunk, into):
@@ -602,10 +618,25 @@ class Trainer:
     def _metric_values(self):
         return [v.value for v in self.metrics_variables]
 
-    def _reset_metric_values(self):
+    def _reset_metric_values(self, metrics=None):
+        """Every metric's initial state, aligned with `metrics_variables`. Metrics that keep
+        Metric's own reset_state start at zeros, made by one cached jitted call: eager
+        jnp.zeros costs ~0.15 ms apiece per epoch, the jitted call ~0.02 ms in all."""
+        from trine.metrics import Metric
+        metrics = self.metrics if metrics is None else metrics
+        parts, specs = [], []
+        for m in metrics:
+            if (type(m).reset_state is Metric.reset_state
+                    and type(m).stateless_reset_state is Metric.stateless_reset_state):
+                vs = m.variables
+                parts.append((len(specs), len(vs)))
+                specs.extend((tuple(v.shape), v.dtype) for v in vs)
+            else:
+                parts.append(m.stateless_reset_state())
+        zeros = _zeros(tuple(specs)) if specs else []
         out = []
-        for m in self.metrics:
-            out.extend(m.stateless_reset_state())
+        for p in parts:
+            out.extend(zeros[p[0]:p[0] + p[1]] if isinstance(p, tuple) else p)
         return out
 
     def _update_metrics_variables(self, metrics_variables, loss, x, y, y_pred, sample_weight,
@@ -781,12 +812,19 @@ class Trainer:
     def _values(self, variables):
         vals = [v.value for v in variables]
         if donating():  # the train state is donated: never alias Variables
-            vals = [jnp.copy(v) for v in vals]
+            vals = _copies(vals)
         return vals
 
     def _prepare_training(self):
+        """The train state from the Variables. The variable lists are taken once here, for
+        the whole fit / train_on_batch call (`_sync_back` writes into the same ones): walking
+        the layer tree costs ~0.3 ms per list, per epoch, and a callback changing what is
+        trainable mid-fit must not misalign the state with the Variables."""
         tvars = self.trainable_variables
-        paths = {id(v): p for p, v in self._path_map()}
+        ntvars = self.non_trainable_variables
+        metrics = self.metrics
+        self._state_refs = (tvars, ntvars, [v for m in metrics for v in m.variables], metrics)
+        paths = {id(v): p for p, v in self._path_map(tvars + ntvars)}
         sig = tuple(paths[id(v)] for v in tvars)
         if self._opt_state is None or getattr(self, "_opt_sig", None) != sig:
             self.optimizer.build(tvars, list(sig))
@@ -799,9 +837,9 @@ class Trainer:
         self._rng_base = _dropout_base(global_seed())
         opt_state = self._opt_state
         if donating():  # donated: keep the model's copy intact
-            opt_state = jax.tree_util.tree_map(jnp.copy, opt_state)
-        return TrainState(self._values(tvars), self._values(self.non_trainable_variables),
-                          opt_state, self._reset_metric_values(),
+            opt_state = _copies(opt_state)
+        return TrainState(self._values(tvars), self._values(ntvars),
+                          opt_state, self._reset_metric_values(metrics),
                           jnp.asarray(self._step, jnp.int32))
 
     def _push_learning_rate(self, ts):
@@ -822,12 +860,13 @@ class Trainer:
     def _sync_back(self, ts):
         """Write the train state's values into the Variables (a sync point)."""
         ts = _distribution.host_state(ts)
-        copy = donating()
-        for v, x in zip(self.trainable_variables, ts.trainable):
-            v.assign(jnp.copy(x) if copy else x)
-        for v, x in zip(self.non_trainable_variables, ts.non_trainable):
-            v.assign(jnp.copy(x) if copy else x)
-        for v, x in zip(self.metrics_variables, ts.metrics):
+        tvars, ntvars, mvars, _ = self._state_refs
+        params = list(ts.trainable) + list(ts.non_trainable)
+        if donating():  # the state goes on being donated: the Variables get copies
+            params = _copies(params)
+        for v, x in zip(tvars + ntvars, params):
+            v.assign(x)
+        for v, x in zip(mvars, ts.metrics):
             v.assign(x)
         self._opt_state = ts.optimizer
         self._step = int(ts.step)
@@ -1188,7 +1227,7 @@ class Trainer:
 
         for epoch in range(initial_epoch, epochs):
             cur_epoch[0] = epoch
-            ts = ts._replace(metrics=self._reset_metric_values())
+            ts = ts._replace(metrics=self._reset_metric_values(self._state_refs[3]))
             cbs.on_epoch_begin(epoch)
             perm = data.permutation(shuffle_seed + (epoch,)) if data.kind == "arrays" else None
             ts, stopped = self._iterate("train", ts, data, perm, on_chunk, guard)
