@@ -616,3 +616,42 @@ def test_freezing_after_fit_moves_weights_to_non_trainable(api):
     compiled(m).fit(x, y, epochs=1, batch_size=32, verbose=0)
     for a, b in zip(before, first.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_weights_set_by_a_callback_at_epoch_end_carry_on_training():
+    """Keras reads the Variables again at each epoch's start: a callback's set_weights at the
+    end of an epoch is where the next epoch starts, and after the last epoch it stands."""
+    from trine.training.callbacks import Callback
+    x, y = toy_data(n=96)
+
+    def set_first(model):  # constant 0.05, rather: zeros would stop relu's gradient
+        layer = model.layers[0]
+        layer.set_weights([np.full_like(w, 0.05) for w in layer.get_weights()])
+
+    class SetAt(Callback):
+        def __init__(self, at):
+            super().__init__()
+            self.at = at
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == self.at:
+                set_first(self.model)
+
+    def model():
+        keras.utils.set_random_seed(6)
+        return compiled(mlp(), optimizer=keras.optimizers.SGD(0.1))
+
+    a = model()
+    ha = a.fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[SetAt(0)])
+    b = model()
+    hb = b.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    set_first(b)
+    hb2 = b.fit(x, y, epochs=3, initial_epoch=1, batch_size=32, verbose=0)
+    assert ha.history["loss"] == hb.history["loss"] + hb2.history["loss"]
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert np.any(a.layers[0].get_weights()[0] != 0.05)  # trained on from the set values
+
+    c = model()
+    c.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[SetAt(1)])
+    assert np.all(c.layers[0].get_weights()[0] == 0.05)

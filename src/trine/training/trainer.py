@@ -824,6 +824,7 @@ class Trainer:
         ntvars = self.non_trainable_variables
         metrics = self.metrics
         self._state_refs = (tvars, ntvars, [v for m in metrics for v in m.variables], metrics)
+        self._synced = [v._value for v in tvars + ntvars]
         paths = {id(v): p for p, v in self._path_map(tvars + ntvars)}
         sig = tuple(paths[id(v)] for v in tvars)
         if self._opt_state is None or getattr(self, "_opt_sig", None) != sig:
@@ -841,6 +842,17 @@ class Trainer:
         return TrainState(self._values(tvars), self._values(ntvars),
                           opt_state, self._reset_metric_values(metrics),
                           jnp.asarray(self._step, jnp.int32))
+
+    def _reread_assigned(self, ts):
+        """`ts` with the Variables' values if anything assigned them since the last sync (a
+        callback's set_weights / load_weights at an epoch's end or beginning): Keras reads
+        the Variables again at the start of every epoch, so such changes carry on training.
+        Checked by identity, so an untouched model costs nothing."""
+        tvars, ntvars, _, _ = self._state_refs
+        if all(v._value is a for v, a in zip(tvars + ntvars, self._synced)):
+            return ts
+        self._synced = [v._value for v in tvars + ntvars]
+        return ts._replace(trainable=self._values(tvars), non_trainable=self._values(ntvars))
 
     def _push_learning_rate(self, ts):
         from trine import optimizers as opt_mod
@@ -866,6 +878,7 @@ class Trainer:
             params = _copies(params)
         for v, x in zip(tvars + ntvars, params):
             v.assign(x)
+        self._synced = [v._value for v in tvars + ntvars]
         for v, x in zip(mvars, ts.metrics):
             v.assign(x)
         self._opt_state = ts.optimizer
@@ -1202,7 +1215,7 @@ class Trainer:
         if self._initial_epoch is not None:
             initial_epoch = max(int(initial_epoch), int(self._initial_epoch))
             self._initial_epoch = None
-        ts = self._prepare_training()
+        ts = synced = self._prepare_training()
         shuffle_seed = (global_seed(), _TAG_SHUFFLE)
         epoch_logs = {}
         cur_epoch = [initial_epoch]
@@ -1229,6 +1242,7 @@ class Trainer:
             cur_epoch[0] = epoch
             ts = ts._replace(metrics=self._reset_metric_values(self._state_refs[3]))
             cbs.on_epoch_begin(epoch)
+            ts = self._reread_assigned(ts)
             perm = data.permutation(shuffle_seed + (epoch,)) if data.kind == "arrays" else None
             ts, stopped = self._iterate("train", ts, data, perm, on_chunk, guard)
             if last_chunk:
@@ -1238,6 +1252,7 @@ class Trainer:
                               "steps_per_epoch, or a source that can be iterated again.")
                 break
             self._sync_back(ts)
+            synced = ts
             logs = dict(epoch_logs)
             if val is not None and not self.stop_training and (epoch + 1) % validation_freq == 0:
                 vlogs = self._evaluate_source(val, callbacks=None, verbose=0)
@@ -1245,7 +1260,8 @@ class Trainer:
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        self._sync_back(ts)
+        if ts is not synced:  # a callback's assignments after the last sync stand (Keras)
+            self._sync_back(ts)
         cbs.on_train_end(logs=dict(epoch_logs))
         self.history = cbs.history if hasattr(cbs, "history") else None
         return self.history
