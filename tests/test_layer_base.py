@@ -144,3 +144,68 @@ def test_symbolic_call_shapes_and_nodes():
 def test_ops_accept_variables():
     v = Variable(np.eye(2, dtype=np.float32))
     np.testing.assert_array_equal(np.asarray(keras.ops.matmul(jnp.ones((1, 2)), v)), [[1.0, 1.0]])
+
+
+def _reference_weights(model, which):
+    """The weight lists by their definition: walk the layers, classify each variable."""
+    out, seen = [], set()
+    for layer in model._flatten_layers():
+        for v in layer._direct_variables():
+            trainable = v.trainable and layer._trainable
+            if id(v) not in seen and (which == "all" or (which == "trainable") == trainable):
+                seen.add(id(v))
+                out.append(v)
+    if which == "trainable":
+        return out if model._trainable else []
+    return out if model._trainable else _reference_weights_all(model)
+
+
+def _reference_weights_all(model):
+    saved = model._trainable
+    object.__setattr__(model, "_trainable", True)
+    try:
+        return _reference_weights(model, "all")
+    finally:
+        object.__setattr__(model, "_trainable", saved)
+
+
+def test_weight_lists_from_one_walk_match_their_definition():
+    """trainable / non-trainable / all weights come from one walk of the layer tree; on
+    nested, shared, listed and frozen layers they are what the per-kind walks give."""
+    import trine
+
+    class Block(trine.layers.Layer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.parts = {"a": trine.layers.Dense(4), "norm": [trine.layers.BatchNormalization()]}
+            self.scale = self.add_weight(shape=(4,), initializer="ones", name="scale")
+
+        def call(self, x, training=False):
+            return self.parts["norm"][0](self.parts["a"](x), training=training) * self.scale
+
+    class Net(trine.Model):
+        def __init__(self):
+            super().__init__()
+            self.shared = Block()
+            self.blocks = [self.shared, Block(), self.shared]
+            self.head = trine.layers.Dense(2)
+
+        def call(self, x, training=False):
+            for b in self.blocks:
+                x = b(x, training=training)
+            return self.head(x)
+
+    net = Net()
+    net(np.zeros((2, 4), np.float32))
+    for freeze in (None, "block", "norm", "model"):
+        if freeze == "block":
+            net.blocks[1].trainable = False
+        elif freeze == "norm":
+            net.shared.parts["norm"][0].trainable = False
+        elif freeze == "model":
+            net.trainable = False
+        got_t, got_n = net.trainable_weights, net.non_trainable_weights
+        assert [id(v) for v in got_t] == [id(v) for v in _reference_weights(net, "trainable")]
+        assert [id(v) for v in got_n] == [id(v) for v in _reference_weights(net, "non_trainable")]
+        assert [id(v) for v in net.weights] == [id(v) for v in got_t + got_n]
+        assert len(net.weights) == len({id(v) for v in net.weights}) == 2 * 7 + 2

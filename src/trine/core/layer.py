@@ -307,13 +307,23 @@ class Layer:
 
     def _walk(self, kind):
         """Direct children of type `kind` held in attributes (lists/tuples/dicts included)."""
-        out, seen = [], set()
+        return self._walk_kinds((kind,))[0]
+
+    def _walk_kinds(self, kinds):
+        """`_walk` for several kinds in one pass over the attributes: a list per kind (an
+        object goes to the first kind it is an instance of)."""
+        outs = tuple([] for _ in kinds)
+        seen = set()
+        any_kind = tuple(kinds)
 
         def visit(v, depth=0):
-            if isinstance(v, kind):
+            if isinstance(v, any_kind):
                 if id(v) not in seen and v is not self:
                     seen.add(id(v))
-                    out.append(v)
+                    for kind, out in zip(kinds, outs):
+                        if isinstance(v, kind):
+                            out.append(v)
+                            break
             elif isinstance(v, (list, tuple)) and depth < 4:
                 for e in v:
                     if type(e) not in _LEAF_TYPES:
@@ -327,7 +337,7 @@ class Layer:
             if type(v) in _LEAF_TYPES or k in _UNTRACKED or k == "_own_variables":
                 continue
             visit(v)
-        return out
+        return outs
 
     @property
     def _layers(self) -> list:
@@ -351,14 +361,54 @@ class Layer:
         rec(self)
         return out
 
-    def _direct_variables(self):
+    def _direct_variables(self, walked=None):
+        """Variables this layer owns (add_weight order), then ones held in attributes.
+        `walked`: those attribute variables, when the caller walked them already."""
         own = list(self._own_variables)
         ids = {id(v) for v in own}
-        for v in self._walk(Variable):
+        for v in self._walk(Variable) if walked is None else walked:
             if id(v) not in ids:
                 own.append(v)
                 ids.add(id(v))
         return own
+
+    def _layers_and_variables(self):
+        """[(layer, its direct variables)] for this layer and every sublayer, in
+        `_flatten_layers` order, walking each layer's attributes once (not once per kind and
+        per list asked for: these walks are most of a small model's per-call cost)."""
+        out, seen = [], {id(self)}
+
+        def rec(layer):
+            subs, variables = layer._walk_kinds((Layer, Variable))
+            out.append((layer, layer._direct_variables(variables)))
+            for sub in subs:
+                if id(sub) not in seen:
+                    seen.add(id(sub))
+                    rec(sub)
+
+        rec(self)
+        return out
+
+    def _weight_lists(self):
+        """(trainable_weights, non_trainable_weights) from one walk of the layer tree."""
+        trainable, frozen, every = [], [], []
+        seen_t, seen_f, seen_all = set(), set(), set()
+        for layer, variables in self._layers_and_variables():
+            for v in variables:
+                i = id(v)
+                if i not in seen_all:
+                    seen_all.add(i)
+                    every.append(v)
+                if v.trainable and layer._trainable:
+                    if i not in seen_t:
+                        seen_t.add(i)
+                        trainable.append(v)
+                elif i not in seen_f:
+                    seen_f.add(i)
+                    frozen.append(v)
+        if not self._trainable:
+            return [], every
+        return trainable, frozen
 
     @property
     def trainable(self) -> bool:
@@ -369,23 +419,11 @@ class Layer:
         for layer in self._flatten_layers():
             layer._trainable = bool(value)
 
-    def _weights(self, which):
-        out, seen = [], set()
-        layers = self._flatten_layers()
-        for layer in layers:
-            for v in layer._direct_variables():
-                if id(v) in seen:
-                    continue
-                trainable = v.trainable and layer._trainable
-                if which == "all" or (which == "trainable") == trainable:
-                    seen.add(id(v))
-                    out.append(v)
-        return out
-
     @property
     def weights(self) -> list:
         """All weights: trainable first, then non-trainable (Keras order)."""
-        return self.trainable_weights + self.non_trainable_weights
+        trainable, frozen = self._weight_lists()
+        return trainable + frozen
 
     @property
     def variables(self) -> list:
@@ -393,13 +431,11 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list:
-        return self._weights("trainable") if self._trainable else []
+        return self._weight_lists()[0] if self._trainable else []
 
     @property
     def non_trainable_weights(self) -> list:
-        if not self._trainable:
-            return self._weights("all")
-        return self._weights("non_trainable")
+        return self._weight_lists()[1]
 
     trainable_variables = trainable_weights
     non_trainable_variables = non_trainable_weights
