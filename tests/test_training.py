@@ -655,3 +655,37 @@ def test_weights_set_by_a_callback_at_epoch_end_carry_on_training():
     c = model()
     c.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[SetAt(1)])
     assert np.all(c.layers[0].get_weights()[0] == 0.05)
+
+
+@pytest.mark.parametrize("donate", [False, True], ids=["kept", "donated"])
+def test_mid_epoch_checkpoints_save_the_latest_state(monkeypatch, tmp_path, donate):
+    """A checkpoint with a batch save_freq (ModelCheckpoint, BackupAndRestore) reads the model
+    mid-epoch: fit writes its device-resident state back first (Keras's jax_state_sync), so
+    the file holds the weights after the steps run so far, not the epoch's starting ones.
+    With the state donated (GPUs), the model's copies stay readable (no deleted arrays)."""
+    from trine.training import trainer as trainer_mod
+    monkeypatch.setattr(trainer_mod, "DONATE_STATE", donate)
+    x, y = toy_data(n=256)  # 8 batches of 32
+
+    def model():
+        keras.utils.set_random_seed(5)
+        return compiled(mlp(), steps_per_execution=1)
+
+    path = tmp_path / "ckpt.weights.h5"
+    a = model()
+    a.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0, callbacks=[
+        keras.callbacks.ModelCheckpoint(str(path), save_weights_only=True, save_freq=3)])
+    b = model()
+    b.fit(x[:6 * 32], y[:6 * 32], epochs=1, batch_size=32, shuffle=False, verbose=0)
+    c = model()
+    c.load_weights(str(path))  # the last save: after 6 steps
+    for wb, wc in zip(b.get_weights(), c.get_weights()):
+        np.testing.assert_array_equal(wb, wc)
+    full = model()
+    full.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0)
+    for wa, wf in zip(a.get_weights(), full.get_weights()):  # and training went on unchanged
+        np.testing.assert_array_equal(wa, wf)
+    # a whole-model checkpoint (optimizer state included) mid-epoch, in a later epoch too
+    a.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[
+        keras.callbacks.ModelCheckpoint(str(tmp_path / "m.keras"), save_freq=5)])
+    assert keras.models.load_model(str(tmp_path / "m.keras")).optimizer is not None

@@ -192,12 +192,13 @@ def _shapes_tree(x):
 
 
 # Attributes of layers that hold other layers or variables without owning them
-# (`_state_refs`: the variable lists a fit call took, see Trainer._prepare_training;
+# (`_state_refs`, `_live_fit`: the variable lists and latest state of a fit call, see
+# Trainer._prepare_training and Trainer.jax_state_sync;
 # `_path_cache`: Model._path_map's (path, Variable) pairs: walked, it made every weight a
 # direct, trainable weight of the model, so freezing a layer after a fit did nothing).
 _UNTRACKED = frozenset({"_inbound_nodes", "_functional", "_parent", "_output_layers",
                         "_input_layers", "_compiled", "_trainer_cache", "_callbacks_model",
-                        "optimizer", "_state_refs", "_path_cache"})
+                        "optimizer", "_state_refs", "_path_cache", "_live_fit"})
 
 # Attribute values the walk skips at once (most of a layer's attributes).
 _LEAF_TYPES = frozenset({str, int, float, bool, type(None), bytes})

@@ -75,7 +75,12 @@ class Callback:
 
     @property
     def model(self):
-        """The model set by `set_model` (None before)."""
+        """The model set by `set_model` (None before). Mid-epoch, reading it first writes
+        the running fit's latest state into the model's variables (as Keras does on JAX):
+        fit keeps the state on the device between its epoch-end syncs."""
+        sync = getattr(self._model, "jax_state_sync", None)
+        if sync is not None:
+            sync()
         return self._model
 
     def on_batch_begin(self, batch: int, logs: Optional[dict] = None) -> None:

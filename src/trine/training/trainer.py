@@ -155,6 +155,26 @@ def _copies(tree):
     return jax.device_put(tree, may_alias=False)
 
 
+class _StateRefs:
+    """The Variables a fit / train_on_batch call trains, taken once per call, and the
+    values it last wrote into them (to notice assignments made in between)."""
+
+    __slots__ = ("trainable", "non_trainable", "metric_variables", "metrics", "_synced")
+
+    def __init__(self, trainable, non_trainable, metrics):
+        self.trainable, self.non_trainable = trainable, non_trainable
+        self.metrics = metrics
+        self.metric_variables = [v for m in metrics for v in m.variables]
+        self.mark_synced()
+
+    def mark_synced(self):
+        self._synced = [v._value for v in self.trainable + self.non_trainable]
+
+    def assigned_since_sync(self) -> bool:
+        return any(v._value is not a for v, a in
+                   zip(self.trainable + self.non_trainable, self._synced))
+
+
 def _last_step_logs(chunk, into):
     """Put the last step's values of a chunk's stacked logs into the dict `into`."""
     logs, n = chunk
@@ -827,8 +847,7 @@ class Trainer:
         trainable mid-fit must not misalign the state with the Variables."""
         tvars, ntvars = self._weight_lists()
         metrics = self.metrics
-        self._state_refs = (tvars, ntvars, [v for m in metrics for v in m.variables], metrics)
-        self._synced = [v._value for v in tvars + ntvars]
+        self._state_refs = _StateRefs(tvars, ntvars, metrics)
         paths = {id(v): p for p, v in self._path_map(tvars + ntvars)}
         sig = tuple(paths[id(v)] for v in tvars)
         if self._opt_state is None or getattr(self, "_opt_sig", None) != sig:
@@ -847,16 +866,29 @@ class Trainer:
                           opt_state, self._reset_metric_values(metrics),
                           np.asarray(self._step, np.int32))  # eager jnp: ~0.2 ms
 
-    def _reread_assigned(self, ts):
+    def jax_state_sync(self):
+        """Write a running fit's latest train state into the Variables (Keras 3's JAX API).
+
+        fit keeps its state on the device and writes it back at each epoch's end; a callback
+        that reads or saves the model mid-epoch (ModelCheckpoint or BackupAndRestore with
+        a batch `save_freq`, a `Callback.model` access) gets the state after the last
+        finished chunk of steps through this. Outside fit it does nothing."""
+        live = self.__dict__.get("_live_fit")
+        if live is None or live[1] or live[0] is None:
+            return
+        live[1] = True
+        self._sync_back(live[0], live[2])
+
+    def _reread_assigned(self, ts, refs):
         """`ts` with the Variables' values if anything assigned them since the last sync (a
         callback's set_weights / load_weights at an epoch's end or beginning): Keras reads
         the Variables again at the start of every epoch, so such changes carry on training.
         Checked by identity, so an untouched model costs nothing."""
-        tvars, ntvars, _, _ = self._state_refs
-        if all(v._value is a for v, a in zip(tvars + ntvars, self._synced)):
+        if not refs.assigned_since_sync():
             return ts
-        self._synced = [v._value for v in tvars + ntvars]
-        return ts._replace(trainable=self._values(tvars), non_trainable=self._values(ntvars))
+        refs.mark_synced()
+        return ts._replace(trainable=self._values(refs.trainable),
+                           non_trainable=self._values(refs.non_trainable))
 
     def _push_learning_rate(self, ts):
         from trine import optimizers as opt_mod
@@ -873,19 +905,19 @@ class Trainer:
         self._pushed_lr = lr
         return ts._replace(optimizer=opt_state)
 
-    def _sync_back(self, ts):
+    def _sync_back(self, ts, refs=None):
         """Write the train state's values into the Variables (a sync point)."""
         ts = _distribution.host_state(ts)
-        tvars, ntvars, mvars, _ = self._state_refs
-        params = list(ts.trainable) + list(ts.non_trainable)
+        refs = self._state_refs if refs is None else refs
+        tvars, ntvars, mvars = refs.trainable, refs.non_trainable, refs.metric_variables
+        values = list(ts.trainable) + list(ts.non_trainable) + list(ts.metrics)
         if donating():  # the state goes on being donated: the Variables get copies
-            params = _copies(params)
-        for v, x in zip(tvars + ntvars, params):
+            values = _copies(values)
+        for v, x in zip(tvars + ntvars + mvars, values):
             v.assign(x)
-        self._synced = [v._value for v in tvars + ntvars]
-        for v, x in zip(mvars, ts.metrics):
-            v.assign(x)
-        self._opt_state = ts.optimizer
+        refs.mark_synced()
+        # the running state goes on being donated: the model keeps a copy of the optimizer's
+        self._opt_state = _copies(ts.optimizer) if donating() else ts.optimizer
         self._step = int(ts.step)
 
     # ================================================================== chunking
@@ -977,7 +1009,8 @@ class Trainer:
         return jax.tree_util.tree_map(lambda a: a[0], data)
 
     def _iterate(self, kind, carry, data, perm, on_chunk, guard=False):
-        """One pass over `data`; `on_chunk(first_step, logs, n)` after each call (True stops)."""
+        """One pass over `data`; `on_chunk(first_step, logs, n, carry)` after each call (True
+        stops)."""
         if data.kind == "arrays":
             return self._iterate_arrays(kind, carry, data, perm, on_chunk, guard)
         return self._iterate_iterable(kind, carry, data, on_chunk, guard)
@@ -1009,7 +1042,7 @@ class Trainer:
                 if kind == "train":
                     carry = self._push_learning_rate(carry)
                 carry, logs = r(carry, dev, perm, s * bs, n)
-                if on_chunk(s, logs, n):
+                if on_chunk(s, logs, n, carry):
                     return carry, True
                 s += n
             if data.tail:
@@ -1017,7 +1050,7 @@ class Trainer:
                     carry = self._push_learning_rate(carry)
                 runner = self._runner(kind, "gather", k_tail, data.tail, guard)
                 carry, logs = runner(carry, dev, perm, full * bs, 1)
-                if on_chunk(full, logs, 1):
+                if on_chunk(full, logs, 1, carry):
                     return carry, True
             return carry, False
         # streaming: gather chunks on the host, send the next while the current one runs
@@ -1060,7 +1093,7 @@ class Trainer:
             r = runner if (n == k or not static) else self._runner(kind, "stacked", n, bs, guard)
             carry, logs = r(carry, batches, n)
             self._throttle(in_flight, logs)
-            if on_chunk(s, logs, n):
+            if on_chunk(s, logs, n, carry):
                 if nxt is not None:
                     nxt.result()
                 return carry, True
@@ -1069,7 +1102,7 @@ class Trainer:
             host = data.host_chunk(perm_np, full, 1, size=data.tail, pad_to=kt)
             runner1 = self._runner(kind, "stacked", kt, data.tail, guard)
             carry, logs = runner1(carry, jax.device_put(host), 1)
-            if on_chunk(full, logs, 1):
+            if on_chunk(full, logs, 1, carry):
                 return carry, True
         return carry, False
 
@@ -1115,7 +1148,7 @@ class Trainer:
             if pending and (s != sig or len(pending) == k):
                 carry, logs = flush(pending, carry)
                 self._throttle(in_flight, logs)
-                if on_chunk(step, logs, len(pending)):
+                if on_chunk(step, logs, len(pending), carry):
                     return carry, True
                 step += len(pending)
                 pending = []
@@ -1123,7 +1156,7 @@ class Trainer:
             sig = s
         if pending:
             carry, logs = flush(pending, carry)
-            if on_chunk(step, logs, len(pending)):
+            if on_chunk(step, logs, len(pending), carry):
                 return carry, True
         return carry, False
 
@@ -1220,6 +1253,9 @@ class Trainer:
             initial_epoch = max(int(initial_epoch), int(self._initial_epoch))
             self._initial_epoch = None
         ts = synced = self._prepare_training()
+        refs = self._state_refs  # this call's own: a callback's train_on_batch takes others
+        live = [ts, True, refs]  # [latest train state, written back?, variables]
+        self._live_fit = live
         shuffle_seed = (global_seed(), _TAG_SHUFFLE)
         epoch_logs = {}
         cur_epoch = [initial_epoch]
@@ -1227,7 +1263,8 @@ class Trainer:
         batch_hooks = cbs.has_batch_hooks("train")
         last_chunk = []
 
-        def on_chunk(first, logs, n):
+        def on_chunk(first, logs, n, carry=None):
+            live[0], live[1] = carry, False  # jax_state_sync() writes this chunk's state back
             if not batch_hooks:  # nothing reads per-step logs: no device-to-host sync per
                 last_chunk[:] = [(logs, n)]  # chunk; the epoch's logs are its last step's
                 return False
@@ -1242,30 +1279,36 @@ class Trainer:
                     return True
             return False
 
-        for epoch in range(initial_epoch, epochs):
-            cur_epoch[0] = epoch
-            ts = ts._replace(metrics=self._reset_metric_values(self._state_refs[3]))
-            cbs.on_epoch_begin(epoch)
-            ts = self._reread_assigned(ts)
-            perm = data.permutation(shuffle_seed + (epoch,)) if data.kind == "arrays" else None
-            ts, stopped = self._iterate("train", ts, data, perm, on_chunk, guard)
-            if last_chunk:
-                _last_step_logs(last_chunk.pop(), epoch_logs)
-            if data.kind == "iterable" and data.exhausted and not epoch_logs:
-                warnings.warn("Your input ran out of data; training stopped. Pass "
-                              "steps_per_epoch, or a source that can be iterated again.")
-                break
-            self._sync_back(ts)
-            synced = ts
-            logs = dict(epoch_logs)
-            if val is not None and not self.stop_training and (epoch + 1) % validation_freq == 0:
-                vlogs = self._evaluate_source(val, callbacks=None, verbose=0)
-                logs.update({f"val_{k}": v for k, v in vlogs.items()})
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
+        try:
+            for epoch in range(initial_epoch, epochs):
+                cur_epoch[0] = epoch
+                ts = ts._replace(metrics=self._reset_metric_values(refs.metrics))
+                cbs.on_epoch_begin(epoch)
+                ts = self._reread_assigned(ts, refs)
+                perm = (data.permutation(shuffle_seed + (epoch,)) if data.kind == "arrays"
+                        else None)
+                ts, stopped = self._iterate("train", ts, data, perm, on_chunk, guard)
+                if last_chunk:
+                    _last_step_logs(last_chunk.pop(), epoch_logs)
+                if data.kind == "iterable" and data.exhausted and not epoch_logs:
+                    warnings.warn("Your input ran out of data; training stopped. Pass "
+                                  "steps_per_epoch, or a source that can be iterated again.")
+                    break
+                self._sync_back(ts, refs)
+                synced = ts
+                live[0], live[1] = ts, True
+                logs = dict(epoch_logs)
+                if (val is not None and not self.stop_training
+                        and (epoch + 1) % validation_freq == 0):
+                    vlogs = self._evaluate_source(val, callbacks=None, verbose=0)
+                    logs.update({f"val_{k}": v for k, v in vlogs.items()})
+                cbs.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        finally:
+            self._live_fit = None
         if ts is not synced:  # a callback's assignments after the last sync stand (Keras)
-            self._sync_back(ts)
+            self._sync_back(ts, refs)
         cbs.on_train_end(logs=dict(epoch_logs))
         self.history = cbs.history if hasattr(cbs, "history") else None
         return self.history
@@ -1311,7 +1354,7 @@ class Trainer:
         batch_hooks = cbs.has_batch_hooks("test")
         last_chunk = []
 
-        def on_chunk(first, logs, n):
+        def on_chunk(first, logs, n, carry=None):
             if not batch_hooks:
                 last_chunk[:] = [(logs, n)]
                 return False
@@ -1352,7 +1395,7 @@ class Trainer:
         cbs.on_predict_begin()
         outs = []
 
-        def on_chunk(first, logs, n):
+        def on_chunk(first, logs, n, carry=None):
             host = _fetch(logs)
             outs.append(jax.tree_util.tree_map(
                 lambda a: a[:n].reshape((-1,) + a.shape[2:]), host))
