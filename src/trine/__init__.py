@@ -17,6 +17,12 @@ from trine.models.sequential import Sequential
 
 __version__ = "0.1.0"
 
+import os as _os  # noqa: E402
+
+if _os.environ.get("TRINE_COMPILATION_CACHE"):  # see trine.backend.enable_compilation_cache
+    from trine.backend import enable_compilation_cache as _enable_cache
+    _enable_cache(_os.environ["TRINE_COMPILATION_CACHE"])
+
 _LAZY = {"callbacks": "trine.training.callbacks", "datasets": "trine.datasets",
          "saving": "trine.saving", "inspect": "trine.inspect", "distribution": "trine.distribution",
          "ops": "trine.ops", "backend": "trine.backend",
