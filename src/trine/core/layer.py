@@ -432,7 +432,7 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list:
-        return self._weight_lists()[0] if self._trainable else []
+        return self._weight_lists()[0]
 
     @property
     def non_trainable_weights(self) -> list:
