@@ -121,6 +121,9 @@ def run_workload(name, rounds, with_keras, log, with_torch=True, with_scan=True)
         if with_scan:
             systems["JAX epoch scan"] = lambda: ref2.run_scan_epoch(
                 xd, yd, jax.random.key(next(keys)))
+        flops = ref.step_flops(xr, y)
+        if flops:
+            res["gflop_per_epoch"] = flops * len(y) / bs / 1e9
     if with_torch and ref_name:
         try:
             from bench.torch_reference import TorchReference
@@ -222,6 +225,22 @@ def peak_rss(mod):
         return None
 
 
+def matmul_rate(n=2048, reps=7):
+    """This device's float32 n x n x n matmul rate in GFLOP/s at JAX's default precision
+    (median of `reps` calls): the yardstick for how far a workload is from arithmetic-bound."""
+    import jax
+    import jax.numpy as jnp
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    mm = jax.jit(jnp.matmul)
+    mm(a, a).block_until_ready()
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        mm(a, a).block_until_ready()
+        ts.append(time.perf_counter() - t)
+    return 2.0 * n ** 3 / statistics.median(ts) / 1e9
+
+
 def machine():
     import jax
     d = jax.devices()[0]
@@ -247,6 +266,8 @@ def main(argv=None):
     log = lambda s: print(s, flush=True)
     report = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"), "workloads": []}
     log(f"machine: {report['machine']}")
+    report["matmul_gflops"] = matmul_rate()
+    log(f"float32 2048^3 matmul: {report['matmul_gflops']:.0f} GFLOP/s")
     for w in args.workloads:
         report["workloads"].append(run_workload(w, args.rounds, not args.no_keras, log,
                                                 with_torch=not args.no_torch,
@@ -276,6 +297,7 @@ def print_table(report):
             r2 = f"{st[multi] / st[k]:.2f}" if multi else "-"
             print(f"| {w['workload']} (batch {w['batch_size']}) | {k} | {first} | "
                   f"{st[k]:.3f} | {st['trine fit'] / st[k]:.2f} | {r2} |")
+    print_where(report)
     im = report.get("imports")
     if im:
         print(f"\nimport jax {im['import_jax_s']:.3f}s, import trine {im['import_trine_s']:.3f}s "
@@ -283,6 +305,31 @@ def print_table(report):
     if "peak_rss_mib_W1" in report:
         print("peak RSS, one W1 epoch (MiB): " + ", ".join(
             f"{k} {v:.0f}" if v else f"{k} n/a" for k, v in report["peak_rss_mib_W1"].items()))
+
+
+
+def print_where(report):
+    """Where each workload's steady epoch goes: the arithmetic at this device's matmul rate
+    (the floor), what the fused hand-written epoch adds to it (XLA's efficiency on these
+    operand shapes), per-step dispatch (jit step minus scan: what fusion removes) and trine
+    fit's own work over the scan (data copy, permutation, callbacks, logs)."""
+    rate = report.get("matmul_gflops")
+    rows = [w for w in report["workloads"] if w.get("gflop_per_epoch")]
+    if not rate or not rows:
+        return
+    print(f"\nWhere the time goes (FLOPs: XLA's cost analysis of the reference step; rate: "
+          f"this device's float32 2048^3 matmul, {rate:.0f} GFLOP/s)")
+    print("| workload | GFLOP / epoch | floor s | epoch scan s | trine s | trine GFLOP/s "
+          "(% of rate) | dispatch: jit step - scan, s | trine - scan, s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for w in rows:
+        st, g = w["steady_epoch_s"], w["gflop_per_epoch"]
+        scan, step, tr = st.get("JAX epoch scan"), st.get("JAX jit step"), st["trine fit"]
+        f = lambda v: "-" if v is None else f"{v:.3f}"
+        print(f"| {w['workload']} (batch {w['batch_size']}) | {g:.1f} | {g / rate:.3f} | "
+              f"{f(scan)} | {tr:.3f} | {g / tr:.0f} ({100 * g / tr / rate:.0f}%) | "
+              f"{f(step - scan if step is not None and scan is not None else None)} | "
+              f"{f(tr - scan if scan is not None else None)} |")
 
 
 if __name__ == "__main__":

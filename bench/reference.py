@@ -123,6 +123,23 @@ class Reference:
 
         self._epoch = jax.jit(epoch)
 
+    def step_flops(self, x, y):
+        """XLA's own count of floating-point operations in one training step (forward,
+        backward, update) for batches shaped like `x[:batch]`, `y[:batch]`; None where the
+        backend gives no cost analysis."""
+        bs = self.bs
+        xb = jax.tree_util.tree_map(lambda a: jnp.zeros((bs,) + a.shape[1:], a.dtype), x)
+        yb = jnp.zeros((bs,), jnp.asarray(y[:1]).dtype)
+        try:
+            cost = self._step.lower((self.params, self.opt_state), (xb, yb)).compile()
+            cost = cost.cost_analysis()
+        except Exception:  # noqa: BLE001 - a backend without cost analysis: no figure
+            return None
+        if isinstance(cost, (list, tuple)):
+            cost = cost[0] if cost else {}
+        flops = (cost or {}).get("flops")
+        return float(flops) if flops and flops > 0 else None
+
     def run_step_epoch(self, x, y, key):
         """One epoch, one jitted call per batch (batches sliced on the host, as users do)."""
         n = len(y)
