@@ -26,7 +26,7 @@ if _os.environ.get("TRINE_COMPILATION_CACHE"):  # see trine.backend.enable_compi
 _LAZY = {"callbacks": "trine.training.callbacks", "datasets": "trine.datasets",
          "saving": "trine.saving", "inspect": "trine.inspect", "distribution": "trine.distribution",
          "ops": "trine.ops", "backend": "trine.backend",
-         "mixed_precision": "trine.mixed_precision"}
+         "mixed_precision": "trine.mixed_precision", "random": "trine.random"}
 
 
 _LAZY_FUNCS = {"trace": "trine.inspect.trace", "to_functional": "trine.inspect.trace",
@@ -50,6 +50,6 @@ def __getattr__(name):
 __all__ = [
     "Functional", "Input", "InputLayer", "KerasTensor", "Layer", "Model", "Sequential", "Variable",
     "activations", "callbacks", "clear_session", "constraints", "datasets", "initializers",
-    "layers", "losses", "metrics", "models", "optimizers", "regularizers", "to_functional",
+    "layers", "losses", "metrics", "models", "optimizers", "random", "regularizers", "to_functional",
     "to_source", "trace", "utils",
 ]

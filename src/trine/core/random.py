@@ -14,6 +14,7 @@ import numpy as np
 
 _SEED: int | None = None
 _COUNTER = 0
+GENERATION = 0  # how many times set_random_seed was called: global generators restart
 
 
 def set_random_seed(seed: int) -> None:
@@ -29,13 +30,14 @@ def set_random_seed(seed: int) -> None:
         >>> import trine
         >>> trine.utils.set_random_seed(42)
     """
-    global _SEED, _COUNTER
+    global _SEED, _COUNTER, GENERATION
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(
             f"set_random_seed expected an integer seed, received {seed!r} "
             f"of type {type(seed).__name__}. Pass e.g. set_random_seed(42).")
     _SEED = int(seed) % (2**32)
     _COUNTER = 0
+    GENERATION += 1
     _py_random.seed(_SEED)
     np.random.seed(_SEED)
 

@@ -130,6 +130,32 @@ class TrainState(NamedTuple):
 
 
 _DROPOUT_BASES = {}
+# evaluate / predict steps fold (pass seed, batch number in the pass) into this key
+_EVAL_KEY = np.array([0x7E57, 0x5EED], np.uint32)
+
+
+class _EvalSeeded:
+    """An evaluate / predict runner called with two more arguments: a uint32 seed new with
+    every pass (from the global seed and a per-model count of passes) and the number of the
+    chunk's first batch in the pass (counted from the `n_steps` of earlier calls), so
+    `trine.random` draws and `Layer.rng_key()` in those steps get a key per pass and batch:
+    fresh noise every batch and every predict call, reproducible, and the same whatever
+    `steps_per_execution` is. `trace` (to inspect, to compile ahead) passes placeholders."""
+
+    def __init__(self, fn, model):
+        self.fn, self.model = fn, model
+
+    def __call__(self, *args):
+        m = self.model
+        seed, first = m._eval_pass
+        m._eval_pass = (seed, first + int(args[-1]))
+        return self.fn(*args, seed, np.int32(first))
+
+    def __getattr__(self, name):  # `trace` only where the runner is jitted
+        if name == "trace":
+            inner = getattr(self.fn, "trace")
+            return lambda *args: inner(*args, np.uint32(0), np.int32(0))
+        raise AttributeError(name)
 
 
 def _dropout_base(seed):
@@ -780,33 +806,42 @@ class Trainer:
 
         static = static_loops()
 
-        def loop(carry, get_batch, n_steps):
+        def loop(carry, get_batch, n_steps, seed=()):
             self.trace_counts[kind] += 1
+            if seed:  # evaluate / predict: random draws get a key per pass and batch
+                from trine.core.layer import CallContext
+                base = jax.random.fold_in(jax.random.wrap_key_data(_EVAL_KEY), seed[0])
+
+                def run_step(c, batch, i):
+                    with CallContext(rng=jax.random.fold_in(base, seed[1] + i)):
+                        return step(c, batch)
+            else:
+                run_step = lambda c, batch, i: step(c, batch)  # noqa: E731
             if K == 1:
-                carry, logs = step(carry, get_batch(0))
+                carry, logs = run_step(carry, get_batch(0), 0)
                 return carry, jax.tree_util.tree_map(lambda l: l[None], logs)
             if static:  # always K steps (n_steps == K): a loop XLA knows the length of
-                return jax.lax.scan(lambda c, i: step(c, get_batch(i)), carry,
+                return jax.lax.scan(lambda c, i: run_step(c, get_batch(i), i), carry,
                                     jnp.arange(K, dtype=jnp.int32))
-            _, log_spec = jax.eval_shape(step, carry, get_batch(0))
+            _, log_spec = jax.eval_shape(lambda c, b: run_step(c, b, 0), carry, get_batch(0))
             buf = jax.tree_util.tree_map(lambda s: jnp.zeros((K,) + s.shape, s.dtype), log_spec)
 
             def body(i, c):
                 carry, buf = c
-                carry, logs = step(carry, get_batch(i))
+                carry, logs = run_step(carry, get_batch(i), i)
                 buf = jax.tree_util.tree_map(lambda b, l: b.at[i].set(l), buf, logs)
                 return carry, buf
 
             return jax.lax.fori_loop(0, n_steps, body, (carry, buf))
 
         if source == "gather":
-            def run(carry, data, perm, start_row, n_steps):
+            def run(carry, data, perm, start_row, n_steps, *seed):
                 def get(i):
                     idx = jax.lax.dynamic_slice_in_dim(perm, start_row + i * bs, bs)
                     return jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), data)
-                return loop(carry, get, n_steps)
+                return loop(carry, get, n_steps, seed)
         else:
-            def run(carry, batches, n_steps):
+            def run(carry, batches, n_steps, *seed):
                 def get(i):
                     if K == 1:
                         return jax.tree_util.tree_map(lambda a: a[0], batches)
@@ -815,7 +850,7 @@ class Trainer:
                     return jax.tree_util.tree_map(lambda a: jnp.take(
                         a.reshape((-1,) + a.shape[2:]), i * a.shape[1] + jnp.arange(a.shape[1]),
                         axis=0), batches)
-                return loop(carry, get, n_steps)
+                return loop(carry, get, n_steps, seed)
 
         run = _distribution.wrap_run(self, run, kind)
         if self._run_eagerly:
@@ -823,6 +858,8 @@ class Trainer:
         else:
             donate = (0,) if (kind == "train" and donating()) else ()
             fn = jax.jit(run, donate_argnums=donate)
+        if kind != "train":
+            fn = _EvalSeeded(fn, self)
         self._trainer_cache[("traceable",) + key] = fn
         fn = _distribution.wrap_runner(self, fn, kind, source)
         self._trainer_cache[key] = fn
@@ -1004,9 +1041,18 @@ class Trainer:
             return jax.tree_util.tree_map(lambda a: a[:bs], data)
         return jax.tree_util.tree_map(lambda a: a[0], data)
 
+    def _new_eval_pass(self):
+        """Start numbering evaluate / predict batches afresh, under a new pass seed."""
+        from trine.core.random import global_seed
+        self._eval_passes = getattr(self, "_eval_passes", 0) + 1
+        self._eval_pass = (np.uint32((global_seed() * 0x9E3779B1 + self._eval_passes) % 2 ** 32),
+                           0)
+
     def _iterate(self, kind, carry, data, perm, on_chunk, guard=False):
         """One pass over `data`; `on_chunk(first_step, logs, n, carry)` after each call (True
         stops)."""
+        if kind != "train":
+            self._new_eval_pass()
         if data.kind == "arrays":
             return self._iterate_arrays(kind, carry, data, perm, on_chunk, guard)
         return self._iterate_iterable(kind, carry, data, on_chunk, guard)
@@ -1434,6 +1480,7 @@ class Trainer:
         self._prepare_compiled(data)
         runner = self._runner("test", "stacked", 1, data.n)
         batch = jax.tree_util.tree_map(lambda a: np.asarray(a)[None], data.arrays)
+        self._new_eval_pass()
         _, logs = runner(self._param_values() + (self._reset_metric_values(),), batch, 1)
         logs = {k: float(v[0]) for k, v in _fetch(logs).items()}
         return self._format_logs(logs, return_dict)
@@ -1444,6 +1491,7 @@ class Trainer:
         self._ensure_built(data.first_batch(1)[0])
         runner = self._runner("predict", "stacked", 1, data.n)
         batch = jax.tree_util.tree_map(lambda a: np.asarray(a)[None], data.arrays)
+        self._new_eval_pass()
         _, out = runner(self._param_values(), batch, 1)
         return jax.tree_util.tree_map(lambda a: np.asarray(a)[0], out)
 
