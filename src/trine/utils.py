@@ -55,5 +55,64 @@ def to_categorical(x, num_classes=None):
     return out.reshape(shape + (num_classes,))
 
 
-__all__ = ["compare_models", "model_to_dot", "plot_history", "plot_model", "set_random_seed",
-           "to_categorical", "unpack_x_y_sample_weight"]
+def normalize(x, axis=-1, order=2):
+    """`x` divided by its `order`-norm along `axis` (zero vectors stay zero), as NumPy."""
+    import numpy as np
+    x = np.asarray(x)
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, axis)
+
+
+def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre",
+                  value=0.0):
+    """Pad (or cut) a list of sequences to one length, as a NumPy array (Keras's
+    `pad_sequences`): `padding` / `truncating` "pre" work at the start, "post" at the end."""
+    import numpy as np
+    for arg, v in (("padding", padding), ("truncating", truncating)):
+        if v not in ("pre", "post"):
+            raise ValueError(f"pad_sequences: {arg} must be 'pre' or 'post', received {v!r}.")
+    try:
+        lengths = [len(s) for s in sequences]
+    except TypeError:
+        raise ValueError("pad_sequences: sequences must be a list of sequences (lists or "
+                         "arrays), received an element without a length.") from None
+    if maxlen is None:
+        maxlen = max(lengths, default=0)
+    sample_shape = ()
+    for s in sequences:
+        if len(s):
+            sample_shape = np.asarray(s).shape[1:]
+            break
+    out = np.full((len(sequences), maxlen) + sample_shape, value, dtype=dtype)
+    for i, s in enumerate(sequences):
+        if not len(s) or not maxlen:
+            continue
+        s = np.asarray(s, dtype=dtype)
+        if s.shape[1:] != sample_shape:
+            raise ValueError(f"pad_sequences: sequence {i} has items of shape {s.shape[1:]}, "
+                             f"the others {sample_shape}; all items must share a shape.")
+        s = s[-maxlen:] if truncating == "pre" else s[:maxlen]
+        if padding == "post":
+            out[i, :len(s)] = s
+        else:
+            out[i, -len(s):] = s
+    return out
+
+
+# Keras 3 also exposes these under keras.utils; they live in trine.saving (loaded on use)
+_FROM_SAVING = {"register_keras_serializable", "get_registered_name", "get_registered_object",
+                "serialize_keras_object", "deserialize_keras_object", "custom_object_scope",
+                "CustomObjectScope", "get_custom_objects"}
+
+
+def __getattr__(name):
+    if name in _FROM_SAVING:
+        from trine.saving import serialization
+        return getattr(serialization, name)
+    raise AttributeError(f"module 'trine.utils' has no attribute {name!r}")
+
+
+__all__ = ["compare_models", "model_to_dot", "normalize", "pad_sequences", "plot_history",
+           "plot_model", "set_random_seed", "to_categorical", "unpack_x_y_sample_weight",
+           *sorted(_FROM_SAVING)]

@@ -10,14 +10,15 @@ See docs/saving.md for the layouts and the safety rules.
 from trine.saving.archive import load_model, save_model
 from trine.saving.errors import SavingError, UnsafeFileError
 from trine.saving.serialization import (CustomObjectScope, custom_object_scope,
-                                        deserialize_keras_object, get_registered_name,
+                                        deserialize_keras_object, get_custom_objects,
+                                        get_registered_name,
                                         get_registered_object, register_keras_serializable,
                                         register_serializable, serialize_keras_object)
 from trine.saving.weights import load_weights, save_weights
 
 __all__ = [
     "CustomObjectScope", "SavingError", "UnsafeFileError", "custom_object_scope",
-    "deserialize_keras_object", "get_registered_name", "get_registered_object", "load_model",
+    "deserialize_keras_object", "get_custom_objects", "get_registered_name", "get_registered_object", "load_model",
     "load_weights", "register_keras_serializable", "register_serializable", "save_model",
     "save_weights", "serialize_keras_object",
 ]

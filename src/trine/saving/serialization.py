@@ -80,6 +80,16 @@ def register_serializable(package: str = "Custom", name: str | None = None):
 register_keras_serializable = register_serializable
 
 
+def get_custom_objects() -> dict:
+    """The live registry of custom objects (`{"package>name": object}`), as Keras's: entries
+    added to it resolve by name in model files and in string arguments, like registered ones.
+
+    Example:
+        >>> trine.saving.get_custom_objects()["demo>Scale"] = Scale
+    """
+    return _REGISTERED
+
+
 def get_registered_name(obj) -> str:
     """The name `obj` is registered under, or its `__name__` if it is not registered."""
     entry = _NAMES.get(id(obj))
