@@ -956,7 +956,7 @@ def _norm_axes(axis, ndim, op):
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
     """Normalize `x` to zero mean and unit variance over `axis`, then scale by `gamma` and
     shift by `beta` (epsilon defaults to 1e-7). Computed in at least float32."""
-    from trine.layers.normalization import _affine
+    from trine.layers.normalization import _normalize_over
     rms_scaling = kwargs.pop("rms_scaling", False)
     if kwargs:
         raise TypeError(f"layer_normalization: unexpected arguments {sorted(kwargs)}.")
@@ -976,14 +976,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
             v = jnp.reshape(v, bshape)
         return v
 
-    var = jnp.var(x, axis=axes, keepdims=True)
-    if rms_scaling:  # Keras's deprecated flag: scales by the variance, without centering
-        y = x * jax.lax.rsqrt(var + eps)
-        if gamma is not None:
-            y = y * bc(gamma)
-    else:
-        y = _affine(x, jnp.mean(x, axis=axes, keepdims=True), var, bc(gamma), bc(beta), eps)
-    return y.astype(orig)
+    return _normalize_over(x, axes, bc(gamma), bc(beta), eps, rms_scaling).astype(orig)
 
 
 @_op

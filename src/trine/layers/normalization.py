@@ -110,15 +110,17 @@ def _layer_norm(x, gamma, beta, axes, epsilon, rms_scaling):
     def bc(v):
         return None if v is None else jnp.reshape(v.astype(dtype), bshape)
 
-    var = jnp.var(xc, axis=axes, keepdims=True)
+    return _normalize_over(xc, axes, bc(gamma), bc(beta), epsilon, rms_scaling).astype(x.dtype)
+
+
+def _normalize_over(x, axes, gamma, beta, epsilon, rms_scaling):
+    """Layer normalization of `x` over `axes`, with `gamma` / `beta` (None or broadcastable
+    to `x`); shared by LayerNormalization and `trine.ops.layer_normalization`."""
+    var = jnp.var(x, axis=axes, keepdims=True)
     if rms_scaling:  # Keras's deprecated flag: scales by the variance, without centering
-        y = xc * jax.lax.rsqrt(var + epsilon)
-        if gamma is not None:
-            y = y * bc(gamma)
-    else:
-        y = _affine(xc, jnp.mean(xc, axis=axes, keepdims=True), var, bc(gamma), bc(beta),
-                    epsilon)
-    return y.astype(x.dtype)
+        y = x * jax.lax.rsqrt(var + epsilon)
+        return y if gamma is None else y * gamma
+    return _affine(x, jnp.mean(x, axis=axes, keepdims=True), var, gamma, beta, epsilon)
 
 
 @functools.partial(jax.jit, static_argnames=("axis", "groups", "epsilon"))
