@@ -209,6 +209,34 @@ def test_streaming_path_gives_same_result(monkeypatch):
     assert results[0][1] == results[1][1]
 
 
+def test_sliced_device_put_is_the_same_data_and_the_same_fit(monkeypatch):
+    """Accelerators get large arrays as row slices joined on the device (faster over the
+    host link); forced here on the CPU with a tiny slice size: the arrays, the tree and a
+    fit's weights and history are exactly those of a plain put."""
+    from trine.training import data as data_mod
+    rng = np.random.default_rng(0)
+    tree = ({"a": rng.random((1001, 7), dtype=np.float32)}, rng.integers(0, 9, 1001),
+            np.arange(3, dtype=np.float32), jnp.ones((5, 2)))
+    monkeypatch.setattr(data_mod, "_SLICE_BYTES", 1000)
+    out = data_mod.put_on_device(tree, sliced=True)
+    assert jax.tree_util.tree_structure(out) == jax.tree_util.tree_structure(tree)
+    plain = jax.device_put(tree)
+    for got, want in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(plain)):
+        assert isinstance(got, jax.Array) and got.dtype == want.dtype
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    x, y = toy_data(n=300)
+    monkeypatch.setattr(data_mod, "_budget", [1 << 30])
+    results, put = [], data_mod.put_on_device
+    for sliced in (False, True):
+        monkeypatch.setattr(data_mod, "put_on_device", lambda t, s=sliced: put(t, sliced=s))
+        keras.utils.set_random_seed(5)
+        m = compiled(mlp(), steps_per_execution=4)
+        h = m.fit(x, y, epochs=2, batch_size=32, verbose=0)
+        results.append((m.get_weights(), h.history))
+    assert all(np.array_equal(a, b) for a, b in zip(results[0][0], results[1][0]))
+    assert results[0][1] == results[1][1]
+
+
 def test_fit_before_compile_is_a_clear_error():
     with pytest.raises(RuntimeError, match="compile\\(\\)"):
         mlp().fit(*toy_data(), verbose=0)
@@ -231,6 +259,91 @@ def test_labels_out_of_range(bad):
         m.fit(x, y, verbose=0)
     with pytest.raises(ValueError, match="\\[0, 3\\)"):
         m.evaluate(x, y, verbose=0)
+
+
+def test_device_labels_are_checked_once_per_array():
+    """JAX labels are immutable: one passed check stands for that array object (fetching it
+    again would sync with the device on every call); a new array is checked afresh."""
+    from trine.training import trainer as trainer_mod
+    x, y = toy_data(n=64)
+    good = jnp.asarray(y)
+    m = compiled(mlp())
+    m.fit(x, good, verbose=0)
+    assert trainer_mod._labels_known_good(good, (3, None))
+    m.fit(x, good, verbose=0)
+    bad = jnp.asarray(y).at[7].set(3)
+    assert not trainer_mod._labels_known_good(bad, (3, None))
+    with pytest.raises(ValueError, match="\\[0, 3\\).*3"):
+        m.fit(x, bad, verbose=0)
+    assert not trainer_mod._labels_known_good(bad, (3, None))
+    assert not trainer_mod._labels_known_good(y, (3, None))  # NumPy: always checked
+    key = id(good)
+    del good
+    import gc
+    gc.collect()
+    assert key not in trainer_mod._GOOD_LABELS
+
+
+def test_repeated_fits_shuffle_afresh_and_equal_one_longer_fit():
+    """Keras shuffles each fit(epochs=1) call of a loop differently; here the n-th epoch a
+    model trains is shuffled by n, so two fits of one epoch give exactly the weights and
+    losses of one fit of two epochs, and differ from the same epoch shuffled twice alike."""
+    x, y = toy_data(n=256)
+
+    def model():
+        keras.utils.set_random_seed(11)
+        return compiled(mlp(), optimizer=keras.optimizers.SGD(0.1))
+
+    a, b = model(), model()
+    ha = a.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    hb = [b.fit(x, y, epochs=1, batch_size=32, verbose=0).history["loss"][0] for _ in range(2)]
+    assert ha.history["loss"] == hb
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    from trine.training import data as data_mod
+    orders = []
+    real = data_mod.ArrayData.permutation
+    c = model()
+    try:
+        data_mod.ArrayData.permutation = lambda self, seed: orders.append(seed) or real(self, seed)
+        c.fit(x, y, epochs=1, batch_size=32, verbose=0)
+        c.fit(x, y, epochs=1, batch_size=32, verbose=0)
+        c.fit(x, y, epochs=2, initial_epoch=1, batch_size=32, verbose=0)  # resumes at 2
+        c.fit(x, y, epochs=7, initial_epoch=6, batch_size=32, verbose=0)  # names epoch 6
+    finally:
+        data_mod.ArrayData.permutation = real
+    assert [s[-1] for s in orders] == [0, 1, 2, 6]
+    first, second = (real(data_mod.ArrayData(x, y, shuffle=True), s) for s in orders[:2])
+    assert not np.array_equal(first, second)
+    d = data_mod.ArrayData(x, y, shuffle=True)  # drawn ahead on the worker: the same numbers
+    d.permutation_ahead(orders[1])
+    np.testing.assert_array_equal(d.permutation(orders[1]), second)
+    d.permutation_ahead(orders[0])  # a different seed asked for: drawn directly
+    np.testing.assert_array_equal(d.permutation(orders[1]), second)
+
+
+def test_background_device_copy_gives_the_same_fit(monkeypatch):
+    """On accelerators the resident copy starts on a worker thread as fit begins; forced
+    here on the CPU, a fit and its validation are exactly those of the direct copy."""
+    from trine.training import data as data_mod
+    x, y = toy_data(n=300)
+    monkeypatch.setattr(data_mod, "_budget", [1 << 30])
+    results, start = [], data_mod.ArrayData.start_device_copy
+    for background in (False, True):
+        monkeypatch.setattr(data_mod.ArrayData, "start_device_copy",
+                            lambda self, b=background: start(self, background=b))
+        keras.utils.set_random_seed(5)
+        m = compiled(mlp(), steps_per_execution=4)
+        h = m.fit(x, y, epochs=2, batch_size=32, verbose=0, validation_split=0.25)
+        results.append((m.get_weights(), h.history))
+    assert all(np.array_equal(a, b) for a, b in zip(results[0][0], results[1][0]))
+    assert results[0][1] == results[1][1]
+    d = data_mod.ArrayData(x, y)
+    start(d, background=True)  # the method as written (the patch above still stands)
+    assert d._copying is not None
+    dev = d.device_arrays()
+    assert d._copying is None and isinstance(dev[0], jax.Array)
+    np.testing.assert_array_equal(np.asarray(dev[0]), x)
 
 
 def test_unknown_names_list_valid_ones():

@@ -285,6 +285,13 @@ def check_batch_size(model, data, kind) -> None:
             "may be uneven: it runs replicated.)")
 
 
+def start_device_copy(data):
+    """Start the one-device copy of resident data early (see ArrayData.start_device_copy);
+    under a distribution the arrays are placed over the mesh when first needed."""
+    if distribution() is None and data.kind == "arrays":
+        data.start_device_copy()
+
+
 def device_arrays(data):
     """Device-resident data: replicated over the mesh once (cached on `data`)."""
     d = distribution()

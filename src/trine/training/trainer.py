@@ -205,6 +205,28 @@ class _StateRefs:
         return any(v._value is not a for v, a in zip(self.params, self._synced))
 
 
+_GOOD_LABELS = {}  # id(jax.Array) -> (weakref to it, {(classes, ignore_class) checked})
+
+
+def _labels_known_good(y, key, add=False):
+    """Whether the JAX array `y` already passed the label check `key` (with add=True:
+    record that it did). JAX arrays are immutable, so a check holds for the object's life;
+    NumPy arrays can change between calls and are always checked."""
+    if not isinstance(y, jax.Array):
+        return False
+    entry = _GOOD_LABELS.get(id(y))
+    if entry is not None and entry[0]() is not y:
+        entry = None
+    if not add:
+        return entry is not None and key in entry[1]
+    if entry is None:
+        import weakref
+        entry = _GOOD_LABELS[id(y)] = (
+            weakref.ref(y, lambda _, k=id(y): _GOOD_LABELS.pop(k, None)), set())
+    entry[1].add(key)
+    return True
+
+
 def _last_step_logs(chunk, into):
     """Put the last step's values of a chunk's stacked logs into the dict `into`."""
     logs, n = chunk
@@ -500,10 +522,12 @@ class Trainer:
         for i, n_classes, fn in self._sparse_label_checks:
             if i >= len(leaves) or not n_classes:
                 continue
+            ignore = getattr(fn, "ignore_class", None)
+            if _labels_known_good(leaves[i], (n_classes, ignore)):
+                continue  # a device array checked before: immutable, and fetching it syncs
             yi = np.asarray(leaves[i])
             if yi.size == 0:
                 continue
-            ignore = getattr(fn, "ignore_class", None)
             vals = yi if ignore is None else yi[yi != ignore]
             if vals.size == 0:
                 continue
@@ -516,6 +540,7 @@ class Trainer:
                     f"must be integers in [0, {n_classes}); received a label {bad!r} "
                     f"(labels range from {lo!r} to {hi!r}). Check the labels, or give the last "
                     f"layer as many units as there are classes.")
+            _labels_known_good(leaves[i], (n_classes, ignore), add=True)
 
     # ================================================================== loss and metrics
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -1278,6 +1303,7 @@ class Trainer:
             validation_data = (vx, vy, vsw)
         data = self._make_data(x, y, sample_weight, batch_size, shuffle, steps_per_epoch,
                                class_weight=class_weight, what="fit")
+        _distribution.start_device_copy(data)  # travels while the host prepares the state
         self._prepare_compiled(data)
         val = None
         if validation_data is not None:
@@ -1326,8 +1352,16 @@ class Trainer:
                 ts = ts._replace(metrics=self._reset_metric_values(refs.metrics))
                 cbs.on_epoch_begin(epoch)
                 ts = self._reread_assigned(ts, refs)
-                perm = (data.permutation(shuffle_seed + (epoch,)) if data.kind == "arrays"
+                # The n-th epoch this model trains is shuffled by n (fit(epochs=1) called
+                # in a loop shuffles afresh each time, as Keras's does; two consecutive fits
+                # equal one of all their epochs), unless initial_epoch names a later epoch
+                # (a resumed run shuffles as the unbroken one did).
+                order = max(epoch, getattr(self, "_epochs_begun", 0))
+                self._epochs_begun = order + 1
+                perm = (data.permutation(shuffle_seed + (order,)) if data.kind == "arrays"
                         else None)
+                if perm is not None and epoch + 1 < epochs:
+                    data.permutation_ahead(shuffle_seed + (order + 1,))
                 ts, stopped = self._iterate("train", ts, data, perm, on_chunk, guard)
                 if last_chunk:
                     _last_step_logs(last_chunk.pop(), epoch_logs)
