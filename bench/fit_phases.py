@@ -4,11 +4,12 @@
     python bench/fit_phases.py W3 --calls 20 --json bench/results/fit-phases.json
 
 On an H200 a `fit(epochs=1)` call cost 30-37 ms more than an epoch inside a multi-epoch fit
-(W1 0.116 vs 0.083 s, W1-1024 0.041 vs 0.010 s, W3 0.060 vs 0.023 s), and the gap hardly
-depends on the data's size (188 MB for W1, 31 MB for W3), so it is not only the copy of the
-arrays to the device. This times the trainer's phases inside real fit calls: each phase is a
-wrapper around one trainer method, synchronised (`block_until_ready`) on what it returns, so
-asynchronous work is charged to the phase that started it. Synchronising changes the
+(W1 0.116 vs 0.083 s, W1-1024 0.041 vs 0.010 s, W3 0.060 vs 0.023 s); this probe found the
+copy of the arrays to the device to be nearly all of it (bench/README.md). This times the
+trainer's phases inside real fit calls: each phase is a wrapper around one trainer method,
+synchronised (`block_until_ready`) on what it returns, so asynchronous work is charged to
+the phase that started it (the device copy, begun on a worker thread as fit starts, shows
+as the wait in `device_arrays`). Synchronising changes the
 pipelining a little: compare the "total" column with the unwrapped calls printed beside it.
 Three variants per workload: NumPy arrays (what users pass), the same arrays already on the
 device (`jax.device_put` once, reused by every call), and one `fit(epochs=4)` per call
