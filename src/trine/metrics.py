@@ -54,6 +54,9 @@ __all__ = [
     "mean_squared_logarithmic_error", "hinge", "squared_hinge", "categorical_hinge",
     "kl_divergence", "poisson", "log_cosh", "cosine_similarity",
     "get", "serialize", "deserialize", "resolve_accuracy",
+    "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "Precision",
+    "Recall", "AUC", "PrecisionAtRecall", "RecallAtPrecision", "SensitivityAtSpecificity",
+    "SpecificityAtSensitivity", "FBetaScore", "F1Score", "R2Score",
 ]
 
 
@@ -889,6 +892,14 @@ class RootMeanSquaredError(Mean):
         return jnp.sqrt(Mean._result(self, state))
 
 
+# ------------------------------------------------------------------------ confusion-matrix metrics
+# (their own module; it needs only Metric and the helpers above, and imports nothing heavy)
+from trine.metrics_confusion import (AUC, F1Score, FalseNegatives,  # noqa: E402
+                                     FalsePositives, FBetaScore, Precision, PrecisionAtRecall,
+                                     R2Score, Recall, RecallAtPrecision,
+                                     SensitivityAtSpecificity, SpecificityAtSensitivity,
+                                     TrueNegatives, TruePositives)
+
 # ------------------------------------------------------------------------ lookup
 _FUNCTIONS: dict[str, Callable] = {**_losses._FUNCTIONS} | {
     fn.__name__: fn for fn in (
@@ -905,11 +916,18 @@ _CLASS_LIST = (Mean, Sum, MeanSquaredError, RootMeanSquaredError, MeanAbsoluteEr
                LogCoshError, Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poisson,
                BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
                Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-               TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy)
+               TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy,
+               TruePositives, FalsePositives, TrueNegatives, FalseNegatives, Precision, Recall,
+               AUC, F1Score, FBetaScore, R2Score)
+# Keras lists these names too, but the classes need their target value, so a bare name
+# cannot make one: `get` explains that instead of failing on the missing argument.
+_NEED_TARGET = {PrecisionAtRecall: "recall", RecallAtPrecision: "precision",
+                SensitivityAtSpecificity: "specificity", SpecificityAtSensitivity: "sensitivity"}
 _BY_NAME: dict[str, type] = {}
 for _c in _CLASS_LIST:
     _BY_NAME[_c.__name__] = _c
     _BY_NAME[_snake(_c.__name__)] = _c
+_NEED_TARGET_NAMES = {n: c for c in _NEED_TARGET for n in (c.__name__, _snake(c.__name__))}
 _BY_NAME.update({
     "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
@@ -919,7 +937,8 @@ _BY_NAME.update({
     "acc": Accuracy,
 })
 del _c
-_ALL_CLASSES = {c.__name__: c for c in _CLASS_LIST + (Metric, MeanMetricWrapper)}
+_ALL_CLASSES = {c.__name__: c for c in _CLASS_LIST + tuple(_NEED_TARGET)
+                + (Metric, MeanMetricWrapper)}
 
 
 def _valid_names() -> list[str]:
@@ -955,6 +974,12 @@ def get(identifier: Any) -> Metric | None:
         return identifier
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier)
+        if cls is None and identifier in _NEED_TARGET_NAMES:
+            need = _NEED_TARGET_NAMES[identifier]
+            arg = _NEED_TARGET[need]
+            raise ValueError(
+                f"Metric {identifier!r} needs its target {arg}, which a name cannot give. "
+                f"Pass an instance instead, e.g. metrics.{need.__name__}({arg}=0.5).")
         if cls is None:
             raise ValueError(
                 f"Unknown metric {identifier!r}. Valid names: {_valid_names()} (and "
