@@ -18,6 +18,8 @@ import sys
 import time
 from typing import Iterable, Optional
 
+import numpy as np
+
 __all__ = ["Progbar"]
 
 # The clock used for rate limiting and timings (a module attribute so tests can replace it).
@@ -29,6 +31,8 @@ _THIN = "\u2500"  # ─ (not done, when there are no colours)
 
 
 def _format_value(value) -> str:
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
+        value = float(np.mean(value))  # an array-valued metric shows its mean, as in Keras
     if isinstance(value, numbers.Number) and not isinstance(value, bool):
         value = float(value)
         return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"

@@ -227,11 +227,18 @@ def _labels_known_good(y, key, add=False):
     return True
 
 
+def _log_value(v):
+    """One step's logged value: a Python float, or a NumPy array for a metric whose result
+    is one (F1Score(average=None), Precision with a list of thresholds), as Keras logs it."""
+    v = np.asarray(v)
+    return float(v) if v.ndim == 0 else v.copy()
+
+
 def _last_step_logs(chunk, into):
     """Put the last step's values of a chunk's stacked logs into the dict `into`."""
     logs, n = chunk
     into.clear()
-    into.update({k: float(v[n - 1]) for k, v in _fetch(logs).items()})
+    into.update({k: _log_value(v[n - 1]) for k, v in _fetch(logs).items()})
 
 
 def _fetch(tree):
@@ -467,6 +474,10 @@ class Trainer:
                         metric = metrics_mod.get(m)
                         if isinstance(m, metrics_mod.Metric):
                             metric = m
+                    if not getattr(metric, "_built", True):  # state sized by the data (F1Score,
+                        yt = y_leaves[i] if i < len(y_leaves) else None  # R2Score, AUC with
+                        metric.build(None if yt is None else tuple(yt.shape),  # multi_label):
+                                     tuple(pred_leaves[i].shape))  # built from the batch's shapes
                     base = metric.name
                     if weighted and self._metrics_arg is not None:
                         base = f"weighted_{base}"
@@ -1338,7 +1349,7 @@ class Trainer:
             logs = _fetch(logs)
             for i in range(n):
                 cbs.on_train_batch_begin(first + i)
-                step_logs = {k: float(v[i]) for k, v in logs.items()}
+                step_logs = {k: _log_value(v[i]) for k, v in logs.items()}
                 cbs.on_train_batch_end(first + i, step_logs)
                 epoch_logs.clear()
                 epoch_logs.update(step_logs)
@@ -1435,7 +1446,7 @@ class Trainer:
             logs = _fetch(logs)
             for i in range(n):
                 cbs.on_test_batch_begin(first + i)
-                step_logs = {k: float(v[i]) for k, v in logs.items()}
+                step_logs = {k: _log_value(v[i]) for k, v in logs.items()}
                 cbs.on_test_batch_end(first + i, step_logs)
                 last.clear()
                 last.update(step_logs)
@@ -1503,7 +1514,7 @@ class Trainer:
         ts, logs = runner(ts, batch, 1)
         self._batch_metric_state = ts.metrics
         self._sync_back(ts)
-        logs = {k: float(v[0]) for k, v in _fetch(logs).items()}
+        logs = {k: _log_value(v[0]) for k, v in _fetch(logs).items()}
         return self._format_logs(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -1516,7 +1527,7 @@ class Trainer:
         batch = jax.tree_util.tree_map(lambda a: np.asarray(a)[None], data.arrays)
         self._new_eval_pass()
         _, logs = runner(self._param_values() + (self._reset_metric_values(),), batch, 1)
-        logs = {k: float(v[0]) for k, v in _fetch(logs).items()}
+        logs = {k: _log_value(v[0]) for k, v in _fetch(logs).items()}
         return self._format_logs(logs, return_dict)
 
     def predict_on_batch(self, x):
