@@ -195,18 +195,25 @@ def test_callbacks_see_every_step_with_fusion():
     assert all(math.isfinite(l) for _, l in seen)
 
 
-def test_streaming_path_gives_same_result(monkeypatch):
-    from trine.training import data as data_mod
-    x, y = toy_data(n=300)
+def assert_same_fit(x, y, configure, variants, **fit_kwargs):
+    """Fit a fresh seeded model once per variant (after `configure(variant)`): weights and
+    history must be exactly equal across them."""
     results = []
-    for budget in (1 << 30, 0):
-        monkeypatch.setattr(data_mod, "_budget", [budget])
+    for v in variants:
+        configure(v)
         keras.utils.set_random_seed(5)
         m = compiled(mlp(), steps_per_execution=4)
-        h = m.fit(x, y, epochs=2, batch_size=32, verbose=0)
+        h = m.fit(x, y, epochs=2, batch_size=32, verbose=0, **fit_kwargs)
         results.append((m.get_weights(), h.history))
     assert all(np.array_equal(a, b) for a, b in zip(results[0][0], results[1][0]))
     assert results[0][1] == results[1][1]
+
+
+def test_streaming_path_gives_same_result(monkeypatch):
+    from trine.training import data as data_mod
+    x, y = toy_data(n=300)
+    assert_same_fit(x, y, lambda budget: monkeypatch.setattr(data_mod, "_budget", [budget]),
+                    (1 << 30, 0))
 
 
 def test_sliced_device_put_is_the_same_data_and_the_same_fit(monkeypatch):
@@ -226,15 +233,9 @@ def test_sliced_device_put_is_the_same_data_and_the_same_fit(monkeypatch):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
     x, y = toy_data(n=300)
     monkeypatch.setattr(data_mod, "_budget", [1 << 30])
-    results, put = [], data_mod.put_on_device
-    for sliced in (False, True):
-        monkeypatch.setattr(data_mod, "put_on_device", lambda t, s=sliced: put(t, sliced=s))
-        keras.utils.set_random_seed(5)
-        m = compiled(mlp(), steps_per_execution=4)
-        h = m.fit(x, y, epochs=2, batch_size=32, verbose=0)
-        results.append((m.get_weights(), h.history))
-    assert all(np.array_equal(a, b) for a, b in zip(results[0][0], results[1][0]))
-    assert results[0][1] == results[1][1]
+    put = data_mod.put_on_device
+    assert_same_fit(x, y, lambda sliced: monkeypatch.setattr(
+        data_mod, "put_on_device", lambda t: put(t, sliced=sliced)), (False, True))
 
 
 def test_fit_before_compile_is_a_clear_error():
@@ -328,16 +329,11 @@ def test_background_device_copy_gives_the_same_fit(monkeypatch):
     from trine.training import data as data_mod
     x, y = toy_data(n=300)
     monkeypatch.setattr(data_mod, "_budget", [1 << 30])
-    results, start = [], data_mod.ArrayData.start_device_copy
-    for background in (False, True):
-        monkeypatch.setattr(data_mod.ArrayData, "start_device_copy",
-                            lambda self, b=background: start(self, background=b))
-        keras.utils.set_random_seed(5)
-        m = compiled(mlp(), steps_per_execution=4)
-        h = m.fit(x, y, epochs=2, batch_size=32, verbose=0, validation_split=0.25)
-        results.append((m.get_weights(), h.history))
-    assert all(np.array_equal(a, b) for a, b in zip(results[0][0], results[1][0]))
-    assert results[0][1] == results[1][1]
+    start = data_mod.ArrayData.start_device_copy
+    assert_same_fit(x, y, lambda background: monkeypatch.setattr(
+        data_mod.ArrayData, "start_device_copy",
+        lambda self: start(self, background=background)), (False, True),
+        validation_split=0.25)
     d = data_mod.ArrayData(x, y)
     start(d, background=True)  # the method as written (the patch above still stands)
     assert d._copying is not None
