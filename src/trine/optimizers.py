@@ -1255,3 +1255,23 @@ def get(identifier) -> Optional[Optimizer]:
         f"Could not interpret optimizer identifier {identifier!r} "
         f"({type(identifier).__name__}). Pass a name ({sorted(_BY_NAME)}), an Optimizer, a "
         "config dict, or an optax GradientTransformation.")
+
+
+# ====================================================================== Keras's other optimizers
+# They live in their own modules (one concept a file); registered here so get/deserialize and
+# `trine.optimizers.schedules` see them. Imported last: they subclass the classes above.
+from trine.lr_schedules import (CosineDecayRestarts, InverseTimeDecay,  # noqa: E402
+                                PolynomialDecay)
+from trine.optimizers_extra import (Adadelta, Adafactor, Ftrl, Lamb, Lion, Muon,  # noqa: E402
+                                    ScheduleFreeAdamW)
+
+for _cls in (CosineDecayRestarts, InverseTimeDecay, PolynomialDecay):
+    _SCHEDULES[_cls.__name__] = _cls
+    setattr(schedules, _cls.__name__, _cls)
+schedules.__all__ = sorted(schedules.__all__ + ["CosineDecayRestarts", "InverseTimeDecay",
+                                                "PolynomialDecay"])
+for _cls in (Adadelta, Adafactor, Ftrl, Lamb, Lion, Muon, ScheduleFreeAdamW):
+    _CLASSES[_cls.__name__] = _cls
+    _BY_NAME[_cls.__name__.lower()] = _cls
+__all__ += ["Adadelta", "Adafactor", "Ftrl", "Lamb", "Lion", "Muon", "ScheduleFreeAdamW"]
+del _cls
