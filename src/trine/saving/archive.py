@@ -323,6 +323,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
                                       safe_mode)
         return _as_saving_error(from_fileobj, "the model file")
     filepath = os.fspath(filepath)
+    from trine._util.atomic import remove_stale
+    remove_stale(filepath)  # a killed save's temporary file goes with the next use of the path
     return _as_saving_error(
         lambda: _load_path(filepath, custom_objects, compile, safe_mode), repr(filepath))
 

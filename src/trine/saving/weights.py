@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import warnings
 
 import numpy as np
 
+# one writer for every file trine saves: temp files named per target, mode from the umask
+from trine._util.atomic import atomic_write, remove_stale
 from trine.saving.errors import SavingError, UnsafeFileError
 from trine.saving.safe_h5 import SafeH5Reader, ShapeMismatch
 
@@ -393,36 +394,6 @@ def _write_array(group, name, arr):
         group[name] = arr
 
 
-def atomic_write(filepath, write_fn, overwrite=True, what="file"):
-    """Write `filepath` through a temporary file in the same directory, then rename.
-
-    A crash leaves either the old file or the new one, never a half-written file.
-    """
-    filepath = os.fspath(filepath)
-    if not overwrite and os.path.exists(filepath):
-        raise FileExistsError(
-            f"{filepath!r} already exists and overwrite=False. Pass overwrite=True to replace it.")
-    if os.path.isdir(filepath):
-        raise IsADirectoryError(f"Cannot save the {what} to {filepath!r}: it is a directory.")
-    directory = os.path.dirname(os.path.abspath(filepath))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"Cannot save the {what} to {filepath!r}: directory "
-                                f"{directory!r} does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=".trine-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w+b") as f:
-            write_fn(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def save_weights(model, filepath, overwrite: bool = True, max_shard_size=None) -> None:
     """Save the model's variables (and optimizer state) to a `.weights.h5` file.
 
@@ -671,6 +642,7 @@ def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None
         raise ValueError(f"load_weights: expected a '.weights.h5' or '.keras' file, received "
                          f"{filepath!r}.")
     from trine.saving.archive import _as_saving_error
+    remove_stale(filepath)  # a killed save's temporary file goes with the next use of the path
 
     def load():
         with open_weights(filepath) as reader:

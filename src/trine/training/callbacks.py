@@ -859,14 +859,17 @@ class ModelCheckpoint(_MonitorCallback):
 class BackupAndRestore(Callback):
     """Back up the whole training state at every epoch end; a restarted fit resumes from it.
 
-    The backup is `backup_dir/latest.weights.h5` (weights, non-trainable state, optimizer
-    state and step, written by `save_weights`, which replaces the old file only once the new
-    one is complete) and `backup_dir/training_state.json` (the epochs done), written last.
-    When `fit` starts and a backup exists, the model loads it and training resumes at the
-    next epoch. Shuffling and dropout draw their keys from the seed, the epoch and the step,
-    so a run killed at any point (even SIGKILL mid-epoch) and restarted with the same command
-    and seed ends with the weights of an unbroken run. The backup is deleted when training
-    ends normally (`delete_checkpoint=True`).
+    After epoch `n` the backup is `backup_dir/epoch-<n>.weights.h5` (weights, non-trainable
+    state, optimizer state and step, written by `save_weights`), then the manifest
+    `backup_dir/training_state.json` (`{"epoch": n}`, the epochs done), which names that
+    file by its epoch. The manifest is replaced atomically and written last, so a kill at any
+    point leaves a manifest naming a complete weights file of the same epoch; older weights
+    files are removed only after the new manifest is in place. When `fit` starts and a backup
+    exists, the model loads it and training resumes at the next epoch. Shuffling and dropout
+    draw their keys from the seed, the epoch and the step, so a run killed at any point (even
+    SIGKILL mid-epoch or mid-backup) and restarted with the same command and seed ends with
+    the weights of an unbroken run. The backup is deleted when training ends normally
+    (`delete_checkpoint=True`).
 
     Args:
         backup_dir: directory for the backup (created if missing).
@@ -875,8 +878,11 @@ class BackupAndRestore(Callback):
         delete_checkpoint: remove the backup when fit ends without interruption.
 
     Raises:
-        ValueError: for an empty backup_dir or a save_freq other than "epoch".
+        ValueError: for an empty backup_dir or a save_freq other than "epoch"; when fit
+            starts on a backup directory whose manifest is malformed or names a missing file.
     """
+
+    _LEGACY_WEIGHTS = "latest.weights.h5"  # what trine wrote before the manifest named a file
 
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
                  delete_checkpoint=True):
@@ -894,37 +900,61 @@ class BackupAndRestore(Callback):
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq
         self.delete_checkpoint = delete_checkpoint
-        self._weights = os.path.join(self.backup_dir, "latest.weights.h5")
         self._state = os.path.join(self.backup_dir, "training_state.json")
         self._interrupted = False
+
+    def _weights_path(self, epochs_done):
+        return os.path.join(self.backup_dir, f"epoch-{int(epochs_done)}.weights.h5")
+
+    def _weights_files(self):
+        """Every weights file of this backup directory (any epoch's, the legacy name's)."""
+        try:
+            names = os.listdir(self.backup_dir)
+        except OSError:
+            return []
+        return [os.path.join(self.backup_dir, n) for n in names
+                if n == self._LEGACY_WEIGHTS or (n.startswith("epoch-") and n.endswith(".weights.h5")
+                                                 and n[6:-11].isdigit())]
 
     def on_train_begin(self, logs=None):
         import json
         self._interrupted = True
-        if not (os.path.exists(self._state) and os.path.exists(self._weights)):
+        if not os.path.exists(self._state):
             return
         with open(self._state) as f:
             state = json.load(f)
         epoch = state.get("epoch") if isinstance(state, dict) else None
-        if not isinstance(epoch, int) or epoch < 0:
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
             raise ValueError(
                 f"BackupAndRestore: {self._state} is not a backup trine wrote (expected "
                 f'{{"epoch": <int >= 0>}}, found {state!r}). Delete the directory to start over.')
-        self.model.load_weights(self._weights)
+        weights = self._weights_path(epoch)
+        if not os.path.exists(weights):
+            legacy = os.path.join(self.backup_dir, self._LEGACY_WEIGHTS)
+            if not os.path.exists(legacy):
+                raise ValueError(
+                    f"BackupAndRestore: {self._state} says {epoch} epochs are done but their "
+                    f"weights file {weights} is missing. Delete the directory to start over.")
+            weights = legacy
+        self.model.load_weights(weights)
         self.model._initial_epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
         import json
+        from trine._util.atomic import atomic_write
         os.makedirs(self.backup_dir, exist_ok=True)
-        self.model.save_weights(self._weights, overwrite=True)
-        tmp = self._state + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"epoch": int(epoch) + 1}, f)
-        os.replace(tmp, self._state)
+        weights = self._weights_path(int(epoch) + 1)
+        self.model.save_weights(weights, overwrite=True)
+        # the commit point: until this replace, the manifest names the previous epoch's file
+        manifest = json.dumps({"epoch": int(epoch) + 1}).encode()
+        atomic_write(self._state, lambda f: f.write(manifest), what="backup manifest")
+        for path in self._weights_files():
+            if path != weights:
+                os.remove(path)
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint:  # reached only when fit ends without an exception
-            for path in (self._state, self._weights):
+            for path in [self._state] + self._weights_files():
                 if os.path.exists(path):
                     os.remove(path)
             try:

@@ -122,6 +122,11 @@ def standardize_array(a, what: str):
         raise TypeError(
             f"{what} has dtype object; trine needs numeric arrays. Convert with "
             "np.asarray(..., dtype=np.float32).")
+    elif a.dtype.kind in "USa":  # Keras: "Invalid dtype: str32"; NumPy maths would fail later
+        raise ValueError(
+            f"{what} holds strings (dtype {a.dtype}); trine trains on numbers. Encode labels "
+            f"as integers first, e.g. classes, {what.split('[')[0]}_int = np.unique({what}, "
+            "return_inverse=True), or a StringLookup layer applied before fit.")
     if a.ndim == 0:
         raise ValueError(f"{what} must have a batch axis, received a scalar.")
     return a
@@ -315,6 +320,22 @@ class IterableData:
         self.with_targets = with_targets
         self.reiterable = not (iter(source) is source)
         self.exhausted = False
+
+    def peek(self):
+        """The first batch of a one-shot source, put back so the first epoch yields it too
+        (a generator passed to fit on an unbuilt model builds it from that batch); None if
+        the source is empty."""
+        import itertools
+        if self.reiterable:
+            return next(iter(self.source), None)
+        it = self._it if self._it is not None else iter(self.source)
+        try:
+            first = next(it)
+        except StopIteration:
+            self._it = it
+            return None
+        self._it = itertools.chain([first], it)
+        return first
 
     def epoch_iterator(self):
         if self.reiterable:

@@ -1,0 +1,1 @@
+"""Small helpers the whole library may use (the bottom layer: imports nothing of trine)."""
