@@ -1441,6 +1441,12 @@ _CORE_NAMES = ("associative_scan", "cast", "cond", "convert_to_numpy", "convert_
                "stop_gradient", "switch", "unstack", "vectorized_map", "while_loop")
 _IMAGE_NAMES = {"resize": "_image_resize", "rgb_to_grayscale": "_image_rgb_to_grayscale",
                 "map_coordinates": "_image_map_coordinates"}
+# Ops written in their own modules (loaded on first use): ops name -> (module, function)
+_IMAGE_MORE = ("affine_transform", "crop_images", "elastic_transform", "extract_patches",
+               "extract_patches_3d", "gaussian_blur", "hsv_to_rgb", "pad_images",
+               "perspective_transform", "rgb_to_hsv", "scale_and_translate", "sobel_edges", "ssim")
+_IMAGE_NAMES.update({n: f"_image_{n}" for n in _IMAGE_MORE})
+_ELSEWHERE = {f"_image_{n}": ("trine.ops_image", n) for n in _IMAGE_MORE}
 
 
 def _names(seq):
@@ -1453,15 +1459,18 @@ nn = _Namespace("nn", _names(_NN_NAMES), "Neural-network operations (keras.ops.n
 linalg = _Namespace("linalg", _names(_LINALG_NAMES), "Linear algebra (keras.ops.linalg).")
 math = _Namespace("math", _names(_MATH_NAMES), "Math operations (Keras's ops.math group).")
 core = _Namespace("core", _names(_CORE_NAMES), "Core and control-flow operations.")
-image = _Namespace("image", _IMAGE_NAMES, "Image operations (keras.ops.image): resize, "
-                   "rgb_to_grayscale and map_coordinates.")
+image = _Namespace("image", _IMAGE_NAMES, "Image operations (keras.ops.image).")
 for _ns in (numpy, nn, linalg, math, core, image):
     sys.modules[_ns.__name__] = _ns
 del _ns
 
 
 def __getattr__(name):
-    if name in _NN and hasattr(jax.nn, name):
+    if name in _ELSEWHERE:
+        import importlib
+        module, attr = _ELSEWHERE[name]
+        fn = _wrap(getattr(importlib.import_module(module), attr), name)
+    elif name in _NN and hasattr(jax.nn, name):
         fn = _wrap(getattr(jax.nn, name), name)
     elif not name.startswith("_") and hasattr(jnp, name) and not isinstance(
             getattr(jnp, name), types.ModuleType):

@@ -1,0 +1,236 @@
+"""Global settings (Keras `keras.config`): floatx, epsilon, image data format, logging, limits.
+
+Each setting lives in one place here and is read where it matters: `floatx()` by layers and
+variables without an explicit dtype, `epsilon()` by losses and ops whose `epsilon=None`,
+`image_data_format()` by every op and layer whose `data_format=None`, `max_epochs()` /
+`max_steps_per_epoch()` by `fit`, and `unsafe_deserialization_enabled()` by `load_model`'s
+default `safe_mode`.
+
+    trine.config.set_image_data_format("channels_first")
+    trine.config.set_max_epochs(2)          # every fit stops after 2 epochs
+"""
+from __future__ import annotations
+
+__all__ = [
+    "backend", "disable_flash_attention", "disable_interactive_logging",
+    "disable_traceback_filtering", "dtype_policy", "enable_flash_attention",
+    "enable_interactive_logging", "enable_traceback_filtering", "enable_unsafe_deserialization",
+    "epsilon", "floatx", "image_data_format", "is_flash_attention_enabled",
+    "is_interactive_logging_enabled", "is_nnx_enabled", "is_traceback_filtering_enabled",
+    "max_epochs", "max_steps_per_epoch", "set_backend", "set_dtype_policy", "set_epsilon",
+    "set_floatx", "set_image_data_format", "set_max_epochs", "set_max_steps_per_epoch",
+    "unsafe_deserialization_enabled",
+]
+
+_FLOATS = ("bfloat16", "float16", "float32", "float64")
+_FORMATS = ("channels_last", "channels_first")
+
+# The one store of global settings (Keras keeps these as module globals too; one dict here so
+# tests can snapshot and restore them).
+_SETTINGS = {
+    "floatx": "float32",
+    "epsilon": 1e-7,
+    "image_data_format": "channels_last",
+    "interactive_logging": True,
+    "traceback_filtering": True,
+    "unsafe_deserialization": False,
+    "max_epochs": None,
+    "max_steps_per_epoch": None,
+    "flash_attention": None,
+}
+
+
+def backend() -> str:
+    """The name of the backend: always "jax"."""
+    return "jax"
+
+
+def set_backend(backend: str) -> None:
+    """Keras's backend switch; trine runs on JAX only.
+
+    Raises:
+        ValueError: for any backend other than "jax".
+    """
+    if backend != "jax":
+        raise ValueError(f"set_backend: trine runs on JAX only, received backend={backend!r}. "
+                         "Use backend='jax' (or install Keras for other backends).")
+
+
+def floatx() -> str:
+    """The default float dtype of layers and variables ("float32" unless set)."""
+    return _SETTINGS["floatx"]
+
+
+def set_floatx(value: str) -> None:
+    """Set the default float dtype of layers and variables made from now on.
+
+    Args:
+        value: "bfloat16", "float16", "float32" or "float64".
+
+    Raises:
+        ValueError: for any other value.
+    """
+    if value not in _FLOATS:
+        raise ValueError(f"set_floatx: value must be one of {_FLOATS}, received {value!r}.")
+    _SETTINGS["floatx"] = str(value)
+
+
+def epsilon() -> float:
+    """The fuzz factor used by numeric expressions (1e-7 unless set)."""
+    return _SETTINGS["epsilon"]
+
+
+def set_epsilon(value: float) -> None:
+    """Set the fuzz factor used by numeric expressions.
+
+    Raises:
+        ValueError: if `value` is not a number.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"set_epsilon: value must be a float, received {value!r}.")
+    _SETTINGS["epsilon"] = float(value)
+
+
+def image_data_format() -> str:
+    """The default `data_format` of image ops and layers ("channels_last" unless set)."""
+    return _SETTINGS["image_data_format"]
+
+
+def set_image_data_format(data_format: str) -> None:
+    """Set the default `data_format` of image ops and layers.
+
+    Args:
+        data_format: "channels_last" or "channels_first" (case-insensitive).
+
+    Raises:
+        ValueError: for any other value.
+    """
+    value = str(data_format).lower() if isinstance(data_format, str) else data_format
+    if value not in _FORMATS:
+        raise ValueError(f"set_image_data_format: data_format must be one of {_FORMATS}, "
+                         f"received {data_format!r}.")
+    _SETTINGS["image_data_format"] = value
+
+
+def standardize_data_format(data_format, who: str = "data_format") -> str:
+    """`data_format` checked, or the global `image_data_format()` when None.
+
+    Raises:
+        ValueError: for a value other than None, "channels_last" or "channels_first".
+    """
+    if data_format is None:
+        return image_data_format()
+    value = data_format.lower() if isinstance(data_format, str) else data_format
+    if value not in _FORMATS:
+        raise ValueError(f"{who}: argument `data_format` must be 'channels_last' or "
+                         f"'channels_first', received data_format={data_format!r}.")
+    return value
+
+
+def dtype_policy():
+    """The global dtype policy (see `trine.mixed_precision`)."""
+    from trine.mixed_precision import dtype_policy as _get
+    return _get()
+
+
+def set_dtype_policy(policy) -> None:
+    """Set the global dtype policy (see `trine.mixed_precision`)."""
+    from trine.mixed_precision import set_dtype_policy as _set
+    _set(policy)
+
+
+def enable_unsafe_deserialization() -> None:
+    """Let `load_model` default to `safe_mode=False` (lambdas in files load), as in Keras."""
+    _SETTINGS["unsafe_deserialization"] = True
+
+
+def unsafe_deserialization_enabled() -> bool:
+    """Whether `enable_unsafe_deserialization()` was called (saving reads it for safe_mode)."""
+    return _SETTINGS["unsafe_deserialization"]
+
+
+def enable_interactive_logging() -> None:
+    """Print progress bars and logs to stdout (the default)."""
+    _SETTINGS["interactive_logging"] = True
+
+
+def disable_interactive_logging() -> None:
+    """Send progress and logs to Python's `logging` instead of printing them."""
+    _SETTINGS["interactive_logging"] = False
+
+
+def is_interactive_logging_enabled() -> bool:
+    """Whether progress and logs are printed to stdout."""
+    return _SETTINGS["interactive_logging"]
+
+
+def enable_traceback_filtering() -> None:
+    """Keras's switch for hiding library frames in tracebacks (recorded; trine shows all)."""
+    _SETTINGS["traceback_filtering"] = True
+
+
+def disable_traceback_filtering() -> None:
+    """Keras's switch for showing library frames in tracebacks."""
+    _SETTINGS["traceback_filtering"] = False
+
+
+def is_traceback_filtering_enabled() -> bool:
+    """Whether traceback filtering is on (Keras's default: True)."""
+    return _SETTINGS["traceback_filtering"]
+
+
+def enable_flash_attention() -> None:
+    """Ask `dot_product_attention` for a fused (flash) kernel where the device has one."""
+    _SETTINGS["flash_attention"] = True
+
+
+def disable_flash_attention() -> None:
+    """Never use a fused (flash) attention kernel."""
+    _SETTINGS["flash_attention"] = False
+
+
+def is_flash_attention_enabled():
+    """True / False when set, None when left to the op (Keras's default)."""
+    return _SETTINGS["flash_attention"]
+
+
+def is_nnx_enabled() -> bool:
+    """Keras's Flax NNX integration switch: trine never uses NNX."""
+    return False
+
+
+def _check_limit(value, fn):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < 1):
+        raise ValueError(f"{fn}: expected None or an integer >= 1, received {value!r}.")
+    return value
+
+
+def max_epochs():
+    """The cap on epochs of every `fit` (None: no cap)."""
+    return _SETTINGS["max_epochs"]
+
+
+def set_max_epochs(max_epochs) -> None:
+    """Cap the number of epochs of every `fit` (None removes the cap); handy for smoke tests.
+
+    Raises:
+        ValueError: for a value that is neither None nor an integer >= 1.
+    """
+    _SETTINGS["max_epochs"] = _check_limit(max_epochs, "set_max_epochs")
+
+
+def max_steps_per_epoch():
+    """The cap on steps in each epoch of `fit` (None: no cap)."""
+    return _SETTINGS["max_steps_per_epoch"]
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch) -> None:
+    """Cap the number of steps in each epoch of `fit` (None removes the cap).
+
+    Raises:
+        ValueError: for a value that is neither None nor an integer >= 1.
+    """
+    _SETTINGS["max_steps_per_epoch"] = _check_limit(max_steps_per_epoch,
+                                                    "set_max_steps_per_epoch")
+
