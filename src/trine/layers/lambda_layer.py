@@ -3,13 +3,15 @@
 A model file never runs code when it is loaded, so `get_config` records the function by
 *name* only, and only where the name can be resolved safely on loading:
 
-- a function registered for serialization (looked up through `trine.saving`'s registry,
-  when that module provides `get_registered_name` / `get_registered_object`);
-- a public function of trine or of JAX (`jax.numpy`, `jax.nn`, `jax.lax`, ...).
+- a function registered for serialization (looked up through `trine.saving`'s registry);
+- a pure tensor function on the explicit allow-list of `trine.registry.allowlist`
+  (`LAMBDA_FUNCTIONS`: listed names of `jax.numpy`, `jax.nn`, `trine.ops`,
+  `trine.activations`; no file I/O, no callables, no global state).
 
-Any other function (a Python `lambda`, a local or unregistered function) is recorded with
-`"serializable": False` and no code; `from_config` rebuilds such a layer only when the
-function is supplied again through `custom_objects`. Bytecode is never stored or loaded.
+Any other function (a Python `lambda`, a local or unregistered function, `jax.numpy.load`) is
+recorded with `"serializable": False` and no code; `from_config` rebuilds such a layer only
+when the function is supplied again through `custom_objects` or was registered. Bytecode is
+never stored or loaded.
 """
 from __future__ import annotations
 
@@ -18,12 +20,9 @@ import inspect
 
 import jax
 
+from trine import registry
 from trine.core.layer import Layer
 from trine.core.symbolic import KerasTensor
-
-# Public namespaces whose functions may be recorded (and resolved) by name.
-_JAX_NAMESPACES = ("jax.numpy", "jax.nn", "jax.lax", "jax.numpy.linalg", "jax.numpy.fft",
-                   "jax.scipy.special", "jax.image", "jax.random")
 
 
 def _registry():
@@ -50,25 +49,8 @@ def _registered_name(fn):
 
 
 def _public_location(fn):
-    """`(module, name)` if `fn` is a public trine or JAX function reachable by name."""
-    name = getattr(fn, "__name__", None)
-    if not isinstance(name, str) or name.startswith("_") or name == "<lambda>":
-        return None
-    for ns in _JAX_NAMESPACES:
-        mod = importlib.import_module(ns)
-        if getattr(mod, name, None) is fn:
-            return ns, name
-    module = getattr(fn, "__module__", None) or ""
-    if module == "trine" or module.startswith("trine."):
-        if any(part.startswith("_") for part in module.split(".")):
-            return None
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            return None
-        if getattr(mod, name, None) is fn:
-            return module, name
-    return None
+    """`(module, name)` if `fn` is an allow-listed pure tensor function."""
+    return registry.lambda_function_location(fn)
 
 
 def serialize_function(fn) -> dict:
@@ -102,8 +84,8 @@ def is_serializable(fn_config) -> bool:
 
 
 def deserialize_function(fn_config, custom_objects=None, *, what="function", layer="Lambda"):
-    """Resolve a function config by name: custom_objects, then the registry, then the
-    public trine / JAX namespaces. Never loads code.
+    """Resolve a function config by name: custom_objects, then registered functions, then the
+    explicit allow-list of pure tensor functions. Never imports a module, never loads code.
 
     Raises:
         ValueError: when the function cannot be resolved by name.
@@ -138,19 +120,26 @@ def deserialize_function(fn_config, custom_objects=None, *, what="function", lay
                 if obj is not None:
                     return obj
     module = fn_config.get("module") or ""
-    if fn_config.get("serializable") is not False and isinstance(name, str) and (
-            module in _JAX_NAMESPACES or module == "trine" or module.startswith("trine.")):
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            mod = None
-        obj = getattr(mod, name, None) if mod is not None else None
-        if callable(obj):
+    if fn_config.get("serializable") is not False:
+        obj = registry.resolve_lambda_function(module, name)
+        if obj is not None:
             return obj
-    raise ValueError(
-        f"{layer}: cannot find the {what} {name!r} (module {module or 'unknown'}). Functions "
-        "are saved by name only: pass it back with custom_objects={" + repr(name) + ": fn}, or "
-        "register it for serialization before loading.")
+    raise _unresolved(
+        f"{layer}: cannot load the {what} {name!r} (module {module or 'unknown'}): it is not "
+        "a registered function and not on trine's allow-list of pure tensor functions "
+        "(trine.registry.allowlist). Functions are saved by name only: pass it back with "
+        "custom_objects={" + repr(name) + ": fn}, or register it with "
+        "trine.saving.register_serializable() before loading.")
+
+
+def _unresolved(message):
+    """The error for a function a file names but trine will not resolve (UnsafeFileError,
+    a ValueError, when trine.saving is importable)."""
+    try:
+        errors = importlib.import_module("trine.saving.errors")
+    except ImportError:
+        return ValueError(message)
+    return errors.UnsafeFileError(message)
 
 
 def _accepts(fn, arg: str) -> bool:
@@ -177,9 +166,9 @@ class Lambda(Layer):
         arguments: a dict of extra keyword arguments for `function`.
 
     Config:
-        The function is recorded by name only, for registered functions and public trine /
-        JAX functions; others (e.g. Python lambdas) are marked not serializable, and
-        `from_config` needs them back through `custom_objects`.
+        The function is recorded by name only, for registered functions and the allow-listed
+        pure tensor functions of `trine.registry.allowlist`; others (e.g. Python lambdas) are
+        marked not serializable, and `from_config` needs them back through `custom_objects`.
 
     Returns (when called):
         `function(inputs, **arguments)`.

@@ -60,30 +60,11 @@ def serialize_layer(layer) -> dict:
             "config": layer.get_config(), "registered_name": None}
 
 
-def _local_layer_classes() -> dict:
-    """trine's layer classes by name: `trine.layers` plus the modules it may not export yet."""
-    import importlib
-
-    out = {}
-    for mod in ("trine.layers.attention", "trine.layers.embedding", "trine.layers"):
-        try:
-            m = importlib.import_module(mod)
-        except ImportError:
-            continue
-        for k, v in vars(m).items():
-            if isinstance(v, type) and issubclass(v, Layer) and not k.startswith("_"):
-                out.setdefault(k, v)
-    for k, v in globals().items():
-        if isinstance(v, type) and issubclass(v, Layer) and not k.startswith("_"):
-            out[k] = v
-    return out
-
-
 def deserialize_layer(config, custom_objects=None):
     """Rebuild a layer from a serialized dict (trine's or Keras 3's), or pass a Layer through.
 
     Goes through `trine.saving.deserialize_keras_object` (dtype policies, custom objects, the
-    safe-mode allow-list) with trine's own layer classes made resolvable.
+    allow-list of `trine.registry`).
 
     Raises:
         ValueError: if `config` is neither a Layer nor a serialized layer dict, or names an
@@ -95,8 +76,8 @@ def deserialize_layer(config, custom_objects=None):
         raise ValueError(
             f"Expected a layer or a serialized layer dict with 'class_name' and 'config', "
             f"received {config!r}.")
-    classes = _local_layer_classes()
-    classes.update(custom_objects or {})
+    # trine's own layer classes resolve through the registry's allow-list, never by scanning
+    classes = dict(custom_objects or {})
     try:
         from trine.saving.serialization import deserialize_keras_object
     except ImportError:

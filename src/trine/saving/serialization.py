@@ -9,16 +9,16 @@ function named in a config resolves only to:
 
 1. an object the caller passed in `custom_objects` or a `custom_object_scope`;
 2. an object registered with `register_serializable` (alias `register_keras_serializable`);
-3. a public class or function of trine's own modules (`trine.layers`, `trine.models`,
-   `trine.optimizers`, `trine.losses`, `trine.metrics`, `trine.initializers`,
-   `trine.regularizers`, `trine.constraints`, `trine.activations`), found by name.
+3. a class or function on the explicit allow-list in `trine.registry.allowlist` (trine's own
+   layers, models, optimizers, losses, metrics, initializers, regularizers, constraints and
+   activations, listed by name).
 
 The "module" field of a config only selects which of trine's namespaces to look in. Anything
 else raises `UnsafeFileError` naming the module and class. A Python lambda stored as bytecode
 (Keras's `__lambda__`) is refused unless the *caller* passes `safe_mode=False`; nothing in a
 file can change that (an outer `safe_mode=True` wins over any nested request).
 
-New layer classes exported from `trine.layers` are picked up automatically.
+A class added to trine later is loadable only once it is added to that list.
 """
 from __future__ import annotations
 
@@ -184,56 +184,13 @@ _KINDS = {
     "constraints": ("trine.constraints", "keras.constraints"),
     "activations": ("trine.activations", "keras.activations"),
 }
-_allow_cache: dict = {}
-
-
-def _trine_module(kind):
-    import importlib
-    name = _KINDS[kind][0]
-    if kind == "schedules":
-        return getattr(importlib.import_module("trine.optimizers"), "schedules", None)
-    try:
-        return importlib.import_module(name)  # trine's own modules only (fixed table)
-    except ImportError:
-        return None
 
 
 def _allowlist(kind: str) -> dict:
-    """Public classes and functions of one of trine's modules, by name."""
-    mod = _trine_module(kind)
-    if mod is None:
-        return {}
-    key = (kind, id(mod), len(vars(mod)))
-    hit = _allow_cache.get(kind)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    out = {}
-    for name in dir(mod):
-        if name.startswith("_"):
-            continue
-        obj = getattr(mod, name, None)
-        if inspect.isclass(obj):
-            if not (getattr(obj, "__module__", "") or "").startswith("trine"):
-                continue
-            out.setdefault(name, obj)
-            out.setdefault(obj.__name__, obj)
-        elif callable(obj) and kind in ("activations", "losses", "metrics") and isinstance(
-                obj, types.FunctionType) and (obj.__module__ or "").startswith("trine"):
-            out.setdefault(name, obj)
-    if kind == "layers":
-        from trine.core.layer import Layer
-        out = {k: v for k, v in out.items() if inspect.isclass(v) and issubclass(v, Layer)}
-        try:
-            from trine.layers.ops_layer import OpLayer
-            out.setdefault("OpLayer", OpLayer)
-        except ImportError:
-            pass
-    if kind == "models":
-        from trine.models.functional import Functional
-        from trine.models.model import Model
-        from trine.models.sequential import Sequential
-        out = {"Functional": Functional, "Model": Model, "Sequential": Sequential}
-    _allow_cache[kind] = (key, out)
+    """`{name: class or function}` a file may name for `kind` (the registry's explicit list)."""
+    from trine import registry
+    out = dict(registry.allowed_classes(kind))
+    out.update(registry.allowed_functions(kind))
     return out
 
 
@@ -702,12 +659,15 @@ def _resolve_function(config, custom):
     for kind in kinds:
         if kind not in ("activations", "losses", "metrics"):
             continue
-        fn = _allowlist(kind).get(name)
+        allowed = _allowlist(kind)
+        fn = allowed.get(name)
         if fn is None and kind == "activations":
             from trine import activations
             try:
-                fn = activations.get(name)
+                fn = activations.get(name)  # Keras's aliases ("swish"), checked against the list
             except ValueError:
+                fn = None
+            if not any(fn is f for f in allowed.values()):
                 fn = None
         if fn is not None:
             return fn
@@ -1325,7 +1285,11 @@ def functional_from_config(cls, config: dict, custom_objects=None):
             raise SavingError("Node arguments nested too deeply.")
         if isinstance(v, KerasTensor):
             hist = getattr(v, "_pre_serialization_keras_history", None)
-            return v if hist is None else resolve(hist, 0)
+            if hist is None:
+                raise UnsafeFileError(
+                    "Refused a node argument that is a tensor not produced by the graph (a "
+                    "__keras_tensor__ record without keras_history).")
+            return resolve(hist, 0)
         if isinstance(v, list):
             return [revive(e, depth + 1) for e in v]
         if isinstance(v, tuple):
@@ -1344,12 +1308,12 @@ def functional_from_config(cls, config: dict, custom_objects=None):
                 if len(item) == 4:
                     if not isinstance(item[3], dict):
                         raise SavingError(f"Invalid inbound node kwargs {item[3]!r}.")
-                    kw = _deserialize(item[3], custom, 1)
+                    kw = revive(_node_literal(item[3], custom, 1))
             return [tensors[0] if len(tensors) == 1 else tensors], kw
         if not isinstance(data, dict):
             raise SavingError(f"Invalid inbound node {data!r} in the Functional config.")
-        args = revive(_deserialize(data.get("args", []), custom, 1))
-        kwargs = revive(_deserialize(data.get("kwargs", {}), custom, 1))
+        args = revive(_node_literal(data.get("args", []), custom, 1))
+        kwargs = revive(_node_literal(data.get("kwargs", {}), custom, 1))
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise SavingError(f"Invalid inbound node {data!r} in the Functional config.")
         return args, kwargs
@@ -1375,6 +1339,7 @@ def functional_from_config(cls, config: dict, custom_objects=None):
                 except _NotYet:
                     break
                 kwargs = clean_kwargs(layer, kwargs)
+                _check_node_call(layer, lname, args, kwargs)
                 try:
                     layer(*args, **kwargs)
                 except (SavingError, UnsafeFileError):
@@ -1413,6 +1378,54 @@ def functional_from_config(cls, config: dict, custom_objects=None):
     if isinstance(config.get("trainable"), bool):
         kwargs["trainable"] = config["trainable"]
     return cls(inputs, outputs, **kwargs)
+
+
+# Records a node argument may hold besides graph tensors and JSON literals.
+_NODE_RECORDS = ("__keras_tensor__", "__numpy__", "__tensor__", "__slice__", "__ellipsis__")
+
+
+def _node_literal(value, custom, depth):
+    """A node's arguments from a file: graph-tensor references and JSON literals only."""
+    if depth > 64:
+        raise SavingError("Node arguments nested too deeply.")
+    if isinstance(value, dict) and "class_name" in value and "config" in value:
+        if value["class_name"] not in _NODE_RECORDS:
+            raise UnsafeFileError(
+                f"Refused a node argument naming {value['class_name']!r}: the arguments of a "
+                "layer call in a model file may only be graph tensors and JSON literals "
+                "(numbers, strings, lists, dicts, slices).")
+        return _deserialize(value, custom, depth)
+    if isinstance(value, dict):
+        return {k: _node_literal(v, custom, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_node_literal(v, custom, depth + 1) for v in value]
+    if value is None or isinstance(value, _PLAIN):
+        return value
+    raise SavingError(f"Invalid node argument {value!r} in the Functional config.")
+
+
+def _check_node_call(layer, lname, args, kwargs):
+    """A call replayed from a file must be symbolic (so nothing runs eagerly while loading) and
+    name only keyword arguments the layer's `call` takes."""
+    from trine.core.symbolic import KerasTensor
+    import jax
+    leaves = jax.tree_util.tree_leaves((args, kwargs),
+                                       is_leaf=lambda t: isinstance(t, KerasTensor))
+    if not any(isinstance(t, KerasTensor) for t in leaves):
+        raise UnsafeFileError(
+            f"Refused the call of layer {lname!r} in the file: none of its arguments is a "
+            "tensor of the graph, so it would run eagerly while loading.")
+    try:
+        params = inspect.signature(layer.call).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(k for k in kwargs if k not in params)
+    if unknown:
+        raise SavingError(
+            f"The file calls layer {lname!r} ({type(layer).__name__}) with keyword arguments "
+            f"{unknown} that its call() does not take (it takes {sorted(params)}).")
 
 
 class _NotYet(Exception):
