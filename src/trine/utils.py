@@ -106,13 +106,22 @@ _FROM_SAVING = {"register_keras_serializable", "get_registered_name", "get_regis
                 "CustomObjectScope", "get_custom_objects"}
 
 
+# Data utilities, loaded on first use (they import Pillow, wave, urllib lazily in turn)
+_FROM_MODULES = {
+    "PyDataset": "trine.training.pydataset", "Sequence": "trine.training.pydataset",
+}
+
+
 def __getattr__(name):
     if name in _FROM_SAVING:
         from trine.saving import serialization
         return getattr(serialization, name)
+    if name in _FROM_MODULES:
+        import importlib
+        return getattr(importlib.import_module(_FROM_MODULES[name]), name)
     raise AttributeError(f"module 'trine.utils' has no attribute {name!r}")
 
 
 __all__ = ["compare_models", "model_to_dot", "normalize", "pad_sequences", "plot_history",
            "plot_model", "set_random_seed", "to_categorical", "unpack_x_y_sample_weight",
-           *sorted(_FROM_SAVING)]
+           *sorted(_FROM_SAVING), *sorted(_FROM_MODULES)]

@@ -20,6 +20,7 @@ import numpy as np
 
 from trine.distribution import placement as _distribution
 from trine.training import data as data_mod
+from trine.training import sources as _sources
 
 _TAG_DROPOUT = 0x7D1
 _TAG_SHUFFLE = 0x5A1
@@ -1206,7 +1207,8 @@ class Trainer:
                 carry = self._push_learning_rate(carry)
             return runner(carry, jax.device_put(stacked), n)
 
-        for batch in data.epoch_iterator():
+        failed = []
+        for batch in _until_error(data.epoch_iterator(), failed):
             if kind != "predict" and batch[1] is None:
                 raise ValueError(
                     f"{'fit' if kind == 'train' else 'evaluate'}: the data yielded a batch "
@@ -1234,8 +1236,10 @@ class Trainer:
             sig = s
         if pending:
             carry, logs = flush(pending, carry)
-            if on_chunk(step, logs, len(pending), carry):
+            if on_chunk(step, logs, len(pending), carry) and not failed:
                 return carry, True
+        if failed:  # raised by the source: the batches it gave before have trained
+            raise failed[0]
         return carry, False
 
     # ================================================================== data intake
@@ -1243,6 +1247,10 @@ class Trainer:
                    what="fit", with_targets=True):
         if x is None:
             raise ValueError(f"{what}() needs x (received None).")
+        source = _sources.adapt(x, y=y, sample_weight=sample_weight, class_weight=class_weight,
+                                shuffle=shuffle, steps=steps, what=what, seed=_source_seed())
+        if source is not None:  # the source counts its steps (Keras: they run on across epochs)
+            return data_mod.IterableData(source, steps=None, with_targets=with_targets)
         if _is_iterable_source(x):
             if y is not None:
                 raise ValueError(
@@ -1268,7 +1276,8 @@ class Trainer:
         if data.kind == "arrays":
             x0, y0, _ = data.first_batch(2)
         else:
-            first = next(iter(data.source)) if data.reiterable else None
+            first = (data.source.peek() if isinstance(data.source, _sources.DatasetSource)
+                     else next(iter(data.source)) if data.reiterable else None)
             if first is None:
                 if self._compile_built and self.built:
                     return
@@ -1390,8 +1399,13 @@ class Trainer:
                 cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
+        except BaseException:
+            self.jax_state_sync()  # the model keeps what its completed steps trained
+            raise
         finally:
             self._live_fit = None
+            _close_source(data)
+            _close_source(val)
         if ts is not synced:  # a callback's assignments after the last sync stand (Keras)
             self._sync_back(ts, refs)
         cbs.on_train_end(logs=dict(epoch_logs))
@@ -1399,6 +1413,9 @@ class Trainer:
         return self.history
 
     def _validation_source(self, validation_data, batch_size, steps):
+        source = _sources.adapt(validation_data, steps=steps, what="fit(validation_data)")
+        if source is not None:
+            return data_mod.IterableData(source, steps=None)
         if _is_iterable_source(validation_data):
             return data_mod.IterableData(validation_data, steps=steps)
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -1418,7 +1435,10 @@ class Trainer:
         data = self._make_data(x, y, sample_weight, batch_size, False, steps, what="evaluate")
         self._prepare_compiled(data)
         verbose = 1 if verbose == "auto" else int(verbose)
-        logs = self._evaluate_source(data, callbacks=callbacks, verbose=verbose)
+        try:
+            logs = self._evaluate_source(data, callbacks=callbacks, verbose=verbose)
+        finally:
+            _close_source(data)
         return self._format_logs(logs, return_dict)
 
     @property
@@ -1463,7 +1483,12 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for `x`, batched, as NumPy arrays (in the model's output structure)."""
         from trine.training.callbacks import CallbackList
-        if _is_iterable_source(x):
+        source = _sources.adapt(x, steps=steps, what="predict")
+        if source is not None:
+            data = data_mod.IterableData(source, steps=None, with_targets=False)
+            self._ensure_built(source.peek()[0])
+            first = None
+        elif _is_iterable_source(x):
             data = data_mod.IterableData(x, steps=steps, with_targets=False)
             first = next(iter(x)) if data.reiterable else None
             if first is not None:
@@ -1491,7 +1516,10 @@ class Trainer:
 
         carry = self._param_values()
         perm = data.permutation(None) if data.kind == "arrays" else None
-        self._iterate("predict", carry, data, perm, on_chunk)
+        try:
+            self._iterate("predict", carry, data, perm, on_chunk)
+        finally:
+            _close_source(data)
         cbs.on_predict_end()
         if not outs:
             raise ValueError("predict() received no data.")
@@ -1555,7 +1583,30 @@ class Trainer:
         return vals[0] if len(vals) == 1 else vals
 
 
+def _until_error(it, failed):
+    """The items of `it`; an exception it raises goes into `failed` instead of propagating,
+    so the caller can first run the batches already read."""
+    try:
+        yield from it
+    except Exception as e:  # noqa: BLE001 - re-raised by the caller, traceback intact
+        failed.append(e)
+
+
+def _source_seed():
+    from trine.core.random import global_seed
+    return (global_seed(),)
+
+
+def _close_source(data) -> None:
+    """Stop a dataset source's workers (fit / evaluate / predict end, fail or are interrupted)."""
+    close = getattr(getattr(data, "source", None), "close", None)
+    if close is not None:
+        close()
+
+
 def _is_iterable_source(x) -> bool:
+    if _sources.source_kind(x) is not None:
+        return True
     if x is None or isinstance(x, (np.ndarray, jax.Array, dict, str, bytes)):
         return False
     if isinstance(x, (list, tuple)):
