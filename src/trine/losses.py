@@ -1158,3 +1158,18 @@ def deserialize(config: dict | str, custom_objects: dict | None = None) -> Loss:
         raise ValueError(
             f"Unknown loss class {name!r} in config {config!r}. Valid names: {_valid_names()}.")
     return cls.from_config(dict(config.get("config") or {}))
+
+
+# ------------------------------------------------------------------------ Keras's other losses
+# In their own module (one concept a file); registered here so get/deserialize resolve them.
+from trine.losses_extra import (CTC, BinaryFocalCrossentropy,  # noqa: E402
+                                CategoricalFocalCrossentropy,
+                                CategoricalGeneralizedCrossEntropy, Circle, Dice, Tversky,
+                                binary_focal_crossentropy, categorical_focal_crossentropy,
+                                categorical_generalized_cross_entropy, circle, ctc, dice,
+                                tversky)
+from trine.losses_extra import _NEW_FUNCTIONS, _NEW_LOSSES  # noqa: E402
+
+_FUNCTIONS.update({fn.__name__: fn for fn in _NEW_FUNCTIONS})
+_CLASSES.update({cls.__name__: cls for cls in _NEW_LOSSES})
+__all__ += [c.__name__ for c in _NEW_LOSSES] + [f.__name__ for f in _NEW_FUNCTIONS]
