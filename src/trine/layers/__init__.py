@@ -1,12 +1,17 @@
 """Layers (Keras `keras.layers`)."""
 from trine.core.layer import InputSpec, Layer
 from trine.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from trine.layers.adaptive_pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
+                                           AdaptiveAveragePooling3D, AdaptiveMaxPooling1D,
+                                           AdaptiveMaxPooling2D, AdaptiveMaxPooling3D)
 from trine.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from trine.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                                Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
                                SeparableConv2D)
 from trine.layers.core import Activation, Dense, Dropout, Flatten, Identity, Input, InputLayer, Reshape
+from trine.layers.einsum_dense import EinsumDense
 from trine.layers.embedding import Embedding, Masking
+from trine.layers.group_query_attention import GroupQueryAttention
 from trine.layers.lambda_layer import Lambda
 from trine.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract,
                                   add, average, concatenate, maximum, minimum, multiply, subtract)
@@ -21,6 +26,10 @@ from trine.layers.preprocessing import (CategoryEncoding, CenterCrop, Discretiza
                                         IntegerLookup, Normalization, RandomContrast, RandomFlip,
                                         RandomRotation, RandomTranslation, RandomZoom, Rescaling,
                                         Resizing, StringLookup, TextVectorization)
+from trine.layers.reversible_embedding import ReversibleEmbedding
+from trine.layers.rms_normalization import RMSNormalization
+from trine.layers.serialization import deserialize, serialize
+from trine.layers.wrappers import SpectralNormalization, Wrapper
 from trine.layers.recurrent import (GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN,
                                     SimpleRNNCell, StackedRNNCells, TimeDistributed)
 from trine.layers.regularization import (ActivityRegularization, AlphaDropout, GaussianDropout,
@@ -36,8 +45,18 @@ AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePoo
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+GlobalMaxPool3D, GlobalAvgPool3D = GlobalMaxPooling3D, GlobalAveragePooling3D
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 
 __all__ = [
+    "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "EinsumDense",
+    "GroupQueryAttention", "ReversibleEmbedding", "RMSNormalization", "SpectralNormalization",
+    "Wrapper", "serialize", "deserialize", "GlobalMaxPool3D", "GlobalAvgPool3D",
+    "Convolution1DTranspose", "Convolution2DTranspose", "Convolution3DTranspose",
+    "SeparableConvolution1D", "SeparableConvolution2D",
     "ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax",
     "Activation", "ActivityRegularization", "Add", "AdditiveAttention", "AlphaDropout",
     "Attention", "Average", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
