@@ -21,6 +21,7 @@ import numpy as np
 from trine.distribution import placement as _distribution
 from trine.training import data as data_mod
 from trine.training import sources as _sources
+from trine.training import outputs as _outputs
 
 _TAG_DROPOUT = 0x7D1
 _TAG_SHUFFLE = 0x5A1
@@ -394,13 +395,7 @@ class Trainer:
 
     # ================================================================== output structure
     def _output_names(self, y_pred_spec):
-        leaves = jax.tree_util.tree_leaves(y_pred_spec)
-        names = getattr(self, "output_names", None)
-        if isinstance(y_pred_spec, dict):
-            return sorted(y_pred_spec.keys())
-        if names and len(names) == len(leaves):
-            return list(names)
-        return [f"output_{i + 1}" for i in range(len(leaves))]
+        return _outputs.resolve_names(y_pred_spec, getattr(self, "output_names", None))
 
     def _build_compiled(self, x_spec, y_spec):
         """Resolve losses and metrics once the output structure is known."""
@@ -412,37 +407,20 @@ class Trainer:
         else:
             y_pred_spec = jax.eval_shape(lambda x: self._symbolic_forward(x), x_spec)
         self._y_pred_treedef = jax.tree_util.tree_structure(y_pred_spec)
-        pred_leaves = jax.tree_util.tree_leaves(y_pred_spec)
-        n_out = len(pred_leaves)
         names = self._output_names(y_pred_spec)
+        pred_leaves = _outputs.flat_outputs(y_pred_spec, names)
+        n_out = len(pred_leaves)
         self._out_names = names
-        y_leaves = jax.tree_util.tree_leaves(y_spec) if y_spec is not None else [None] * n_out
+        self._y_pred_is_dict = isinstance(y_pred_spec, dict)
+        has_loss = [l is not None for l in _outputs.per_output_arg(
+            self._loss_arg, names, "loss", self.name)]
+        y_leaves = ([None] * n_out if y_pred_spec is None else
+                    _outputs.flat_targets(y_spec, names, self.name, has_loss, y_pred_spec))
 
         def per_output(arg, what):
-            if arg is None:
-                return [None] * n_out
-            if isinstance(arg, dict):
-                unknown = [k for k in arg if k not in names]
-                if unknown:
-                    raise ValueError(
-                        f"compile({what}=...) has keys {unknown} that are not outputs of model "
-                        f"'{self.name}'. Output names: {names}.")
-                return [arg.get(n) for n in names]
-            if isinstance(arg, (list, tuple)) and n_out > 1 and what in ("loss", "loss_weights"):
-                if len(arg) != n_out:
-                    raise ValueError(
-                        f"compile({what}=...) has {len(arg)} entries but model '{self.name}' has "
-                        f"{n_out} outputs {names}.")
-                return list(arg)
-            if isinstance(arg, (list, tuple)) and n_out > 1 and what.endswith("metrics"):
-                if arg and all(isinstance(a, (list, tuple)) or a is None for a in arg):
-                    if len(arg) != n_out:
-                        raise ValueError(
-                            f"compile({what}=...) has {len(arg)} lists but the model has "
-                            f"{n_out} outputs {names}.")
-                    return list(arg)
-                return [arg] * n_out
-            return [arg] * n_out
+            if what.endswith("metrics"):
+                return _outputs.per_output_metrics(arg, names, what, self.name)
+            return _outputs.per_output_arg(arg, names, what, self.name)
 
         loss_list = per_output(self._loss_arg, "loss")
         lw = per_output(self._loss_weights_arg, "loss_weights")
@@ -530,9 +508,9 @@ class Trainer:
         """Host-side check: sparse labels must be integers in [0, classes)."""
         if not getattr(self, "_sparse_label_checks", None) or y is None:
             return
-        leaves = jax.tree_util.tree_leaves(y)
+        leaves = self._flat_targets(y)
         for i, n_classes, fn in self._sparse_label_checks:
-            if i >= len(leaves) or not n_classes:
+            if i >= len(leaves) or leaves[i] is None or not n_classes:
                 continue
             ignore = getattr(fn, "ignore_class", None)
             if _labels_known_good(leaves[i], (n_classes, ignore)):
@@ -628,28 +606,37 @@ class Trainer:
     def _compiled_loss(self, y, y_pred, sw):
         if not self._compile_built:
             raise RuntimeError(f"Model '{self.name}' has no compiled loss: call compile(loss=...).")
-        y_leaves = jax.tree_util.tree_leaves(y) if y is not None else []
-        p_leaves = jax.tree_util.tree_leaves(y_pred)
-        if isinstance(y, dict) and isinstance(y_pred, dict):
-            missing = [k for k in y_pred if k not in y]
-            if missing:
-                raise ValueError(f"y is missing targets for outputs {missing}.")
-            y_leaves = [y[k] for k in sorted(y_pred)]
+        names = self._out_names
+        y_leaves = self._flat_targets(y)
+        p_leaves = _outputs.flat_outputs(y_pred, names)
+        sws = _outputs.flat_sample_weights(sw, names, self.name)
         total = jnp.zeros((), jnp.float32)
         per = []
         for i, entry in enumerate(self._losses):
             if entry is None:
                 per.append(jnp.zeros((), jnp.float32))
                 continue
-            if i >= len(y_leaves):
+            if i >= len(y_leaves) or y_leaves[i] is None:
                 raise ValueError(
-                    f"Model '{self.name}' has {len(p_leaves)} outputs with losses but y has "
-                    f"{len(y_leaves)} target arrays. Pass one target per output.")
+                    f"Model '{self.name}' has a loss for output '{names[i]}' but y has no "
+                    f"target for it. Pass one target per output with a loss: a list in the "
+                    f"order of model.outputs {names}, or a dict keyed by output name.")
             fn, w = entry
-            li = jnp.asarray(fn(y_leaves[i], p_leaves[i], sample_weight=sw), jnp.float32)
+            li = jnp.asarray(fn(y_leaves[i], p_leaves[i], sample_weight=sws[i]), jnp.float32)
             per.append(li)
             total = total + w * li
         return total, per
+
+    def _flat_targets(self, y):
+        """`y` as a list aligned with the outputs (`self._out_names`): by name for dicts."""
+        if not self._out_names:  # nothing compiled against the outputs (custom steps)
+            return []
+        has_loss = [entry is not None for entry in self._losses]
+        return _outputs.flat_targets(y, self._out_names, self.name, has_loss,
+                                     jax.tree_util.tree_unflatten(
+                                         self._y_pred_treedef,
+                                         [0] * self._y_pred_treedef.num_leaves)
+                                     if self._y_pred_treedef.num_leaves else None)
 
     @property
     def metrics(self) -> list:
@@ -673,13 +660,13 @@ class Trainer:
         Uses the stateful metric API; inside a step it runs in a scope that collects the
         updates purely. Override to customise (as in Keras).
         """
-        y_leaves = jax.tree_util.tree_leaves(y) if y is not None else []
-        if isinstance(y, dict) and isinstance(y_pred, dict):
-            y_leaves = [y[k] for k in sorted(y_pred)]
-        p_leaves = jax.tree_util.tree_leaves(y_pred)
+        names = self._out_names
+        y_leaves = self._flat_targets(y)
+        p_leaves = _outputs.flat_outputs(y_pred, names)
+        sws = _outputs.flat_sample_weights(sample_weight, names, self.name)
         for i, m, _, weighted in self._metrics_list:
             m.update_state(y_leaves[i] if i < len(y_leaves) else None, p_leaves[i],
-                           sample_weight=sample_weight if weighted else None)
+                           sample_weight=sws[i] if weighted else None)
         return self.get_metrics_result()
 
     def get_metrics_result(self) -> dict:
@@ -1262,29 +1249,41 @@ class Trainer:
         if with_targets and y is None and self._loss_arg is not None:
             raise ValueError(
                 f"{what}() received x but no y. Pass targets y, or yield (x, y) batches.")
+        from trine.training import validation as _validation
+        _validation.check_input_structure(self, x, what)
+        x = _validation.real_valued(x, "x")
         if class_weight:
             if sample_weight is not None:
                 raise ValueError(f"{what}(): pass class_weight or sample_weight, not both.")
+            if len(jax.tree_util.tree_leaves(y)) != 1:
+                raise ValueError(
+                    f"{what}(): class_weight is only supported for models with a single "
+                    f"output; y has {len(jax.tree_util.tree_leaves(y))} arrays. For several "
+                    "outputs pass sample_weight, one array per output (a list in the order "
+                    "of model.outputs, or a dict keyed by output name).")
             sample_weight = data_mod.class_weight_to_sample_weight(
                 jax.tree_util.tree_leaves(y)[0], class_weight)
         if batch_size is None:
             batch_size = 32
-        return data_mod.ArrayData(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
+        data = data_mod.ArrayData(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
                                   steps=steps)
+        _validation.check_arrays(data, what)
+        return data
 
     def _prepare_compiled(self, data):
         if data.kind == "arrays":
             x0, y0, _ = data.first_batch(2)
         else:
             first = (data.source.peek() if isinstance(data.source, _sources.DatasetSource)
-                     else next(iter(data.source)) if data.reiterable else None)
+                     else next(iter(data.source), None) if data.reiterable
+                     else None if self._compile_built and self.built
+                     else data.peek())  # a one-shot source's first batch, yielded again
             if first is None:
                 if self._compile_built and self.built:
                     return
                 raise ValueError(
-                    "Cannot infer the model's input shape from a one-shot generator before "
-                    "training. Build the model first (model.build(shape)) or pass a "
-                    "re-iterable source (a list, or an object with __iter__).")
+                    "The data source yielded no batches: at least one (x, y) batch is needed "
+                    "to build the model. Check that the generator is not already exhausted.")
             x0, y0, _ = data._unpack(first)
         self._ensure_built(x0)
         if not self._compile_built:
@@ -1314,6 +1313,9 @@ class Trainer:
         from trine.core.random import global_seed
 
         self._require_compiled("fit")
+        from trine.training import validation as _validation
+        _validation.check_fit_args(epochs, initial_epoch, batch_size, validation_batch_size,
+                                   class_weight)
         if validation_split and validation_data is None:
             if _is_iterable_source(x):
                 raise ValueError("validation_split is only supported for array inputs; pass "
@@ -1325,6 +1327,7 @@ class Trainer:
                                class_weight=class_weight, what="fit")
         _distribution.start_device_copy(data)  # travels while the host prepares the state
         self._prepare_compiled(data)
+        _validation.check_class_weight_classes(self, data, class_weight)
         val = None
         if validation_data is not None:
             val = self._validation_source(validation_data, validation_batch_size or batch_size,
@@ -1422,16 +1425,22 @@ class Trainer:
             raise ValueError(
                 "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
                 f"val_sample_weight), received {type(validation_data).__name__}.")
+        from trine.training import validation as _validation
         vx, vy = validation_data[0], validation_data[1]
         vsw = validation_data[2] if len(validation_data) == 3 else None
-        return data_mod.ArrayData(vx, vy, vsw, batch_size=batch_size or 32, shuffle=False,
-                                  steps=steps)
+        vx = _validation.real_valued(vx, "validation_data x")
+        val = data_mod.ArrayData(vx, vy, vsw, batch_size=batch_size or 32, shuffle=False,
+                                 steps=steps)
+        _validation.check_arrays(val, "fit(validation_data)", "validation_data ")
+        return val
 
     # ================================================================== evaluate
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, **kwargs):
         """Loss and metrics on the data: a scalar, a list `[loss, *metrics]`, or a dict."""
         self._require_compiled("evaluate")
+        from trine.training import validation as _validation
+        _validation.check_batch_size(batch_size, "evaluate")
         data = self._make_data(x, y, sample_weight, batch_size, False, steps, what="evaluate")
         self._prepare_compiled(data)
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -1483,6 +1492,8 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for `x`, batched, as NumPy arrays (in the model's output structure)."""
         from trine.training.callbacks import CallbackList
+        from trine.training import validation as _validation
+        _validation.check_batch_size(batch_size, "predict")
         source = _sources.adapt(x, steps=steps, what="predict")
         if source is not None:
             data = data_mod.IterableData(source, steps=None, with_targets=False)
@@ -1490,12 +1501,16 @@ class Trainer:
             first = None
         elif _is_iterable_source(x):
             data = data_mod.IterableData(x, steps=steps, with_targets=False)
-            first = next(iter(x)) if data.reiterable else None
+            first = (next(iter(x), None) if data.reiterable
+                     else None if self.built else data.peek())  # peeked: yielded again
             if first is not None:
                 self._ensure_built(data._unpack(first)[0])
         else:
-            data = data_mod.ArrayData(x, None, None, batch_size=batch_size or 32,
-                                      shuffle=False, steps=steps, with_weights=False)
+            _validation.check_input_structure(self, x, "predict")
+            data = data_mod.ArrayData(_validation.real_valued(x, "x"), None, None,
+                                      batch_size=batch_size or 32, shuffle=False, steps=steps,
+                                      with_weights=False)
+            _validation.check_arrays(data, "predict")
             self._ensure_built(data.first_batch(2)[0])
         if not self.built:
             raise ValueError(f"Model '{self.name}' is not built; call it on data first.")
