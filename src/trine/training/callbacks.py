@@ -1171,3 +1171,6 @@ class LambdaCallback(Callback):
             if not callable(fn):
                 raise TypeError(f"LambdaCallback: {name} must be callable, received {fn!r}.")
             setattr(self, name, fn)
+
+
+from trine.training.tensorboard import TensorBoard  # noqa: E402 - it subclasses Callback
