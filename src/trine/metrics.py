@@ -1109,3 +1109,23 @@ def deserialize(config: dict | str, custom_objects: dict | None = None) -> Metri
             f"Unknown metric class {name!r} in config {config!r}. Valid names: "
             f"{sorted(set(_ALL_CLASSES) - {'Metric'})}.")
     return cls.from_config(dict(config.get("config") or {}))
+
+
+# ------------------------------------------------------------------------ Keras's other metrics
+# Correlations and IoU live in their own module; registered here for get/deserialize. The
+# IoU classes need num_classes, so a bare name cannot make one: only configs resolve them.
+from trine.losses import (binary_focal_crossentropy,  # noqa: E402
+                          categorical_focal_crossentropy, huber)
+from trine.metrics_extra import (BinaryIoU, ConcordanceCorrelation, IoU,  # noqa: E402
+                                 MeanIoU, OneHotIoU, OneHotMeanIoU, PearsonCorrelation,
+                                 concordance_correlation, pearson_correlation)
+from trine.metrics_extra import _NEW_FUNCTIONS, _NEW_METRICS  # noqa: E402
+
+_FUNCTIONS.update({fn.__name__: fn for fn in _NEW_FUNCTIONS})
+for _c in (PearsonCorrelation, ConcordanceCorrelation):
+    _BY_NAME[_c.__name__] = _BY_NAME[_snake(_c.__name__)] = _c
+_ALL_CLASSES.update({c.__name__: c for c in _NEW_METRICS})
+del _c
+__all__ += [c.__name__ for c in _NEW_METRICS] + [
+    "binary_focal_crossentropy", "categorical_focal_crossentropy", "concordance_correlation",
+    "huber", "pearson_correlation"]
