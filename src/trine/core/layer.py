@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trine.core import allocation
 from trine.core.random import SeedGenerator
 from trine.core.symbolic import KerasTensor, Node, any_symbolic, is_symbolic
 from trine.core.variable import AutocastScope, Variable, current_scope
@@ -502,6 +503,9 @@ class Layer:
             initializer = "glorot_uniform" if jnp.issubdtype(jnp.dtype(dtype), jnp.floating) else "zeros"
         init = _inits.get(initializer)
         index = len(self._own_variables)
+        # a file's config is checked against the load budget before anything is allocated
+        allocation.charge(shape, dtype, f"weight '{name or f'variable_{index}'}' of layer "
+                                        f"'{self.name}' ({type(self).__name__})")
         with jax.ensure_compile_time_eval():
             if isinstance(init, _inits.Initializer):
                 if getattr(init, "seed", None) is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from trine.core import allocation
+
 
 class KerasTensor:
     """A symbolic tensor: a shape (None for unknown dims), a dtype and the call that made it.
@@ -14,6 +16,7 @@ class KerasTensor:
     def __init__(self, shape, dtype="float32", name=None, record_history=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
         self.dtype = jnp.dtype(dtype).name
+        allocation.check_shape(self.shape, self.dtype, f"a tensor of shape {self.shape}")
         self.name = name or "keras_tensor"
         self._keras_history = record_history
 

@@ -23,6 +23,7 @@ import stat
 import zipfile
 import zlib
 
+from trine.core import allocation
 from trine.saving.errors import SavingError, UnsafeFileError
 
 CONFIG = "config.json"
@@ -282,13 +283,21 @@ _FILE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, Ove
 
 
 def _as_saving_error(fn, label):
-    """Run `fn`; turn any error a malformed file can provoke into a SavingError."""
+    """Run `fn` under the load budget; turn any error a malformed file can provoke, whatever
+    its type (SystemExit, GeneratorExit, ...: only a user's KeyboardInterrupt passes), into a
+    SavingError."""
     try:
-        return fn()
-    except (SavingError, FileNotFoundError, IsADirectoryError, PermissionError):
+        with allocation.allocation_budget(label):
+            return fn()
+    except (SavingError, FileNotFoundError, IsADirectoryError, PermissionError, KeyboardInterrupt):
         raise
+    except allocation.LoadRefused as e:
+        raise UnsafeFileError(str(e)) from e
     except _FILE_ERRORS as e:
         raise SavingError(f"Could not load {label}: {type(e).__name__}: {e}") from e
+    except BaseException as e:  # noqa: B036 - a file must never end the process or escape as anything else
+        raise SavingError(f"Could not load {label}: loading raised {type(e).__name__}: {e}. "
+                          "The file is malformed or hostile.") from e
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):

@@ -26,6 +26,7 @@ import os
 
 import numpy as np
 
+from trine.core import allocation
 from trine.saving.errors import SavingError, UnsafeFileError
 
 MAX_OBJECTS = 200_000
@@ -235,6 +236,8 @@ class SafeH5Reader:
             raise UnsafeFileError(
                 f"Refused to load {self.label}: dataset '{where}' declares {declared} bytes but "
                 f"stores only {stored} (a decompression or shape bomb).")
+        if expected_shape is None:  # a model variable's own size was charged when it was made
+            allocation.charge(shape, ds.dtype, f"dataset '{where}' of the weights file")
         dtype = ds.dtype
         bf16 = False
         if dtype.kind == "V":

@@ -31,6 +31,7 @@ import warnings
 
 import numpy as np
 
+from trine.core import allocation
 from trine.saving.errors import SavingError, UnsafeFileError
 
 # ====================================================================== registry
@@ -481,11 +482,14 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
     custom.update(custom_objects or {})
     if isinstance(config, str) and config in custom:
         return custom[config]
-    with _safe_mode_scope(safe_mode), custom_object_scope(custom_objects or {}):
+    with _safe_mode_scope(safe_mode), custom_object_scope(custom_objects or {}), \
+            allocation.allocation_budget("the config"):
         try:
             return _deserialize(config, custom, 0)
         except RecursionError as e:
             raise SavingError("The config is nested too deeply to load.") from e
+        except allocation.LoadRefused as e:
+            raise UnsafeFileError(str(e)) from e
 
 
 def _deserialize(config, custom, depth):
@@ -824,9 +828,11 @@ def _instantiate(cls, record, inner, custom):
     from trine.core.layer import Layer
     from trine.models.model import Model
     config = _prepare_config(cls, inner, custom)
+    name = config.get("name") if isinstance(config.get("name"), str) else "?"
     try:
-        instance = _call_from_config(cls, config, custom)
-    except (SavingError, UnsafeFileError):
+        with allocation.loading(f"{cls.__name__} '{name}'"):
+            instance = _call_from_config(cls, config, custom)
+    except (SavingError, UnsafeFileError, allocation.LoadRefused):
         raise
     except TypeError as e:
         raise SavingError(
@@ -835,11 +841,12 @@ def _instantiate(cls, record, inner, custom):
             "(and that from_config() rebuilds nested objects).") from e
     build_config = record.get("build_config")
     if isinstance(instance, Layer) and isinstance(build_config, dict) and not instance.built:
-        if "shapes_dict" in build_config and hasattr(instance, "build_from_config"):
-            instance.build_from_config(build_config)
-        shape = build_config.get("input_shape")
-        if shape is not None:
-            _build_from_shape(instance, _json_to_shape(shape))
+        with allocation.loading(f"{cls.__name__} '{name}'"):
+            if "shapes_dict" in build_config and hasattr(instance, "build_from_config"):
+                instance.build_from_config(build_config)
+            shape = build_config.get("input_shape")
+            if shape is not None:
+                _build_from_shape(instance, _json_to_shape(shape))
     compile_config = record.get("compile_config")
     if isinstance(instance, Model) and compile_config and _COMPILE.get():
         compile_from_config(instance, compile_config, custom)
@@ -1341,8 +1348,9 @@ def functional_from_config(cls, config: dict, custom_objects=None):
                 kwargs = clean_kwargs(layer, kwargs)
                 _check_node_call(layer, lname, args, kwargs)
                 try:
-                    layer(*args, **kwargs)
-                except (SavingError, UnsafeFileError):
+                    with allocation.loading(f"layer '{lname}' ({type(layer).__name__})"):
+                        layer(*args, **kwargs)
+                except (SavingError, UnsafeFileError, allocation.LoadRefused):
                     raise
                 except (TypeError, ValueError) as e:
                     raise SavingError(f"Could not rebuild the call of layer {lname!r} from the "

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trine.core import allocation
 from trine.core.layer import Layer
 from trine.layers.preprocessing._hash import hash_bucket
 from trine.layers.preprocessing._utils import (HostLayer, check_choice, encode_categorical,
@@ -201,6 +202,7 @@ class _IndexLookupMixin:
                 raise ValueError(
                     f"{cls} layer '{self.name}': output_mode='tf_idf' cannot load its "
                     "vocabulary from a file; pass a list of tokens and idf_weights.")
+            allocation.refuse_file_read(f"{cls} layer '{self.name}'", vocabulary)
             try:
                 with open(vocabulary, encoding="utf-8") as f:
                     lines = f.read().splitlines()
