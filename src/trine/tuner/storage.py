@@ -115,14 +115,31 @@ def open_storage(storage, project_dir: str, heartbeat_interval: Optional[int],
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return (optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs),
-                    redact_url(url))
+            rdb = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+        if url.startswith("sqlite"):
+            _fast_sqlite(rdb.engine)
+        return rdb, redact_url(url)
     except Exception as e:  # sqlalchemy's errors differ by driver; all mean "cannot open"
         reason = _scrub(str(getattr(e, "orig", None) or e).strip().splitlines()[0], url)
         raise ConnectionError(
             f"Could not open the tuning study storage {redact_url(url)}: {reason}. Check that "
             "the database server is running and reachable from this machine, and that the "
             "user, password and database name in the URL are right.") from None
+
+
+def _fast_sqlite(engine) -> None:
+    """WAL and synchronous=NORMAL: a commit per trial update stays cheap (no fsync each),
+    and readers in other processes do not block the writer."""
+    from sqlalchemy import event
+
+    def on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # connections opened before the listener reconnect with it
 
 
 def _retry_callback(max_retries):

@@ -265,7 +265,7 @@ class Tuner:
 
         oracle.study.optimize(lambda ot: self._objective(ot, fit_args, fit_kwargs),
                               n_trials=None, catch=(_TrialFailed, _Surplus),
-                              callbacks=[after], gc_after_trial=True)
+                              callbacks=[after])
         self.on_search_end()
 
     def _objective(self, otrial, fit_args, fit_kwargs):
