@@ -663,7 +663,8 @@ def _resolve_function(config, custom):
     for kind in kinds:
         if kind not in ("activations", "losses", "metrics"):
             continue
-        allowed = _allowlist(kind)
+        from trine import registry
+        allowed = registry.allowed_functions(kind)
         fn = allowed.get(name)
         if fn is None and kind == "activations":
             from trine import activations
@@ -708,9 +709,9 @@ def _resolve_class(config, custom):
             obj = get_registered_object(key, custom)
             if obj is not None:
                 return obj
-    kinds = _kind_of_module(module)
-    for kind in kinds:
-        cls = _allowlist(kind).get(class_name)
+    from trine import registry
+    for kind in _kind_of_module(module):
+        cls = registry.allowed_classes(kind).get(class_name)
         if cls is not None:
             return cls
     raise _refuse_name("class", class_name, module, registered)
