@@ -109,6 +109,14 @@ _FROM_SAVING = {"register_keras_serializable", "get_registered_name", "get_regis
 # Data utilities, loaded on first use (they import Pillow, wave, urllib lazily in turn)
 _FROM_MODULES = {
     "PyDataset": "trine.training.pydataset", "Sequence": "trine.training.pydataset",
+    "image_dataset_from_directory": "trine.dataset_utils.directory",
+    "text_dataset_from_directory": "trine.dataset_utils.directory",
+    "audio_dataset_from_directory": "trine.dataset_utils.directory",
+    "timeseries_dataset_from_array": "trine.dataset_utils.timeseries",
+    "split_dataset": "trine.dataset_utils.timeseries",
+    "load_img": "trine.dataset_utils.images", "img_to_array": "trine.dataset_utils.images",
+    "array_to_img": "trine.dataset_utils.images", "save_img": "trine.dataset_utils.images",
+    "get_file": "trine.dataset_utils.get_file",
 }
 
 
