@@ -26,7 +26,8 @@ if _os.environ.get("TRINE_COMPILATION_CACHE"):  # see trine.backend.enable_compi
 _LAZY = {"callbacks": "trine.training.callbacks", "datasets": "trine.datasets",
          "saving": "trine.saving", "inspect": "trine.inspect", "distribution": "trine.distribution",
          "ops": "trine.ops", "backend": "trine.backend",
-         "mixed_precision": "trine.mixed_precision", "random": "trine.random"}
+         "mixed_precision": "trine.mixed_precision", "random": "trine.random",
+         "tree": "trine.tree", "config": "trine.config"}
 
 
 _LAZY_FUNCS = {"trace": "trine.inspect.trace", "to_functional": "trine.inspect.trace",

@@ -1418,8 +1418,9 @@ def _jnp_function(name):
     return callable(a) and not isinstance(a, (type, types.ModuleType))
 
 
-_NUMPY_EXTRA = ("divide_no_nan", "get_item", "slogdet")
+_NUMPY_EXTRA = ("divide_no_nan", "get_item", "slogdet", "view")
 _NN_NAMES = (
+    "adaptive_average_pool", "adaptive_max_pool", "ctc_decode", "fold", "unfold",
     "average_pool", "batch_normalization", "binary_crossentropy", "categorical_crossentropy",
     "celu", "conv", "conv_transpose", "ctc_loss", "depth_to_space", "depthwise_conv",
     "dot_product_attention", "elu", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu",
@@ -1447,6 +1448,10 @@ _IMAGE_MORE = ("affine_transform", "crop_images", "elastic_transform", "extract_
                "perspective_transform", "rgb_to_hsv", "scale_and_translate", "sobel_edges", "ssim")
 _IMAGE_NAMES.update({n: f"_image_{n}" for n in _IMAGE_MORE})
 _ELSEWHERE = {f"_image_{n}": ("trine.ops_image", n) for n in _IMAGE_MORE}
+_ELSEWHERE.update({n: ("trine.ops_signal", n) for n in ("extract_sequences", "istft", "stft")})
+_ELSEWHERE.update({n: ("trine.ops_extra", n) for n in (
+    "adaptive_average_pool", "adaptive_max_pool", "ctc_decode", "fold", "rearrange", "unfold",
+    "view")})
 
 
 def _names(seq):
