@@ -25,6 +25,7 @@ __all__ = [
     "hard_silu", "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid",
     "log_softmax", "mish", "relu", "relu6", "selu", "serialize", "deserialize", "sigmoid",
     "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_plus", "sparse_sigmoid",
+    "sparsemax",
     "squareplus", "swish", "tanh", "tanh_shrink", "threshold",
 ]
 
@@ -448,12 +449,44 @@ def threshold(x, threshold, default_value):
     return jnp.where(x > threshold, x, jnp.asarray(default_value, x.dtype))
 
 
+def sparsemax(x, axis: int = -1):
+    """Sparsemax (Martins & Astudillo, 2016): the Euclidean projection onto the simplex.
+
+    `max(x - tau, 0)` along `axis`, with `tau` chosen so the outputs sum to 1; unlike softmax,
+    many outputs are exactly 0. (Keras 3.15's JAX and NumPy backends compute `tau` from the
+    sum of all partial sums and return all zeros once two or more entries are in the support;
+    this follows the paper and agrees with Keras where Keras's outputs sum to 1.)
+
+    Args:
+        x: input array.
+        axis: the axis normalised over. Default -1.
+
+    Returns:
+        An array like `x`, non-negative, summing to 1 along `axis`.
+
+    Example:
+        >>> sparsemax(jnp.array([1.0, 1.2, 0.0]))
+    """
+    x = _arr(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.float32)
+    z = -jnp.sort(-x, axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    k = jnp.arange(1, x.shape[axis] + 1, dtype=x.dtype).reshape(shape)
+    cum = jnp.cumsum(z, axis=axis)
+    support = 1 + k * z > cum  # the support is a prefix of the sorted entries
+    n = jnp.sum(support, axis=axis, keepdims=True)
+    tau = (jnp.take_along_axis(cum, n - 1, axis=axis) - 1) / n.astype(x.dtype)
+    return jnp.maximum(x - tau, 0)
+
+
 _BY_NAME: dict[str, Callable] = {
     fn.__name__: fn for fn in (
         relu, leaky_relu, relu6, softmax, log_softmax, elu, selu, celu, gelu, glu, tanh,
         sigmoid, log_sigmoid, linear, silu, hard_sigmoid, hard_silu, hard_tanh, softplus,
         softsign, squareplus, sparse_plus, sparse_sigmoid, exponential, mish, tanh_shrink,
-        soft_shrink, hard_shrink, threshold)
+        soft_shrink, hard_shrink, threshold, sparsemax)
 }
 _ALIASES = {"swish": silu, "hard_swish": hard_silu}
 _NAME_OF = {id(fn): name for name, fn in _BY_NAME.items()}

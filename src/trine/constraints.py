@@ -97,3 +97,28 @@ def serialize(c):
         return None
     return {"module": "keras.constraints", "class_name": type(c).__name__,
             "config": c.get_config(), "registered_name": None}
+
+
+# Keras also exports the snake_case names as the classes themselves.
+max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
+
+
+def deserialize(config, custom_objects=None):
+    """Rebuild a constraint from `serialize`'s output (or a name).
+
+    Args:
+        config: a config dict `{"class_name": ..., "config": {...}}` or a name.
+        custom_objects: extra class_name -> class entries to look in first.
+
+    Returns:
+        The Constraint.
+
+    Raises:
+        ValueError: for an unknown class name (the valid names are listed).
+    """
+    if isinstance(config, dict) and config.get("class_name") in (custom_objects or {}):
+        return custom_objects[config["class_name"]].from_config(config.get("config") or {})
+    if not isinstance(config, (dict, str)):
+        raise ValueError(f"constraints.deserialize expected a config dict or a name, received "
+                         f"{config!r} ({type(config).__name__}).")
+    return get(config)

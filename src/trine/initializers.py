@@ -678,3 +678,15 @@ def deserialize(config: dict | str, custom_objects: dict | None = None) -> Initi
     if custom_objects and isinstance(config, dict) and config.get("class_name") in custom_objects:
         return custom_objects[config["class_name"]].from_config(config.get("config") or {})
     return get(config)
+
+
+# ------------------------------------------------------------------------ STFT
+# In its own module (one concept a file); registered here for get/serialize/deserialize.
+from trine.initializers_stft import STFT  # noqa: E402
+
+_CLASSES = _CLASSES + (STFT,)
+_BY_NAME.update({"STFT": STFT, "stft": STFT, "STFTInitializer": STFT})
+stft = STFTInitializer = STFT
+# Keras's compatibility names for the same classes
+IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal
+__all__ += ["IdentityInitializer", "OrthogonalInitializer", "STFT", "STFTInitializer", "stft"]

@@ -75,11 +75,16 @@ class OrthogonalRegularizer(Regularizer):
         self.factor, self.mode = float(factor), mode
 
     def __call__(self, x):
+        if len(x.shape) != 2:
+            raise ValueError(
+                f"OrthogonalRegularizer needs a rank-2 kernel, received shape {tuple(x.shape)}. "
+                "Apply it to Dense-like (input_dim, units) kernels.")
         x = x if self.mode == "rows" else x.T
         x = x / jnp.maximum(jnp.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         prod = x @ x.T
         n = prod.shape[0]
-        return self.factor * jnp.sum(jnp.abs(prod * (1 - jnp.eye(n)))) / (n * (n - 1) / 2)
+        # each off-diagonal pair appears twice in the sum: the 0.5 counts it once, as Keras does
+        return self.factor * 0.5 * jnp.sum(jnp.abs(prod * (1 - jnp.eye(n)))) / (n * (n - 1) / 2)
 
     def get_config(self):
         return {"factor": self.factor, "mode": self.mode}
@@ -119,3 +124,28 @@ def serialize(reg):
         return {"module": "keras.regularizers", "class_name": type(reg).__name__,
                 "config": reg.get_config(), "registered_name": None}
     raise ValueError(f"Cannot serialize regularizer {reg!r}: it is not a Regularizer.")
+
+
+# Keras exports the snake_case name as the class itself.
+orthogonal_regularizer = OrthogonalRegularizer
+
+
+def deserialize(config, custom_objects=None):
+    """Rebuild a regularizer from `serialize`'s output (or a name).
+
+    Args:
+        config: a config dict `{"class_name": ..., "config": {...}}` or a name.
+        custom_objects: extra class_name -> class entries to look in first.
+
+    Returns:
+        The Regularizer.
+
+    Raises:
+        ValueError: for an unknown class name (the valid names are listed).
+    """
+    if isinstance(config, dict) and config.get("class_name") in (custom_objects or {}):
+        return custom_objects[config["class_name"]].from_config(config.get("config") or {})
+    if not isinstance(config, (dict, str)):
+        raise ValueError(f"regularizers.deserialize expected a config dict or a name, "
+                         f"received {config!r} ({type(config).__name__}).")
+    return get(config)
