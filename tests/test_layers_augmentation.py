@@ -12,7 +12,7 @@ X = (np.random.default_rng(0).random((2, 8, 6, 3)) * 255).astype(np.float32)
 
 NEW_CLASSES = {c.__name__: c for c in (
     L.RandomBrightness, L.RandomGrayscale, L.RandomInvert, L.Solarization,
-    L.RandomPosterization, L.AutoContrast, L.RandomCrop, L.Pipeline)}
+    L.RandomPosterization, L.AutoContrast, L.RandomCrop, L.Pipeline, L.RandomColorDegeneration)}
 
 CASES = [
     lambda: L.RandomBrightness(0.2, seed=1),
@@ -22,6 +22,7 @@ CASES = [
     lambda: L.RandomPosterization(6, seed=5),
     lambda: L.AutoContrast(),
     lambda: L.RandomCrop(4, 5, seed=6),
+    lambda: L.RandomColorDegeneration(0.5, seed=9),
 ]
 
 
@@ -62,6 +63,8 @@ PINNED = [
     ("Solarization", dict(addition_factor=0.0, threshold_factor=0.0)),
     ("RandomPosterization", dict(factor=(3, 3))),
     ("AutoContrast", dict()),
+    ("RandomColorDegeneration", dict(factor=(0.6, 0.6))),
+    ("RandomColorDegeneration", dict(factor=(-0.4, -0.4), value_range=(0, 1))),
 ]
 
 
@@ -106,7 +109,7 @@ def test_statistics_of_random_draws():
     assert 0.4 < np.mean(inv == 155.0) < 0.6
 
 
-@pytest.mark.parametrize("make", CASES[:5] + CASES[6:7])
+@pytest.mark.parametrize("make", CASES[:5] + CASES[6:])
 def test_same_seed_same_augmentations_eager_and_fused(make):
     a, b = make(), make()
     np.testing.assert_array_equal(np.asarray(a(X, training=True)), np.asarray(b(X, training=True)))

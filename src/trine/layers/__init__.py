@@ -4,9 +4,9 @@ from trine.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from trine.layers.adaptive_pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
                                            AdaptiveAveragePooling3D, AdaptiveMaxPooling1D,
                                            AdaptiveMaxPooling2D, AdaptiveMaxPooling3D)
-from trine.layers.augmentation import (AutoContrast, Pipeline, RandomBrightness, RandomCrop,
-                                      RandomGrayscale, RandomInvert, RandomPosterization,
-                                      Solarization)
+from trine.layers.augmentation import (AutoContrast, Pipeline, RandomBrightness,
+                                      RandomColorDegeneration, RandomCrop, RandomGrayscale,
+                                      RandomInvert, RandomPosterization, Solarization)
 from trine.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from trine.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                                Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
@@ -54,8 +54,8 @@ Convolution3DTranspose = Conv3DTranspose
 SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 
 __all__ = [
-    "AutoContrast", "Pipeline", "RandomBrightness", "RandomCrop", "RandomGrayscale",
-    "RandomInvert", "RandomPosterization", "Solarization",
+    "AutoContrast", "Pipeline", "RandomBrightness", "RandomColorDegeneration", "RandomCrop",
+    "RandomGrayscale", "RandomInvert", "RandomPosterization", "Solarization",
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
     "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "EinsumDense",
     "GroupQueryAttention", "ReversibleEmbedding", "RMSNormalization", "SpectralNormalization",

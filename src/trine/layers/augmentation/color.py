@@ -1,4 +1,4 @@
-"""Colour augmentations: RandomBrightness, RandomGrayscale, RandomInvert, Solarization,
+"""Colour augmentations: RandomBrightness, RandomColorDegeneration, RandomGrayscale, RandomInvert, Solarization,
 RandomPosterization, AutoContrast (Keras 3's semantics; randomness per image)."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from trine.layers.augmentation._base import (AugmentationLayer, check_factor,
                                              check_value_range, to_range)
 
-__all__ = ["RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization",
+__all__ = ["RandomColorDegeneration", "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization",
            "RandomPosterization", "AutoContrast"]
 
 _GRAY = (0.2989, 0.5870, 0.1140)  # ITU-R 601 luma weights, as Keras's rgb_to_grayscale
@@ -256,4 +256,44 @@ class AutoContrast(AugmentationLayer):
         cfg = super().get_config()
         cfg.pop("seed")
         cfg["value_range"] = self.value_range
+        return cfg
+
+
+class RandomColorDegeneration(AugmentationLayer):
+    """Blend each image towards its grayscale version by a random amount.
+
+    `y = clip(x + f * (gray(x) - x), value_range)` with `f` drawn per image from `factor`.
+
+    Args:
+        factor: a number `f` in [0, 1] (range `(-f, f)`, as Keras) or a pair in [-1, 1].
+        value_range: `(low, high)` of the pixel values (default (0, 255)).
+        data_format: "channels_last" (default) or "channels_first".
+        seed: optional integer seed.
+
+    Returns:
+        Images of the input's shape (float).
+
+    Raises:
+        ValueError: for a factor outside [-1, 1], a bad value_range, or images without
+            3 channels.
+    """
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = check_factor(self, factor)
+        self.value_range = check_value_range(self, value_range)
+
+    def _augment(self, x, key):
+        if x.shape[-1] != 3:
+            raise ValueError(
+                f"RandomColorDegeneration layer '{self.name}' expected RGB images (3 channels), "
+                f"received images with {x.shape[-1]} channels.")
+        f = jax.random.uniform(key, _per_image(x), minval=self.factor[0],
+                               maxval=self.factor[1]).astype(x.dtype)
+        gray = jnp.sum(x * jnp.asarray(_GRAY, x.dtype), axis=-1, keepdims=True)
+        return jnp.clip(x + f * (gray - x), self.value_range[0], self.value_range[1])
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"factor": self.factor, "value_range": self.value_range})
         return cfg
