@@ -100,9 +100,11 @@ def test_saved_files_respect_the_umask(tmp_path, umask, mode):
         model.fit(x, x[:, :4], epochs=1, verbose=0, callbacks=[cb])
         ckpt = trine.callbacks.ModelCheckpoint(str(tmp_path / "ck.keras"))
         model.fit(x, x[:, :4], epochs=1, verbose=0, callbacks=[ckpt])
+        trine.utils.plot_model(model, to_file=str(tmp_path / "m.svg"), renderer="builtin")
     finally:
         os.umask(old)
     files = [tmp_path / "m.keras", tmp_path / "m.weights.h5", tmp_path / "ck.keras",
+             tmp_path / "m.svg",
              tmp_path / "backup" / "training_state.json",
              tmp_path / "backup" / "epoch-1.weights.h5"]
     files += [p for p in (tmp_path / "dir").rglob("*") if p.is_file()]

@@ -22,7 +22,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import warnings
 
 __all__ = ["model_to_dot", "plot_model"]
@@ -748,14 +747,9 @@ def _write_atomic(path: str, data: bytes, what: str = "plot_model") -> None:
         raise FileNotFoundError(
             f"{what} cannot write '{path}': the directory '{directory}' does not exist. "
             "Create it first or choose another path.")
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                                   dir=directory)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-        tmp = None
+    from trine._util.atomic import atomic_write
+    try:  # the shared writer: mode from the umask, a killed write's temp file cleaned later
+        atomic_write(path, lambda f: f.write(data), what="plot")
     except PermissionError as e:
         raise PermissionError(
             f"{what} cannot write '{path}': permission denied ({e.strerror}). Choose a "
@@ -766,9 +760,6 @@ def _write_atomic(path: str, data: bytes, what: str = "plot_model") -> None:
             f"'{os.path.join(path, 'model.png')}'.") from e
     except OSError as e:
         raise OSError(f"{what} cannot write '{path}': {e.strerror or e}.") from e
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _options(show_shapes, show_dtype, show_layer_names, expand_nested, show_layer_activations,
