@@ -8,7 +8,8 @@ Files are read from a directory you name, `$TRINE_DATA_DIR`, or the cache
 when no copy is found. `fashion_mnist.load_sample()` needs neither files nor a network.
 """
 
-from trine.datasets import fashion_mnist, mnist
+from trine.datasets import (boston_housing, california_housing, cifar10, cifar100, fashion_mnist,
+                            imdb, mnist, reuters)
 from trine.datasets._idx import (
     ChecksumMismatchError,
     DatasetError,
@@ -21,6 +22,12 @@ __all__ = [
     "DatasetError",
     "DatasetFormatError",
     "DatasetNotFoundError",
+    "boston_housing",
+    "california_housing",
+    "cifar10",
+    "cifar100",
     "fashion_mnist",
+    "imdb",
     "mnist",
+    "reuters",
 ]
