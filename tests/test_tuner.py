@@ -424,6 +424,7 @@ def test_two_workers_share_one_postgres_study(tmp_path, postgres_url):
     assert len({line[1] for line in starts}) == len(starts)  # each trial number ran once
     retry = [line for line in starts if line[3] == killed[1]]
     assert len(retry) == 1 and retry[0][-1] == str(b.pid) and retry[0][2] == killed[2]
-    study = optuna.load_study(study_name=project, storage=postgres_url)
+    from trine.tuner.storage import driver_url
+    study = optuna.load_study(study_name=project, storage=driver_url(postgres_url))
     complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(complete) == 8

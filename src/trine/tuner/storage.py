@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from typing import Optional
 from urllib.parse import urlsplit, urlunsplit
 
@@ -99,7 +100,7 @@ def open_storage(storage, project_dir: str, heartbeat_interval: Optional[int],
     if isinstance(storage, str) and storage.endswith((".log", ".journal")) and \
             "://" not in storage:
         return journal_storage(storage), f"journal file {storage}"
-    url = storage or "sqlite:///" + os.path.join(project_dir, "study.db")
+    url = driver_url(storage or "sqlite:///" + os.path.join(project_dir, "study.db"))
     kwargs = {}
     if heartbeat_interval:
         kwargs = dict(heartbeat_interval=int(heartbeat_interval),
@@ -113,9 +114,18 @@ def open_storage(storage, project_dir: str, heartbeat_interval: Optional[int],
         engine_kwargs = {"connect_args": {"timeout": 60}}
     import warnings
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            rdb = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+        for attempt in range(5):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    rdb = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                                     **kwargs)
+                break
+            except Exception as e:  # two processes creating the tables at once: retry
+                text = str(e)
+                if attempt == 4 or not ("duplicate key" in text or "already exists" in text):
+                    raise
+                time.sleep(0.5 + attempt)
         if url.startswith("sqlite"):
             _fast_sqlite(rdb.engine)
         return rdb, redact_url(url)
@@ -125,6 +135,16 @@ def open_storage(storage, project_dir: str, heartbeat_interval: Optional[int],
             f"Could not open the tuning study storage {redact_url(url)}: {reason}. Check that "
             "the database server is running and reachable from this machine, and that the "
             "user, password and database name in the URL are right.") from None
+
+
+def driver_url(url: str) -> str:
+    """A plain postgresql:// URL names psycopg2 (our extra's driver) unless psycopg 3, which
+    newer SQLAlchemy picks by default, is installed."""
+    import importlib.util
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme) and importlib.util.find_spec("psycopg") is None:
+            return "postgresql+psycopg2://" + url[len(scheme):]
+    return url
 
 
 def _fast_sqlite(engine) -> None:
