@@ -434,8 +434,9 @@ class Trainer:
         if all(l is None for l in self._losses) and self._loss_arg is not None:
             raise ValueError(f"compile(loss=...) matched none of the outputs {names}.")
         self._trackers = [metrics_mod.Mean(name="loss")]
-        if n_out > 1:
-            self._trackers += [metrics_mod.Mean(name=f"{n}_loss") for n in names]
+        with_loss = [n for n, l in zip(names, self._losses) if l is not None]
+        if len(with_loss) > 1:  # Keras: a tracker per output loss when there are several
+            self._trackers += [metrics_mod.Mean(name=f"{n}_loss") for n in with_loss]
         self._metrics_list = []
         for group, weighted in ((self._metrics_arg, False), (self._weighted_metrics_arg, True)):
             for i, ms in enumerate(per_output(group, "weighted_metrics" if weighted else "metrics")):
@@ -613,8 +614,7 @@ class Trainer:
         total = jnp.zeros((), jnp.float32)
         per = []
         for i, entry in enumerate(self._losses):
-            if entry is None:
-                per.append(jnp.zeros((), jnp.float32))
+            if entry is None:  # per holds the outputs with losses, as the trackers do
                 continue
             if i >= len(y_leaves) or y_leaves[i] is None:
                 raise ValueError(
@@ -681,7 +681,8 @@ class Trainer:
         for t in self._trackers:
             logs[t.name] = t.result()
         for m in self.metrics:
-            if m.name not in logs and all(m is not o for o in self._trackers):
+            compiled = self._trackers + [c for _, c, _, _ in self._metrics_list]
+            if m.name not in logs and all(m is not o for o in compiled):
                 r = m.result()
                 if isinstance(r, dict):
                     logs.update(r)
@@ -1592,7 +1593,13 @@ class Trainer:
     def _format_logs(self, logs, return_dict):
         if return_dict:
             return logs
-        names = self.metrics_names
+        names = []
+        if self._compile_built:  # Keras's order: the loss, compiled metrics by their own
+            for n in ([self._trackers[0].name]  # name, per-output losses, then the
+                      + [m.name for _, m, _, _ in self._metrics_list]  # other logs sorted
+                      + [t.name for t in self._trackers[1:]]):  # (output-prefixed ones too)
+                if n not in names:
+                    names.append(n)
         vals = [logs[n] for n in names if n in logs]
         vals += [logs[k] for k in sorted(logs) if k not in names]  # custom steps' own logs
         return vals[0] if len(vals) == 1 else vals
