@@ -35,6 +35,16 @@ def _module(name: str):
     return importlib.import_module(name)  # names from the fixed tables above only
 
 
+def preload() -> None:
+    """Import every module the allow-list resolves names in (the fixed tables above), so a
+    later load imports nothing."""
+    for name in set(MODULES.values()) | set(LAMBDA_FUNCTIONS) | {"trine.ops"}:
+        _module(name)
+    for entry in _BASES.values():
+        importlib.import_module(entry[0])
+    importlib.import_module("trine.layers.ops_layer")
+
+
 def _base(kind):
     entry = _BASES.get(kind)
     return getattr(importlib.import_module(entry[0]), entry[1]) if entry else None
@@ -126,6 +136,6 @@ def is_allowed_op(name: str) -> bool:
     return isinstance(name, str) and name in OPS_LAYER_FUNCTIONS
 
 
-__all__ = ["MODULES", "allowed_classes", "allowed_functions", "is_allowed_op",
+__all__ = ["MODULES", "allowed_classes", "preload", "allowed_functions", "is_allowed_op",
            "lambda_function_location", "resolve_class", "resolve_function",
            "resolve_lambda_function", "resolve_op"]
