@@ -37,13 +37,23 @@ def sequential_parts():
         return json.loads(zf.read("config.json")), zf.read("model.weights.h5")
 
 
-def archive_bytes(config, weights, metadata=b"{}", prefix=b""):
+def archive_bytes(config, weights, metadata=b"{}", prefix=b"", members=()):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("metadata.json", metadata)
         zf.writestr("config.json", json.dumps(config))
         zf.writestr("model.weights.h5", weights)
+        for info, data in members:
+            zf.writestr(info, data)
     return prefix + buf.getvalue()
+
+
+def _edit_weights(weights, edit):
+    import h5py
+    buf = io.BytesIO(weights)
+    with h5py.File(buf, "a") as f:
+        edit(f)
+    return buf.getvalue()
 
 
 class _Payload:
@@ -190,6 +200,29 @@ def corpus(marker: str) -> dict:
     cfg = copy.deepcopy(config)
     cfg["config"]["layers"][0]["config"]["batch_shape"] = [None, 2 ** 40]
     add("size-input-batch-shape", cfg)
+    # the weights file reaching other files (CVE-2026-1669 and kin)
+    def external_link(f):
+        del f["layers/dense/vars/0"]
+        f["layers/dense/vars/0"] = h5py.ExternalLink("/etc/passwd", "/vars/0")
+
+    def external_storage(f):
+        del f["layers/dense/vars/0"]
+        f["layers/dense/vars"].create_dataset("0", shape=(3, 4), dtype="f4",
+                                              external=[("/etc/hostname", 0, 48)])
+
+    import h5py
+    for name, edit in (("h5-external-link", external_link),
+                       ("h5-external-storage", external_storage)):
+        out[name] = archive_bytes(config, _edit_weights(weights, edit), meta)
+    # the archive itself: traversal, symlink, decompression bomb (CVE-2025-12060, zip bombs)
+    link = zipfile.ZipInfo("assets/link")
+    link.external_attr = (0o120777 << 16)
+    bomb = zipfile.ZipInfo("assets/bomb")
+    bomb.compress_type = zipfile.ZIP_DEFLATED
+    for name, member in (("zip-member-traversal", ("../../evil.txt", b"x")),
+                         ("zip-member-symlink", (link, b"/etc/passwd")),
+                         ("zip-member-bomb", (bomb, bytes(64 << 20)))):
+        out[name] = archive_bytes(config, weights, meta, members=[member])
     seq, seq_weights = sequential_parts()
     emb = copy.deepcopy(seq)
     emb["config"]["layers"][1] = {"module": "keras.layers", "class_name": "Embedding",
