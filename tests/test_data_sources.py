@@ -333,3 +333,25 @@ def test_grain_with_y_is_an_error():
     x, y = _data()
     with pytest.raises(ValueError, match="grain dataset, `y` should not be passed"):
         _model().fit(g.MapDataset.source(list(zip(x, y))).batch(BS), y, verbose=0)
+
+
+# ---------------------------------------------------------------------------- torch
+def test_torch_data_loader_equals_arrays():
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    x, y = _data()
+    loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=BS,
+                        shuffle=False)
+    assert source_kind(loader) == "torch DataLoader"
+    m1 = _model()
+    h1 = m1.fit(x, y, batch_size=BS, epochs=2, shuffle=False, verbose=0)
+    m2 = _model()
+    h2 = m2.fit(loader, epochs=2, shuffle=False, verbose=0)
+    _same(m1, h1, m2, h2)
+    np.testing.assert_array_equal(
+        m2.predict(DataLoader(TensorDataset(torch.from_numpy(x)), batch_size=BS), verbose=0),
+        m1.predict(x, batch_size=BS, verbose=0))
+    with pytest.raises(ValueError, match="torch DataLoader, `y` should not be passed"):
+        m2.fit(loader, y, verbose=0)
+    with pytest.raises(ValueError, match="class_weight is not supported with a torch"):
+        m2.fit(loader, class_weight={0: 1.0}, verbose=0)
