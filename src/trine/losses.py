@@ -38,6 +38,12 @@ __all__ = [
 
 EPSILON = 1e-7  # Keras's backend.epsilon()
 
+
+def _eps() -> float:
+    """The fuzz factor, read at call time so `trine.config.set_epsilon` takes effect."""
+    from trine.config import epsilon
+    return epsilon()
+
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
@@ -218,7 +224,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
     """
     y_pred = _float_pred(y_pred)
     y_true = _as_array(y_true, y_pred.dtype)
-    eps = jnp.asarray(EPSILON, y_pred.dtype)
+    eps = jnp.asarray(_eps(), y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     diff = jnp.abs((y_true - y_pred) / jnp.maximum(jnp.abs(y_true), eps))
     return 100.0 * jnp.mean(diff, axis=-1)
@@ -236,7 +242,7 @@ def mean_squared_logarithmic_error(y_true, y_pred):
     """
     y_pred = _float_pred(y_pred)
     y_true = _as_array(y_true, y_pred.dtype)
-    eps = jnp.asarray(EPSILON, y_pred.dtype)
+    eps = jnp.asarray(_eps(), y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     a = jnp.log(jnp.maximum(y_pred, eps) + 1.0)
     b = jnp.log(jnp.maximum(y_true, eps) + 1.0)
@@ -245,7 +251,7 @@ def mean_squared_logarithmic_error(y_true, y_pred):
 
 def _l2_normalize(x, axis):
     inv = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=axis, keepdims=True))
-    return x * jnp.minimum(inv, 1.0 / EPSILON)
+    return x * jnp.minimum(inv, 1.0 / _eps())
 
 
 def cosine_similarity(y_true, y_pred, axis: int = -1):
@@ -326,8 +332,8 @@ def kl_divergence(y_true, y_pred):
     """
     y_pred = _float_pred(y_pred)
     y_true = _as_array(y_true, y_pred.dtype)
-    y_true = jnp.clip(y_true, EPSILON, 1)
-    y_pred = jnp.clip(y_pred, EPSILON, 1)
+    y_true = jnp.clip(y_true, _eps(), 1)
+    y_pred = jnp.clip(y_pred, _eps(), 1)
     return jnp.sum(y_true * jnp.log(y_true / y_pred), axis=-1)
 
 
@@ -343,7 +349,7 @@ def poisson(y_true, y_pred):
     """
     y_pred = _float_pred(y_pred)
     y_true = _as_array(y_true, y_pred.dtype)
-    eps = jnp.asarray(EPSILON, y_pred.dtype)
+    eps = jnp.asarray(_eps(), y_pred.dtype)
     return jnp.mean(y_pred - y_true * jnp.log(y_pred + eps), axis=-1)
 
 
@@ -408,7 +414,7 @@ def _check_axis(axis, who):
 def _clipped_log_probs(y_pred, axis):
     """Keras's probability path: renormalise along `axis`, clip to [eps, 1-eps], log."""
     p = y_pred / jnp.sum(y_pred, axis=axis, keepdims=True)
-    p = jnp.clip(p, EPSILON, 1.0 - EPSILON)
+    p = jnp.clip(p, _eps(), 1.0 - _eps())
     return jnp.log(p)
 
 
@@ -543,7 +549,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False,
         import optax
         per = optax.sigmoid_binary_cross_entropy(y_pred, y_true)
     else:
-        p = jnp.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        p = jnp.clip(y_pred, _eps(), 1.0 - _eps())
         per = -(y_true * jnp.log(p) + (1.0 - y_true) * jnp.log(1.0 - p))
     return jnp.mean(per, axis=axis)
 

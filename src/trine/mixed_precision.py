@@ -109,7 +109,11 @@ def set_global_policy(policy) -> None:
 
 def global_policy() -> DTypePolicy:
     """The global policy (float32 unless `set_global_policy` said otherwise)."""
-    return _GLOBAL[0] or _FLOAT32
+    if _GLOBAL[0] is not None:
+        return _GLOBAL[0]
+    from trine.config import floatx  # Keras: the default policy is floatx()
+    fx = floatx()
+    return _FLOAT32 if fx == "float32" else DTypePolicy(fx)
 
 
 set_dtype_policy = set_global_policy  # keras.config names

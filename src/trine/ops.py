@@ -893,14 +893,18 @@ def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwa
 
 @_op
 def normalize(x, axis=-1, order=2, epsilon=None):
-    """`x / max(norm(x, order), epsilon)` along `axis` (epsilon defaults to 1e-7)."""
+    """`x / max(norm(x, order), epsilon)` along `axis` (epsilon defaults to
+    `trine.config.epsilon()`)."""
     if isinstance(order, _bi.bool) or not isinstance(order, (int, _np.integer)) or order < 1:
         raise ValueError(f"normalize: argument `order` must be an integer >= 1, received "
                          f"order={order!r}.")
     x = _float(x)
     if x.ndim == 0:
         x = x[None]
-    eps = 1e-7 if epsilon is None else epsilon
+    if epsilon is None:
+        from trine.config import epsilon as _global_epsilon
+        epsilon = _global_epsilon()
+    eps = epsilon
     axis = _axes(axis)
     if order == 2:
         inv_norm = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=axis, keepdims=True))
@@ -960,7 +964,10 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
     rms_scaling = kwargs.pop("rms_scaling", False)
     if kwargs:
         raise TypeError(f"layer_normalization: unexpected arguments {sorted(kwargs)}.")
-    eps = 1e-7 if epsilon is None else epsilon
+    if epsilon is None:
+        from trine.config import epsilon as _global_epsilon
+        epsilon = _global_epsilon()
+    eps = epsilon
     x = jnp.asarray(x)
     orig = x.dtype
     x = x.astype(jnp.result_type(x.dtype, jnp.float32))
@@ -982,7 +989,10 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
 @_op
 def rms_normalization(x, scale=None, axis=-1, epsilon=None):
     """`x / sqrt(mean(x**2) + epsilon) * scale` over `axis` (epsilon defaults to 1e-7)."""
-    eps = 1e-7 if epsilon is None else epsilon
+    if epsilon is None:
+        from trine.config import epsilon as _global_epsilon
+        epsilon = _global_epsilon()
+    eps = epsilon
     x = jnp.asarray(x)
     orig = x.dtype
     x = x.astype(jnp.result_type(x.dtype, jnp.float32))

@@ -37,6 +37,46 @@ def unpack_x_y_sample_weight(data):
     return _u(data)
 
 
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """A batch tuple from its parts, as `unpack_x_y_sample_weight` reads it (Keras's).
+
+    Returns:
+        `x` alone (or `(x,)` when `x` is itself a tuple or list) without `y`; `(x, y)`
+        without weights; `(x, y, sample_weight)` otherwise.
+    """
+    if y is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
+
+
+def is_keras_tensor(x) -> bool:
+    """Whether `x` is a symbolic tensor (from `Input` or a layer called on one)."""
+    from trine.core.symbolic import KerasTensor
+    return isinstance(x, KerasTensor)
+
+
+def get_source_inputs(tensor) -> list:
+    """The `Input` tensors a symbolic tensor was computed from, in first-seen order.
+
+    A tensor with no recorded history (or an `Input` itself) is its own source.
+    """
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return [tensor]
+    layer, node_index, _ = history
+    nodes = getattr(layer, "_inbound_nodes", None) or []
+    if node_index >= len(nodes) or not nodes[node_index].input_tensors:
+        return [tensor]
+    sources = []
+    for t in nodes[node_index].input_tensors:
+        for s in get_source_inputs(t):
+            if not any(s is seen for seen in sources):
+                sources.append(s)
+    return sources
+
+
 def to_categorical(x, num_classes=None):
     """One-hot encode integer labels as float32 (Keras `to_categorical`)."""
     import numpy as np
@@ -117,6 +157,11 @@ _FROM_MODULES = {
     "load_img": "trine.dataset_utils.images", "img_to_array": "trine.dataset_utils.images",
     "array_to_img": "trine.dataset_utils.images", "save_img": "trine.dataset_utils.images",
     "get_file": "trine.dataset_utils.get_file",
+    # settings and helpers Keras also lists under keras.utils
+    "standardize_dtype": "trine.backend", "clear_session": "trine.backend",
+    "Progbar": "trine.training.progbar", "enable_interactive_logging": "trine.config",
+    "disable_interactive_logging": "trine.config",
+    "is_interactive_logging_enabled": "trine.config",
 }
 
 
@@ -130,6 +175,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'trine.utils' has no attribute {name!r}")
 
 
-__all__ = ["compare_models", "model_to_dot", "normalize", "pad_sequences", "plot_history",
-           "plot_model", "set_random_seed", "to_categorical", "unpack_x_y_sample_weight",
+__all__ = ["compare_models", "get_source_inputs", "is_keras_tensor", "model_to_dot",
+           "normalize", "pack_x_y_sample_weight", "pad_sequences", "plot_history", "plot_model",
+           "set_random_seed", "to_categorical", "unpack_x_y_sample_weight",
            *sorted(_FROM_SAVING), *sorted(_FROM_MODULES)]

@@ -90,7 +90,8 @@ class StatelessScope:
 
 def _standardize_dtype(dtype):
     if dtype is None:
-        return "float32"
+        from trine.config import floatx
+        return floatx()
     return jnp.dtype(dtype).name
 
 

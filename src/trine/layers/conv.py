@@ -53,10 +53,11 @@ def normalize_tuple(value, n: int, arg: str, layer: str, *, allow_zero: bool = F
 
 
 def normalize_data_format(value, layer: str) -> str:
-    """`None` -> "channels_last" (trine has no global image_data_format setting); otherwise
-    one of the two Keras names (case-insensitive)."""
+    """`None` -> the global `trine.config.image_data_format()`; otherwise one of the two
+    Keras names (case-insensitive)."""
     if value is None:
-        return "channels_last"
+        from trine.config import image_data_format
+        return image_data_format()
     if isinstance(value, str) and value.lower() in ("channels_last", "channels_first"):
         return value.lower()
     raise ValueError(

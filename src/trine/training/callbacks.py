@@ -41,6 +41,11 @@ _HOOKS = (
 
 
 def _print(message: str) -> None:
+    from trine.config import is_interactive_logging_enabled
+    if not is_interactive_logging_enabled():  # keras.config: to Python logging instead
+        import logging
+        logging.getLogger("trine").info(message.strip("\n"))
+        return
     stream = sys.stdout
     stream.write(message + "\n")
     flush = getattr(stream, "flush", None)

@@ -230,6 +230,11 @@ class Progbar:
 
     @staticmethod
     def _write(message: str) -> None:
+        from trine.config import is_interactive_logging_enabled
+        if not is_interactive_logging_enabled():  # keras.config: to Python logging instead
+            import logging
+            logging.getLogger("trine").info(message.strip("\r\n"))
+            return
         stream = sys.stdout
         try:
             stream.write(message)

@@ -13,9 +13,10 @@ ENCODE_MODES = ("one_hot", "multi_hot", "count")
 
 
 def standardize_data_format(layer_name: str, data_format) -> str:
-    """`None` means channels_last (trine has no global image_data_format setting)."""
+    """`None` means the global `trine.config.image_data_format()`."""
     if data_format is None:
-        return "channels_last"
+        from trine.config import image_data_format
+        return image_data_format()
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(
             f"Layer '{layer_name}' expected data_format 'channels_last' or 'channels_first', "
