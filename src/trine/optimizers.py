@@ -1274,4 +1274,10 @@ for _cls in (Adadelta, Adafactor, Ftrl, Lamb, Lion, Muon, ScheduleFreeAdamW):
     _CLASSES[_cls.__name__] = _cls
     _BY_NAME[_cls.__name__.lower()] = _cls
 __all__ += ["Adadelta", "Adafactor", "Ftrl", "Lamb", "Lion", "Muon", "ScheduleFreeAdamW"]
+# wrappers: built around other optimizers, so by config only (a bare name cannot make one)
+from trine.optimizers_loss_scale import LossScaleOptimizer  # noqa: E402
+from trine.optimizers_multi import MultiOptimizer, OptimizerMap  # noqa: E402
+
+_CLASSES.update(LossScaleOptimizer=LossScaleOptimizer, MultiOptimizer=MultiOptimizer)
+__all__ += ["LossScaleOptimizer", "MultiOptimizer", "OptimizerMap"]
 del _cls
