@@ -36,7 +36,7 @@ CLASSES: dict[str, tuple[str, ...]] = {
         "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
         "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Normalization", "OpLayer",
         "PReLU", "Permute", "Pipeline", "RMSNormalization", "RNN", "RandomBrightness",
-        "RandomContrast", "RandomCrop", "RandomFlip", "RandomGrayscale", "RandomInvert",
+        "RandomColorDegeneration", "RandomContrast", "RandomCrop", "RandomFlip", "RandomGrayscale", "RandomInvert",
         "RandomPosterization", "RandomRotation", "RandomTranslation", "RandomZoom", "ReLU",
         "RepeatVector", "Rescaling", "Reshape", "Resizing", "ReversibleEmbedding",
         "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
