@@ -10,4 +10,19 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
-__all__ = ["Functional", "Model", "Sequential", "load_model"]
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
+    """Save a model to a `.keras` archive (see trine.saving.save_model)."""
+    from trine.saving import save_model as _save
+    return _save(model, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """Rebuild a model from `model.to_json()` (see trine.saving.model_json)."""
+    from trine.saving.model_json import model_from_json as _from_json
+    return _from_json(json_string, custom_objects=custom_objects)
+
+
+from trine.models.cloning import clone_model  # noqa: E402 - after the model classes it clones
+
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model", "model_from_json",
+           "save_model"]

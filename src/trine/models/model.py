@@ -223,6 +223,12 @@ class Model(Trainer, Layer):
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable}
 
+    def to_json(self, **kwargs) -> str:
+        """The model's config (`serialize_keras_object(model)`) as JSON; kwargs go to
+        `json.dumps`. Rebuild it with `trine.models.model_from_json`."""
+        from trine.saving.model_json import model_to_json
+        return model_to_json(self, **kwargs)
+
     # ------------------------------------------------------------------ files
     def save(self, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
         """Save architecture, weights and compile state to a `.keras` archive (Keras 3 layout)."""
