@@ -10,6 +10,7 @@ See docs/saving.md for the layouts and the safety rules.
 from trine.core.allocation import max_load_bytes, set_max_load_bytes
 from trine.saving.archive import load_model, save_model
 from trine.saving.errors import SavingError, UnsafeFileError
+from trine.saving.file_editor import KerasFileEditor
 from trine.saving.serialization import (CustomObjectScope, custom_object_scope,
                                         deserialize_keras_object, get_custom_objects,
                                         get_registered_name,
@@ -18,7 +19,7 @@ from trine.saving.serialization import (CustomObjectScope, custom_object_scope,
 from trine.saving.weights import load_weights, save_weights
 
 __all__ = [
-    "CustomObjectScope", "SavingError", "UnsafeFileError", "custom_object_scope",
+    "CustomObjectScope", "KerasFileEditor", "SavingError", "UnsafeFileError", "custom_object_scope",
     "deserialize_keras_object", "get_custom_objects", "get_registered_name", "get_registered_object", "load_model",
     "load_weights", "max_load_bytes", "register_keras_serializable", "register_serializable",
     "save_model", "save_weights", "serialize_keras_object", "set_max_load_bytes",
