@@ -55,6 +55,7 @@ class CallContext:
         self.training = training
         self.rng = rng
         self.losses = [] if collect_losses else None
+        self.masks = {}  # id(tracer) -> (tracer, mask): the masks of this call's tracers
 
     def __enter__(self):
         if not hasattr(_ctx, "stack"):
@@ -90,25 +91,49 @@ def _record(layer, inputs, outputs):
         recs[-1].calls.append((layer, inputs, outputs))
 
 
-# Masks travel beside arrays: a layer that produces a mask registers it for its output,
-# and the next layer whose call takes `mask=` receives it (as Keras's `_keras_mask`).
-_MASKS: "collections.OrderedDict[int, tuple]" = collections.OrderedDict()
-_MASK_CAP = 4096
+# Masks travel with the tensor, as Keras's `_keras_mask` attribute: concrete arrays and
+# KerasTensors carry it themselves. JAX tracers take no attributes, so a traced call keeps
+# its masks in its CallContext (they die with the call: nothing outlives the trace); a
+# tracer outside any context uses a table emptied when the tracer is collected (Keras's way).
+_LOOSE_MASKS: dict = {}
+
+
+def _drop_loose(key) -> None:
+    _LOOSE_MASKS.pop(key, None)
 
 
 def set_mask(x, mask) -> None:
-    """Attach `mask` to array `x` (for the layers that consume masks)."""
+    """Attach `mask` to the tensor `x` (Keras's `_keras_mask`), for the layers after it."""
     if mask is None:
         return
-    _MASKS[id(x)] = (x, mask)
-    if len(_MASKS) > _MASK_CAP:
-        _MASKS.popitem(last=False)
+    try:
+        x._keras_mask = mask
+        return
+    except AttributeError:
+        pass
+    ctx = current_context()
+    if ctx is not None:
+        ctx.masks[id(x)] = (x, mask)
+        return
+    import weakref
+    try:
+        weakref.finalize(x, _drop_loose, id(x))
+    except TypeError:  # not weak-referenceable: a mask it cannot carry is dropped
+        return
+    _LOOSE_MASKS[id(x)] = (weakref.ref(x), mask)
 
 
 def get_mask(x):
     """The mask attached to `x`, or None."""
-    entry = _MASKS.get(id(x))
-    if entry is not None and entry[0] is x:
+    mask = getattr(x, "_keras_mask", None)
+    if mask is not None:
+        return mask
+    for ctx in reversed(getattr(_ctx, "stack", None) or ()):
+        entry = ctx.masks.get(id(x))
+        if entry is not None and entry[0] is x:
+            return entry[1]
+    entry = _LOOSE_MASKS.get(id(x))
+    if entry is not None and entry[0]() is x:
         return entry[1]
     return None
 
@@ -676,6 +701,8 @@ class Layer:
                 outputs = self.call(*args, **kwargs)
         _record(self, first, outputs)
         out_mask = self.compute_mask(first, mask)
+        if all(get_mask(o) is not None for o in jax.tree_util.tree_leaves(outputs)):
+            out_mask = None  # Keras: outputs that already carry masks keep them
         if out_mask is not None:
             if isinstance(outputs, (list, tuple)) and isinstance(out_mask, (list, tuple)):
                 for o, m in zip(outputs, out_mask):
