@@ -18,6 +18,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from trine.core import registration
 from trine.core.variable import Variable
 
 __all__ = [
@@ -530,9 +531,12 @@ def get(identifier: Any) -> Callable:
     if isinstance(identifier, str):
         fn = _BY_NAME.get(identifier) or _ALIASES.get(identifier)
         if fn is None:
+            fn = registration.get_registered_object(identifier)  # registered or in a scope
+        if fn is None or not callable(fn):
             raise ValueError(
                 f"Unknown activation {identifier!r}. Valid names: {_valid_names()}. "
-                "Pass one of these, or a callable.")
+                "Pass one of these or a callable, or register your function with "
+                "@trine.saving.register_keras_serializable() (or pass it in custom_objects).")
         return fn
     if callable(identifier):
         return identifier
@@ -541,15 +545,22 @@ def get(identifier: Any) -> Callable:
         f"expected None, a name (one of {_valid_names()}) or a callable.")
 
 
-def serialize(activation: Callable | None) -> str | None:
-    """The Keras name of a built-in activation.
+def serialize(activation: Callable | None) -> str | dict:
+    """An activation as Keras 3 writes it in a config.
 
     Args:
         activation: an activation function (or None, read as `linear`).
 
     Returns:
-        Its name, e.g. "relu" (aliases give the canonical name: `swish` gives "silu"),
-        or None for a callable that is not a trine activation.
+        A built-in's name, e.g. "relu" (aliases give the canonical name: `swish` gives
+        "silu"); for any other function Keras's function record
+        `{"module": "builtins", "class_name": "function", "config": name,
+        "registered_name": "function"}`, where `name` is the `"package>name"` it was
+        registered under, or its `__name__` (loading then needs it registered or passed in
+        `custom_objects`, and says so; it never falls back to another activation).
+
+    Raises:
+        ValueError: for a Python lambda or a callable without a name.
 
     Example:
         >>> serialize(get("swish"))
@@ -557,7 +568,19 @@ def serialize(activation: Callable | None) -> str | None:
     """
     if activation is None:
         return "linear"
-    return _NAME_OF.get(id(activation))
+    name = _NAME_OF.get(id(activation))
+    if name is not None:
+        return name
+    key = registration.registered_name_of(activation)
+    if key is None:
+        key = getattr(activation, "__name__", None)
+        if not isinstance(key, str) or key == "<lambda>":
+            raise ValueError(
+                f"Cannot serialize the activation {activation!r}: it is not a trine activation "
+                "and has no name to save (a lambda or a callable object). Use a named function "
+                "and register it with @trine.saving.register_keras_serializable().")
+    return {"module": "builtins", "class_name": "function", "config": key,
+            "registered_name": "function"}
 
 
 def deserialize(config: Any, custom_objects: dict | None = None) -> Callable:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+from trine.core import registration
 
 
 class Constraint:
@@ -79,14 +80,10 @@ def get(identifier):
     if identifier is None or isinstance(identifier, Constraint):
         return identifier
     if isinstance(identifier, str):
-        if identifier not in _BY_NAME:
-            raise ValueError(f"Unknown constraint {identifier!r}. Valid names: {sorted(_BY_NAME)}.")
-        return _BY_NAME[identifier]()
+        return registration.resolve_class(identifier, _BY_NAME, Constraint, "constraint")()
     if isinstance(identifier, dict):
-        cls = _BY_NAME.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"Unknown constraint class {identifier.get('class_name')!r}.")
-        return cls.from_config(identifier.get("config", {}))
+        cls = registration.resolve_class(identifier, _BY_NAME, Constraint, "constraint")
+        return cls.from_config(identifier.get("config") or {})
     if callable(identifier):
         return identifier
     raise TypeError(f"Could not interpret constraint {identifier!r}.")
@@ -95,8 +92,7 @@ def get(identifier):
 def serialize(c):
     if c is None:
         return None
-    return {"module": "keras.constraints", "class_name": type(c).__name__,
-            "config": c.get_config(), "registered_name": None}
+    return registration.object_record(c, "keras.constraints", _BY_NAME)
 
 
 # Keras also exports the snake_case names as the classes themselves.

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trine.core import registration
 from trine.core.random import SeedGenerator
 
 __all__ = [
@@ -547,6 +548,11 @@ def _unknown(name) -> ValueError:
         "an Initializer instance, or a callable (shape, dtype) -> array.")
 
 
+def _registered_initializer(name):
+    obj = registration.get_registered_object(name)
+    return obj if isinstance(obj, type) and issubclass(obj, Initializer) else None
+
+
 def get(identifier: Any) -> Initializer | Callable | None:
     """Resolve an initializer identifier.
 
@@ -570,7 +576,7 @@ def get(identifier: Any) -> Initializer | Callable | None:
     if identifier is None or isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier)
+        cls = _BY_NAME.get(identifier) or _registered_initializer(identifier)
         if cls is None:
             raise _unknown(identifier)
         return cls()
@@ -578,9 +584,7 @@ def get(identifier: Any) -> Initializer | Callable | None:
         name = identifier.get("class_name")
         if name == "function":
             return deserialize(identifier)
-        cls = _BY_NAME.get(name) if isinstance(name, str) else None
-        if cls is None:
-            raise _unknown(name)
+        cls = registration.resolve_class(identifier, _BY_NAME, Initializer, "initializer")
         config = identifier.get("config") or {}
         if not isinstance(config, dict):
             raise ValueError(
@@ -641,9 +645,7 @@ def serialize(initializer: Initializer | None) -> dict | None:
         return {"module": "keras.initializers", "class_name": type(initializer).__name__,
                 "config": initializer.get_config(), "registered_name": None}
     if isinstance(initializer, Initializer):
-        return {"module": type(initializer).__module__, "class_name": type(initializer).__name__,
-                "config": initializer.get_config(),
-                "registered_name": type(initializer).__name__}
+        return registration.object_record(initializer, "keras.initializers", _BY_NAME)
     name = getattr(initializer, "__name__", None)
     if callable(initializer) and isinstance(name, str) and name != "<lambda>":
         # a named function: saved by name, loadable with custom_objects={name: fn}

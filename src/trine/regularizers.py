@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+from trine.core import registration
 
 
 class Regularizer:
@@ -101,16 +102,10 @@ def get(identifier):
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, str):
-        if identifier not in _BY_NAME:
-            raise ValueError(
-                f"Unknown regularizer {identifier!r}. Valid names: {sorted(_BY_NAME)}.")
-        return _BY_NAME[identifier]()
+        return registration.resolve_class(identifier, _BY_NAME, Regularizer, "regularizer")()
     if isinstance(identifier, dict):
-        cls = _BY_NAME.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(
-                f"Unknown regularizer class {identifier.get('class_name')!r}. Valid: {sorted(_BY_NAME)}.")
-        return cls.from_config(identifier.get("config", {}))
+        cls = registration.resolve_class(identifier, _BY_NAME, Regularizer, "regularizer")
+        return cls.from_config(identifier.get("config") or {})
     if callable(identifier):
         return identifier
     raise TypeError(f"Could not interpret regularizer {identifier!r}: expected a name, a "
@@ -121,8 +116,7 @@ def serialize(reg):
     if reg is None:
         return None
     if isinstance(reg, Regularizer):
-        return {"module": "keras.regularizers", "class_name": type(reg).__name__,
-                "config": reg.get_config(), "registered_name": None}
+        return registration.object_record(reg, "keras.regularizers", _BY_NAME)
     raise ValueError(f"Cannot serialize regularizer {reg!r}: it is not a Regularizer.")
 
 

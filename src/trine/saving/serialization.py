@@ -35,119 +35,12 @@ from trine.core import allocation
 from trine.saving.errors import SavingError, UnsafeFileError
 
 # ====================================================================== registry
-_REGISTERED: dict[str, object] = {}
-_NAMES: dict[int, tuple[object, str]] = {}
-_scope = threading.local()
+# Registration lives in core (every layer of the package may need it); re-exported here.
+from trine.core.registration import (CustomObjectScope, _NAMES, _REGISTERED,  # noqa: E402
+                                     _scope_dict, custom_object_scope, get_custom_objects,
+                                     get_registered_name, get_registered_object,
+                                     register_keras_serializable, register_serializable)
 
-
-def register_serializable(package: str = "Custom", name: str | None = None):
-    """Register a class or function so model files can refer to it by name.
-
-    The object is registered as `"package>name"` (name defaults to the object's
-    `__name__`), the key Keras 3 writes in `registered_name`. Classes need `get_config`.
-
-    Args:
-        package: a namespace for the name (no ">").
-        name: the name within the package; default the object's name.
-
-    Returns:
-        A decorator that registers and returns its argument.
-
-    Raises:
-        ValueError: if `package` contains ">" or a class has no `get_config`.
-
-    Example:
-        >>> @register_serializable(package="demo")
-        ... class Scale(trine.layers.Layer):
-        ...     ...
-    """
-    if not isinstance(package, str) or ">" in package:
-        raise ValueError(
-            f"register_serializable: package must be a string without '>', received {package!r}.")
-
-    def decorator(arg):
-        key = f"{package}>{name if name is not None else arg.__name__}"
-        if inspect.isclass(arg) and not hasattr(arg, "get_config"):
-            raise ValueError(
-                f"register_serializable: class {arg.__name__} has no get_config() method, so "
-                "it cannot be saved. Define get_config() returning its constructor arguments.")
-        _REGISTERED[key] = arg
-        _NAMES[id(arg)] = (arg, key)
-        return arg
-
-    return decorator
-
-
-register_keras_serializable = register_serializable
-
-
-def get_custom_objects() -> dict:
-    """The live registry of custom objects (`{"package>name": object}`), as Keras's: entries
-    added to it resolve by name in model files and in string arguments, like registered ones.
-
-    Example:
-        >>> trine.saving.get_custom_objects()["demo>Scale"] = Scale
-    """
-    return _REGISTERED
-
-
-def get_registered_name(obj) -> str:
-    """The name `obj` is registered under, or its `__name__` if it is not registered."""
-    entry = _NAMES.get(id(obj))
-    if entry is not None and entry[0] is obj:
-        return entry[1]
-    return getattr(obj, "__name__", type(obj).__name__)
-
-
-def _scope_dict() -> dict:
-    out = {}
-    for d in getattr(_scope, "stack", []):
-        out.update(d)
-    return out
-
-
-def get_registered_object(name, custom_objects=None, module_objects=None):
-    """The object registered (or passed in a custom-object scope / `custom_objects`) as `name`.
-
-    Returns:
-        The object, or None when nothing is registered under `name`.
-    """
-    if not isinstance(name, str):
-        return None
-    scoped = _scope_dict()
-    if name in scoped:
-        return scoped[name]
-    if name in _REGISTERED:
-        return _REGISTERED[name]
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    if module_objects and name in module_objects:
-        return module_objects[name]
-    return None
-
-
-@contextlib.contextmanager
-def custom_object_scope(*dicts):
-    """Make `{name: object}` entries resolvable by `deserialize_keras_object` / `load_model`.
-
-    Example:
-        >>> with custom_object_scope({"MyLayer": MyLayer}):
-        ...     model = trine.models.load_model("m.keras")
-    """
-    for d in dicts:
-        if d is not None and not isinstance(d, dict):
-            raise TypeError(f"custom_object_scope expects dicts, received {type(d).__name__}.")
-    stack = getattr(_scope, "stack", None)
-    if stack is None:
-        stack = _scope.stack = []
-    stack.append({k: v for d in dicts if d for k, v in d.items()})
-    try:
-        yield
-    finally:
-        stack.pop()
-
-
-CustomObjectScope = custom_object_scope
 
 # ====================================================================== safe mode
 _SAFE_MODE: contextvars.ContextVar = contextvars.ContextVar("trine_safe_mode", default=None)
