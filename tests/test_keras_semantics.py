@@ -87,3 +87,27 @@ def test_an_output_that_is_its_input_keeps_its_mask():
         h = K.layers.Embedding(10, 3, mask_zero=True)(TOKENS)
         return np.asarray(Identity()(h)._keras_mask)
     np.testing.assert_array_equal(snippet(trine), snippet(keras))
+
+
+# ============================================================================ conv subclassing
+def test_convolution_op_override_as_in_keras_example():
+    """Keras's "subclassing convolution layers" example: weight standardization."""
+    x = np.linspace(-1, 1, 2 * 6 * 6 * 2, dtype=np.float32).reshape(2, 6, 6, 2)
+
+    def snippet(K):
+        class StandardizedConv2D(K.layers.Conv2D):
+            def convolution_op(self, inputs, kernel):
+                kernel = K.ops.convert_to_tensor(kernel)  # Keras's Variable trips jax 0.10
+                mean, var = K.ops.moments(kernel, axes=[0, 1, 2], keepdims=True)
+                return K.ops.conv(inputs, (kernel - mean) / K.ops.sqrt(var + 1e-10),
+                                  padding="valid", strides=list(self.strides),
+                                  dilation_rate=self.dilation_rate)
+
+        plain = K.layers.Conv2D(3, 3, kernel_initializer="ones")
+        std = StandardizedConv2D(3, 3, kernel_initializer=K.initializers.Constant(
+            np.arange(54, dtype=np.float32).reshape(3, 3, 2, 3)))
+        return (np.asarray(plain.convolution_op(x, np.ones((3, 3, 2, 3), np.float32))),
+                np.asarray(std(x)))
+    t, k = snippet(trine), snippet(keras)
+    np.testing.assert_allclose(t[0], k[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(t[1], k[1], rtol=1e-4, atol=1e-4)

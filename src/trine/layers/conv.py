@@ -341,11 +341,24 @@ class _Conv(_BaseConv):
         self._add_bias(self.filters)
         self.built = True
 
+    def convolution_op(self, inputs, kernel):
+        """The convolution of `inputs` with `kernel` under this layer's strides, padding,
+        dilation, data format and groups (Keras's hook: subclasses override it to transform
+        the kernel, e.g. weight standardization).
+
+        Args:
+            inputs: the (already causally padded) input batch.
+            kernel: a kernel array or Variable of this layer's kernel shape.
+
+        Returns:
+            The convolution, before bias and activation.
+        """
+        kernel = getattr(kernel, "value", kernel)
+        return _conv(inputs, kernel, self.strides, self._conv_padding(), self.dilation_rate,
+                     self.data_format, groups=self.groups)
+
     def call(self, inputs):
-        x = self._causal_pad(inputs)
-        y = _conv(x, self.kernel.value, self.strides, self._conv_padding(), self.dilation_rate,
-                  self.data_format, groups=self.groups)
-        return self._finish(y)
+        return self._finish(self.convolution_op(self._causal_pad(inputs), self.kernel))
 
     def get_config(self):
         cfg = self._common_config()
