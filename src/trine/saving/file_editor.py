@@ -153,10 +153,11 @@ class KerasFileEditor:
         """
         from trine.core.layer import Layer
         if not isinstance(reference_model, Layer) or not reference_model.built:
-            raise TypeError("compare: reference_model must be a built trine model, received "
-                            f"{type(reference_model).__module__}.{type(reference_model).__name__}"
-                            f"{'' if isinstance(reference_model, Layer) else ''}. Build it "
-                            "(call it on data or model.build(input_shape)) before comparing.")
+            kind = f"{type(reference_model).__module__}.{type(reference_model).__name__}"
+            raise TypeError(f"compare: reference_model must be a built trine model, received "
+                            f"{'an unbuilt ' if isinstance(reference_model, Layer) else ''}"
+                            f"{kind}. Build it (call it on data or model.build(input_shape)) "
+                            "before comparing.")
         print("Running comparison")
         ref = weight_spec(reference_model)
         checked = set()
