@@ -110,12 +110,18 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--samples", type=int, default=None, help="first N training samples")
+    ap.add_argument("--tile-to", type=int, default=60000,
+                    help="repeat the samples up to N rows (the embedded 3,000-image sample "
+                         "makes epochs too short to time; 0: off)")
     ap.add_argument("--kinds", nargs="*", default=["arrays", "pydataset-workers2",
                                                    "pydataset-main", "grain", "grain-prefetch",
                                                    "grain-sliced"])
     args = ap.parse_args(argv)
     from bench.__main__ import load_fashion
     x, y = load_fashion(args.samples)
+    if args.tile_to and len(x) < args.tile_to:
+        reps = -(-args.tile_to // len(x))
+        x, y = np.tile(x, (reps, 1, 1))[:args.tile_to], np.tile(y, reps)[:args.tile_to]
     rates = {k: [] for k in args.kinds}
     for _ in range(args.rounds):  # interleaved, so machine load drifts hit every source
         for kind in args.kinds:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import multiprocessing
 import os
 from typing import Iterable, Iterator, Optional
 
@@ -145,6 +144,7 @@ def _worker_getitem(index):
 def _start_method() -> str:
     # fork hands the dataset to the workers without pickling it (Keras does the same);
     # TRINE_PYDATASET_START_METHOD=spawn for datasets that must not share a forked state.
+    import multiprocessing
     method = os.environ.get("TRINE_PYDATASET_START_METHOD")
     if method:
         return method
@@ -165,6 +165,7 @@ def ordered_batches(dataset, indices: Iterable[int], workers: int, use_multiproc
         return
     workers = max(1, workers)
     if use_multiprocessing:
+        import multiprocessing
         import warnings
         ctx = multiprocessing.get_context(_start_method())
         with warnings.catch_warnings():
