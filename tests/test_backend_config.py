@@ -162,3 +162,29 @@ def test_switches_and_flags():
         trine.config.set_backend("torch")
     with pytest.raises(ValueError, match="integer >= 1"):
         trine.config.set_max_epochs(0)
+
+
+def test_max_epochs_and_steps_cap_fit():
+    x, y = np.ones((80, 4), "float32"), np.ones((80, 1), "float32")
+    counts = {}
+    for lib in (trine, keras):
+        seen = {"epochs": 0, "batches": 0}
+
+        class Count(lib.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                seen["epochs"] += 1
+
+            def on_train_batch_begin(self, batch, logs=None):
+                seen["batches"] += 1
+
+        model = lib.Sequential([lib.Input((4,)), lib.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        lib.config.set_max_epochs(2)
+        lib.config.set_max_steps_per_epoch(3)
+        try:
+            history = model.fit(x, y, batch_size=8, epochs=4, callbacks=[Count()], verbose=0)
+        finally:
+            lib.config.set_max_epochs(None)
+            lib.config.set_max_steps_per_epoch(None)
+        counts[lib.__name__] = (seen["epochs"], seen["batches"], len(history.history["loss"]))
+    assert counts["trine"] == counts["keras"] == (2, 6, 2)

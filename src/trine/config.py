@@ -11,11 +11,13 @@ default `safe_mode`.
 """
 from __future__ import annotations
 
+import os
+
 __all__ = [
     "backend", "disable_flash_attention", "disable_interactive_logging",
     "disable_traceback_filtering", "dtype_policy", "enable_flash_attention",
     "enable_interactive_logging", "enable_traceback_filtering", "enable_unsafe_deserialization",
-    "epsilon", "floatx", "image_data_format", "is_flash_attention_enabled",
+    "epsilon", "fit_limits", "floatx", "image_data_format", "is_flash_attention_enabled",
     "is_interactive_logging_enabled", "is_nnx_enabled", "is_traceback_filtering_enabled",
     "max_epochs", "max_steps_per_epoch", "set_backend", "set_dtype_policy", "set_epsilon",
     "set_floatx", "set_image_data_format", "set_max_epochs", "set_max_steps_per_epoch",
@@ -206,9 +208,20 @@ def _check_limit(value, fn):
     return value
 
 
+def _from_env(key, variable):
+    value = _SETTINGS[key]
+    if value is None and os.environ.get(variable):  # Keras reads the same variables
+        try:
+            value = int(os.environ[variable])
+        except ValueError:
+            raise ValueError(f"The environment variable {variable} must be an integer, "
+                             f"received {os.environ[variable]!r}.") from None
+    return value
+
+
 def max_epochs():
-    """The cap on epochs of every `fit` (None: no cap)."""
-    return _SETTINGS["max_epochs"]
+    """The cap on epochs of every `fit` (None: no cap); set here or by KERAS_MAX_EPOCHS."""
+    return _from_env("max_epochs", "KERAS_MAX_EPOCHS")
 
 
 def set_max_epochs(max_epochs) -> None:
@@ -221,8 +234,9 @@ def set_max_epochs(max_epochs) -> None:
 
 
 def max_steps_per_epoch():
-    """The cap on steps in each epoch of `fit` (None: no cap)."""
-    return _SETTINGS["max_steps_per_epoch"]
+    """The cap on steps in each epoch of `fit` (None: no cap); set here or by
+    KERAS_MAX_STEPS_PER_EPOCH."""
+    return _from_env("max_steps_per_epoch", "KERAS_MAX_STEPS_PER_EPOCH")
 
 
 def set_max_steps_per_epoch(max_steps_per_epoch) -> None:
@@ -234,3 +248,12 @@ def set_max_steps_per_epoch(max_steps_per_epoch) -> None:
     _SETTINGS["max_steps_per_epoch"] = _check_limit(max_steps_per_epoch,
                                                     "set_max_steps_per_epoch")
 
+
+def fit_limits(epochs, steps_per_epoch):
+    """`(epochs, steps_per_epoch)` of a `fit` call after the global caps (what fit runs)."""
+    cap_epochs, cap_steps = max_epochs(), max_steps_per_epoch()
+    if cap_epochs and cap_epochs < epochs:
+        epochs = cap_epochs
+    if cap_steps and (not steps_per_epoch or cap_steps < steps_per_epoch):
+        steps_per_epoch = cap_steps
+    return epochs, steps_per_epoch

@@ -1324,6 +1324,8 @@ class Trainer:
             (x, y, sample_weight), (vx, vy, vsw) = data_mod.split_validation(
                 x, y, sample_weight, validation_split)
             validation_data = (vx, vy, vsw)
+        from trine.config import fit_limits  # keras.config's max_epochs / max_steps_per_epoch
+        epochs, steps_per_epoch = fit_limits(epochs, steps_per_epoch)
         data = self._make_data(x, y, sample_weight, batch_size, shuffle, steps_per_epoch,
                                class_weight=class_weight, what="fit")
         _distribution.start_device_copy(data)  # travels while the host prepares the state
