@@ -31,7 +31,11 @@ _LAZY = {"callbacks": "trine.training.callbacks", "datasets": "trine.datasets",
 
 
 _LAZY_FUNCS = {"trace": "trine.inspect.trace", "to_functional": "trine.inspect.trace",
-               "to_source": "trine.inspect.convert"}
+               "to_source": "trine.inspect.convert",
+               # Keras's top-level base classes, from the modules that define them
+               "Loss": "trine.losses", "Metric": "trine.metrics", "Optimizer": "trine.optimizers",
+               "Initializer": "trine.initializers", "Regularizer": "trine.regularizers",
+               "DTypePolicy": "trine.mixed_precision"}
 
 
 def __getattr__(name):
