@@ -121,7 +121,11 @@ def test_schedule_matches_keras(keras, name, kwargs):
     theirs = getattr(keras.optimizers.schedules, name)(**kwargs)
     steps = np.arange(0, 30)
     got = np.asarray(jax.jit(jax.vmap(ours))(jnp.asarray(steps)))
-    want = np.array([float(theirs(int(s))) for s in steps])
+    if name == "PolynomialDecay":
+        # one step at a time: Keras's vectorised ceil rounds 21/7 up to 4 (its scalar gives 3)
+        want = np.array([float(theirs(int(s))) for s in steps])
+    else:
+        want = np.asarray(theirs(steps.astype("float32")))  # one call: eager conds are slow
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     assert ours.get_config() == theirs.get_config()
     again = optimizers.schedules.deserialize(optimizers.schedules.serialize(ours))
