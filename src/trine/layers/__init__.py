@@ -4,9 +4,13 @@ from trine.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from trine.layers.adaptive_pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
                                            AdaptiveAveragePooling3D, AdaptiveMaxPooling1D,
                                            AdaptiveMaxPooling2D, AdaptiveMaxPooling3D)
-from trine.layers.augmentation import (AutoContrast, Pipeline, RandomBrightness,
-                                      RandomColorDegeneration, RandomCrop, RandomGrayscale,
-                                      RandomInvert, RandomPosterization, Solarization)
+from trine.layers.augmentation import (AutoContrast, CutMix, Equalization, MaxNumBoundingBoxes,
+                                      MixUp, Pipeline, RandAugment, RandomBrightness,
+                                      RandomColorDegeneration, RandomColorJitter, RandomCrop,
+                                      RandomErasing, RandomGaussianBlur, RandomGrayscale,
+                                      RandomHue, RandomInvert, RandomPerspective,
+                                      RandomPosterization, RandomSaturation, RandomSharpness,
+                                      RandomShear, Solarization)
 from trine.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from trine.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                                Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
@@ -56,6 +60,9 @@ SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2
 __all__ = [
     "AutoContrast", "Pipeline", "RandomBrightness", "RandomColorDegeneration", "RandomCrop",
     "RandomGrayscale", "RandomInvert", "RandomPosterization", "Solarization",
+    "CutMix", "Equalization", "MaxNumBoundingBoxes", "MixUp", "RandAugment", "RandomColorJitter",
+    "RandomErasing", "RandomGaussianBlur", "RandomHue", "RandomPerspective", "RandomSaturation",
+    "RandomSharpness", "RandomShear",
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
     "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "EinsumDense",
     "GroupQueryAttention", "ReversibleEmbedding", "RMSNormalization", "SpectralNormalization",
