@@ -5,6 +5,8 @@ subclassing API. Every model exposes the pure seam `stateless_call`.
 """
 from __future__ import annotations
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -222,6 +224,37 @@ class Model(Trainer, Layer):
 
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        """Rebuild a model from `get_config()` (Keras's rules).
+
+        A Functional config (name, layers, input_layers, output_layers) is revived as a
+        Functional graph when `cls` is `Model`, `Functional`, or a subclass whose constructor
+        takes the Functional arguments (or `*args, **kwargs`); any other subclass is called
+        with the config as keyword arguments.
+
+        Raises:
+            TypeError: when a subclass cannot be built from its config, saying how to fix
+                its get_config().
+        """
+        from trine.models.functional import Functional
+        keys = ("name", "layers", "input_layers", "output_layers")
+        if isinstance(config, dict) and all(k in config for k in keys):
+            spec = inspect.getfullargspec(cls.__init__)
+            functional_args = inspect.getfullargspec(Functional.__init__).args[1:]
+            if (cls in (Model, Functional) or spec.args[1:] == functional_args
+                    or (spec.varargs is not None and spec.varkw is not None)):
+                return Functional.from_config.__func__(
+                    Functional if cls is Model else cls, config, custom_objects=custom_objects)
+        try:
+            return cls(**config)
+        except TypeError as e:
+            raise TypeError(
+                f"Unable to rebuild model class {cls.__name__} from its config: {e}. Make "
+                "get_config() return every argument its __init__ needs (and override "
+                "from_config() to rebuild nested objects such as layers), as in Keras's guide "
+                "on customizing saving.") from e
 
     def to_json(self, **kwargs) -> str:
         """The model's config (`serialize_keras_object(model)`) as JSON; kwargs go to
