@@ -190,3 +190,13 @@ def test_fit(name):
     hist = model.fit(x, y, epochs=4, batch_size=8, verbose=0)
     losses = hist.history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("name", ["Adagrad", "Adam", "Ftrl", "Optimizer", "RMSprop", "SGD"])
+def test_legacy_names_raise_like_keras(keras, name):
+    with pytest.raises(ImportError):
+        getattr(keras.optimizers.legacy, name)()
+    with pytest.raises(ImportError, match=f"legacy.{name} is not supported"):
+        getattr(optimizers.legacy, name)(learning_rate=0.1)
+    import importlib
+    assert importlib.import_module("trine.optimizers.legacy") is optimizers.legacy

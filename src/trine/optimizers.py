@@ -1280,4 +1280,7 @@ from trine.optimizers_multi import MultiOptimizer, OptimizerMap  # noqa: E402
 
 _CLASSES.update(LossScaleOptimizer=LossScaleOptimizer, MultiOptimizer=MultiOptimizer)
 __all__ += ["LossScaleOptimizer", "MultiOptimizer", "OptimizerMap"]
+from trine import optimizers_legacy as legacy  # noqa: E402  (Keras 2 names that raise)
+
+sys.modules.setdefault("trine.optimizers.legacy", legacy)
 del _cls
