@@ -200,3 +200,12 @@ def test_legacy_names_raise_like_keras(keras, name):
         getattr(optimizers.legacy, name)(learning_rate=0.1)
     import importlib
     assert importlib.import_module("trine.optimizers.legacy") is optimizers.legacy
+
+
+def test_muon_keeps_no_second_moment_for_its_matrices():
+    params = {"dense/kernel": jnp.zeros((3, 4)), "dense/bias": jnp.zeros(4),
+              "embedding/embeddings": jnp.zeros((5, 2))}
+    state = optimizers.Muon().to_optax().init(params)
+    _, velocity = state.inner_state.slots
+    assert velocity["dense/kernel"].shape == ()  # Muon-updated: momentum only, as Keras
+    assert velocity["dense/bias"].shape == (4,) and velocity["embedding/embeddings"].shape == (5, 2)

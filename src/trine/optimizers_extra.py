@@ -27,19 +27,26 @@ _COMMON = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema"
 
 
 def _value_rule(learning_rate, *, slot_inits: tuple, leaf_step: Callable,
-                decay_for: Optional[Callable] = None):
+                decay_for: Optional[Callable] = None, inits_take_path: bool = False):
     """An optax transformation from a per-variable rule that sees the variable.
 
     `leaf_step(g, p, slots, lr, t, path) -> (new_p, new_slots)` returns the variable's new
     value, with `p` already weight-decayed (Keras decays before the update step, and Lamb,
     Ftrl, Adafactor and ScheduleFreeAdamW read the decayed variable). `decay_for(path, ndim)`
-    gives the decay rate of a variable, or None. The emitted update is `new_p - p`.
+    gives the decay rate of a variable, or None. The emitted update is `new_p - p`. With
+    `inits_take_path`, slot initialisers are called as `init(p, path)` (Muon sizes a slot by
+    what the path selects).
     """
     import optax
 
     def init_fn(params):
-        leaves, treedef = jax.tree_util.tree_flatten(params)
-        slots = tuple(jax.tree_util.tree_unflatten(treedef, [init(p) for p in leaves])
+        with_paths, treedef = jax.tree_util.tree_flatten_with_path(params)
+
+        def make(init, kp, p):
+            return init(p, _path_str(kp)) if inits_take_path else init(p)
+
+        slots = tuple(jax.tree_util.tree_unflatten(treedef, [make(init, kp, p)
+                                                             for kp, p in with_paths])
                       for init in slot_inits)
         return KerasOptimizerState(jnp.zeros([], jnp.int32), slots, ())
 
@@ -507,8 +514,14 @@ class Muon(_ValueRuleOptimizer):
                 return None
             return wd_adam if self._uses_adam(path, ndim) else wd_muon
 
-        return _value_rule(learning_rate, slot_inits=(_zeros, _zeros), leaf_step=step,
-                           decay_for=decay_of)
+        def m_init(p, path):
+            return jnp.zeros_like(p)
+
+        def v_init(p, path):  # Muon-updated matrices keep no second moment (a scalar stub)
+            return jnp.zeros_like(p) if self._uses_adam(path, p.ndim) else jnp.zeros((), p.dtype)
+
+        return _value_rule(learning_rate, slot_inits=(m_init, v_init), leaf_step=step,
+                           decay_for=decay_of, inits_take_path=True)
 
 
 class ScheduleFreeAdamW(_ValueRuleOptimizer):
