@@ -355,3 +355,17 @@ def test_torch_data_loader_equals_arrays():
         m2.fit(loader, y, verbose=0)
     with pytest.raises(ValueError, match="class_weight is not supported with a torch"):
         m2.fit(loader, class_weight={0: 1.0}, verbose=0)
+
+
+def test_callbacks_see_the_steps_of_an_epoch():
+    x, y = _data()
+    seen = {}
+
+    class Params(trine.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen["steps"] = self.params["steps"]
+
+    _model().fit(Batches(x, y, BS), verbose=0, callbacks=[Params()])
+    assert seen["steps"] == N // BS
+    _model().fit(Batches(x, y, BS), steps_per_epoch=2, verbose=0, callbacks=[Params()])
+    assert seen["steps"] == 2

@@ -20,6 +20,7 @@ from trine.training.pydataset import PyDataset, ordered_batches
 __all__ = ["DatasetSource", "adapt", "source_kind"]
 
 _TAG_BATCH_SHUFFLE = 0x5079  # mixes the PyDataset batch order's seed apart from others
+_END = object()
 
 
 def _mro_names(x):
@@ -211,29 +212,42 @@ class DatasetSource:
         return ordered_batches(ds, indices, ds.workers, ds.use_multiprocessing,
                                ds.max_queue_size)
 
+    @property
+    def epoch_steps(self) -> Optional[int]:
+        """Batches an epoch when known (progress bars, callbacks' `params`), else None."""
+        if self.steps is not None:
+            return self.steps
+        if self.kind == "PyDataset":
+            return self.num_batches
+        try:
+            return len(self.dataset)
+        except TypeError:  # an IterDataset / generator-backed loader: unknown
+            return None
+
     def _pydataset_epoch(self):
-        if self._pass is None:
-            self._pass = (self._new_pass(), 0)
-        gen, done = self._pass
         count = 0
         try:
             while self.steps is None or count < self.steps:
-                try:
-                    raw = next(gen)
-                except StopIteration:
-                    self._end_pass()
-                    if self.steps is not None and count < self.steps:
+                if self._pass is None:
+                    if count:  # the pass ended before steps_per_epoch batches
                         warnings.warn(
                             f"The PyDataset ran out of data after {count} of steps_per_epoch="
-                            f"{self.steps} batches; the epoch ends early. Make steps_per_epoch "
-                            "at most its length.", stacklevel=2)
+                            f"{self.steps} batches; the epoch ends early. Make "
+                            "steps_per_epoch at most its length.", stacklevel=2)
+                        return
+                    self._pass = (self._new_pass(), 0)
+                gen, done = self._pass
+                raw = next(gen, _END)
+                if raw is _END:  # the pass ended early (cannot for a sized dataset)
+                    self._end_pass()
                     return
-                yield self._check(_standardize(raw, self.kind, done + count), done + count)
+                batch = self._check(_standardize(raw, self.kind, done), done)
+                self._pass = (gen, done + 1)
+                if self.num_batches is not None and done + 1 >= self.num_batches:
+                    self._end_pass()  # now, so a consumer that stops here ends the epoch
                 count += 1
-                self._pass = (gen, done + count)
-            if self.num_batches is not None and done + count >= self.num_batches:
-                self._end_pass()
-        except BaseException:
+                yield batch
+        except (Exception, KeyboardInterrupt):  # not GeneratorExit: a pass outlives its epoch
             self.close()
             raise
 

@@ -1237,8 +1237,9 @@ class Trainer:
             raise ValueError(f"{what}() needs x (received None).")
         source = _sources.adapt(x, y=y, sample_weight=sample_weight, class_weight=class_weight,
                                 shuffle=shuffle, steps=steps, what=what, seed=_source_seed())
-        if source is not None:  # the source counts its steps (Keras: they run on across epochs)
-            return data_mod.IterableData(source, steps=None, with_targets=with_targets)
+        if source is not None:  # the source counts its steps (Keras: a pass spans epochs)
+            return data_mod.IterableData(source, steps=source.epoch_steps,
+                                         with_targets=with_targets)
         if _is_iterable_source(x):
             if y is not None:
                 raise ValueError(
@@ -1421,7 +1422,7 @@ class Trainer:
     def _validation_source(self, validation_data, batch_size, steps):
         source = _sources.adapt(validation_data, steps=steps, what="fit(validation_data)")
         if source is not None:
-            return data_mod.IterableData(source, steps=None)
+            return data_mod.IterableData(source, steps=source.epoch_steps)
         if _is_iterable_source(validation_data):
             return data_mod.IterableData(validation_data, steps=steps)
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -1499,7 +1500,7 @@ class Trainer:
         _validation.check_batch_size(batch_size, "predict")
         source = _sources.adapt(x, steps=steps, what="predict")
         if source is not None:
-            data = data_mod.IterableData(source, steps=None, with_targets=False)
+            data = data_mod.IterableData(source, steps=source.epoch_steps, with_targets=False)
             self._ensure_built(source.peek()[0])
             first = None
         elif _is_iterable_source(x):
