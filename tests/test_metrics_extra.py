@@ -159,3 +159,26 @@ def test_compile_fit_with_iou_and_correlation():
     hist = model.fit(x, yr, epochs=2, batch_size=8, verbose=0).history
     assert np.isfinite(hist["pearson_correlation"][-1])
     assert np.isfinite(hist["concordance_correlation"][-1])
+
+
+def test_compile_fit_with_binary_and_one_hot_iou():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(32, 4)).astype("float32")
+    yb = (x[:, :1] > 0).astype("float32")
+    model = trine.Sequential([trine.Input((4,)), trine.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy",
+                  metrics=[metrics.BinaryIoU(target_class_ids=[1], threshold=0.5)])
+    hist = model.fit(x, yb, epochs=2, batch_size=8, verbose=0).history
+    assert 0.0 <= hist["binary_io_u"][-1] <= 1.0
+
+    yc = np.eye(3, dtype="float32")[(x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5)]
+    model = trine.Sequential([trine.Input((4,)), trine.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy",
+                  metrics=[metrics.OneHotIoU(3, [0, 2], name="ohiou"),
+                           metrics.OneHotMeanIoU(3, name="ohmiou")])
+    model.fit(x, yc, epochs=2, batch_size=8, verbose=0)
+    ev = model.evaluate(x, yc, verbose=0, return_dict=True)
+    ref = metrics.OneHotMeanIoU(3)
+    ref.update_state(yc, model.predict(x, verbose=0))
+    np.testing.assert_allclose(ev["ohmiou"], float(ref.result()), rtol=1e-5)
+    assert 0.0 <= ev["ohiou"] <= 1.0
