@@ -145,3 +145,22 @@ def test_epoch_only_logging_adds_no_batch_hooks(tmp_path):
     cbs = CallbackList([trine.callbacks.TensorBoard(tmp_path, update_freq="batch")],
                        model=_model())
     assert cbs.has_batch_hooks("train")
+
+
+def test_embeddings_written_for_the_projector(tmp_path):
+    trine.utils.set_random_seed(0)
+    m = trine.Sequential([trine.layers.Input((3,), dtype="int32"),
+                          trine.layers.Embedding(7, 2, name="words"),
+                          trine.layers.Flatten(), trine.layers.Dense(1)])
+    m.compile("sgd", "mse")
+    x = np.random.default_rng(0).integers(0, 7, size=(16, 3)).astype("int32")
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("\n".join(f"w{i}" for i in range(7)) + "\n")
+    m.fit(x, np.zeros((16, 1), "float32"), verbose=0, epochs=1, callbacks=[
+        trine.callbacks.TensorBoard(tmp_path / "logs", embeddings_freq=1,
+                                    embeddings_metadata={"words": str(labels)})])
+    found = {f: os.path.join(r, f) for r, _, fs in os.walk(tmp_path / "logs") for f in fs}
+    assert "projector_config.pbtxt" in found
+    table = np.loadtxt(found["tensors.tsv"], delimiter="\t", ndmin=2)
+    np.testing.assert_allclose(table, m.get_layer("words").embeddings.numpy(), rtol=1e-5)
+    assert open(found["metadata.tsv"]).read().split() == [f"w{i}" for i in range(7)]
