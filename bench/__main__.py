@@ -7,6 +7,7 @@ W1) and import times are measured in fresh subprocesses.
 
     python -m bench                      # all workloads, 5 rounds
     python -m bench --workloads W1 --rounds 3 --json bench/results/local.json
+    python -m bench --workloads W5 W6 W7 W8 --small --rounds 2   # issue 24, in minutes
 """
 from __future__ import annotations
 
@@ -270,13 +271,33 @@ def main(argv=None):
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--no-imports", action="store_true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--samples", type=int, default=None,
+                    help="W5-W7: samples per epoch (default 2,048, the issue's)")
+    ap.add_argument("--models", type=int, default=40, help="W8: models per system a round")
+    ap.add_argument("--small", action="store_true",
+                    help="W5-W8 at a size that runs in minutes: 512 samples, 8 models")
+    ap.add_argument("--no-torch-compile", action="store_true",
+                    help="W5-W7: skip the torch.compile row (compiling takes minutes here)")
     args = ap.parse_args(argv)
+    if args.small:
+        args.samples, args.models = args.samples or 512, min(args.models, 8)
     log = lambda s: print(s, flush=True)
     report = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"), "workloads": []}
     log(f"machine: {report['machine']}")
     report["matmul_gflops"] = matmul_rate()
     log(f"float32 2048^3 matmul: {report['matmul_gflops']:.0f} GFLOP/s")
+    from bench.real_models import REAL, run_churn, run_real
     for w in args.workloads:
+        if w in REAL:
+            report["workloads"].append(run_real(
+                w, args.rounds, log, samples=args.samples, with_keras=not args.no_keras,
+                with_torch=not args.no_torch, with_compile=not args.no_torch_compile))
+            continue
+        if w == "W8":
+            report["workloads"].append(run_churn(args.rounds, log, models=args.models,
+                                                 with_keras=not args.no_keras,
+                                                 with_torch=not args.no_torch))
+            continue
         report["workloads"].append(run_workload(w, args.rounds, not args.no_keras, log,
                                                 with_torch=not args.no_torch,
                                                 with_scan=not args.no_scan))
@@ -294,6 +315,10 @@ def main(argv=None):
 
 
 def print_table(report):
+    from bench.real_models import print_real
+    print_real(report)
+    report = dict(report, workloads=[w for w in report["workloads"]
+                                     if w["workload"] not in ("W5", "W6", "W7", "W8")])
     print("\n| workload | system | first epoch s | steady epoch s | trine fit / this "
           "| trine multi-epoch / this |")
     print("|---|---|---|---|---|---|")

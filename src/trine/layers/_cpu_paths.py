@@ -30,6 +30,9 @@ import numpy as np
 
 # A patch matrix above this size (bytes) is not worth its memory: XLA's convolution is used.
 MAX_PATCH_BYTES = 128 * 2 ** 20
+# Above this size patches measured slower than XLA's convolution for padded or strided
+# convolutions in training, and for every convolution in inference (bench/conv_shapes.py).
+SMALL_PATCH_BYTES = 2 ** 20
 
 
 def _valid_out(spatial, kernel, strides, dilation):
@@ -75,11 +78,11 @@ def _patches(x, kernel_spatial, strides, dilation):
     return taken.reshape((n,) + out + (math.prod(kernel_spatial) * c,))
 
 
-def _xla_valid_conv(x, kernel, strides, dilation):
+def _xla_conv(x, kernel, strides, pads, dilation):
     rank = x.ndim - 2
     spec = "".join("DHW"[3 - rank:])
     return jax.lax.conv_general_dilated(
-        x, kernel, window_strides=strides, padding=[(0, 0)] * rank, rhs_dilation=dilation,
+        x, kernel, window_strides=strides, padding=pads, rhs_dilation=dilation,
         dimension_numbers=(f"N{spec}C", f"{spec}IO", f"N{spec}C"))
 
 
@@ -89,27 +92,62 @@ def _patch_matmul(patches, kernel):
     return y.reshape(patches.shape[:-1] + (k2.shape[1],))
 
 
+def _padded_patches(x, kernel_spatial, strides, pads, dilation):
+    if any(lo or hi for lo, hi in pads):
+        x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+    return _patches(x, kernel_spatial, strides, dilation)
+
+
 # A custom JVP rather than a custom VJP, so forward-mode autodiff (jvp, jacfwd, hessian)
-# works. Reverse mode is JAX's transpose of the tangent below: the kernel term's transpose is
+# works. The primal rule runs only where nothing is differentiated (predict, evaluate):
+# there patches pay only for small patch matrices, so XLA's convolution runs the others.
+# Reverse mode is JAX's transpose of the tangent below: the kernel term's transpose is
 # patches^T @ g on the patches saved from the forward pass; the input term is written as
 # XLA's convolution, whose transpose XLA's CPU backend runs well (13 ms for W3's second
 # convolution, where the transpose of the gather would be a slow scatter-add).
-@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
-def _conv_patches(x, kernel, strides, dilation):
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def _conv_patches(x, kernel, strides, pads, dilation):
     rank = x.ndim - 2
-    return _patch_matmul(_patches(x, kernel.shape[:rank], strides, dilation), kernel)
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
+    out = _valid_out(padded, kernel.shape[:rank], strides, dilation)
+    patch_bytes = (x.shape[0] * math.prod(out) * math.prod(kernel.shape[:-1])
+                   * jnp.dtype(kernel.dtype).itemsize)
+    if patch_bytes > SMALL_PATCH_BYTES:
+        return _xla_conv(x, kernel, strides, pads, dilation)
+    return _patch_matmul(_padded_patches(x, kernel.shape[:rank], strides, pads, dilation),
+                         kernel)
 
 
 @_conv_patches.defjvp
-def _conv_patches_jvp(strides, dilation, primals, tangents):
+def _conv_patches_jvp(strides, pads, dilation, primals, tangents):
     x, kernel = primals
     dx, dk = tangents
     rank = x.ndim - 2
-    patches = _patches(x, kernel.shape[:rank], strides, dilation)
+    patches = _padded_patches(x, kernel.shape[:rank], strides, pads, dilation)
     y = _patch_matmul(patches, kernel)
-    dy = (_xla_valid_conv(dx, kernel, strides, dilation)
+    dy = (_xla_conv(dx, kernel, strides, pads, dilation)
           + _patch_matmul(patches, dk))
     return y, dy
+
+
+def uses_patches(x_shape, kernel_shape, strides, pads, dilation, itemsize=4):
+    """Whether the CPU program computes this convolution's gradients from patches, where
+    they measured faster than XLA's (bench/README.md, "CPU convolution per shape"):
+    unpadded, unstrided convolutions whose patch matrix stays under `MAX_PATCH_BYTES`, and
+    padded or strided ones only while it stays under `SMALL_PATCH_BYTES`."""
+    rank = len(x_shape) - 2
+    kernel_spatial = tuple(kernel_shape[:rank])
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[1:-1], pads))
+    out = _valid_out(padded, kernel_spatial, strides, dilation)
+    if min(out) <= 0:
+        return False
+    patch_bytes = x_shape[0] * math.prod(out) * math.prod(kernel_shape[:-1]) * itemsize
+    padding = any(lo or hi for lo, hi in pads)
+    if (padding or strides != (1,) * rank) and patch_bytes > SMALL_PATCH_BYTES:
+        return False
+    pointwise = math.prod(kernel_spatial) == 1 and strides == (1,) * rank and not padding
+    # 1x1 kernels XLA already runs as a matrix product
+    return patch_bytes <= MAX_PATCH_BYTES and not pointwise
 
 
 def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
@@ -117,26 +155,15 @@ def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
 
     `strides`/`dilation` are tuples and `pads` is one `(low, high)` pair per spatial axis
     (hashable: they key the cached patch index); `xla_conv(x, kernel)` is the caller's
-    XLA convolution of the unpadded input, used on other platforms and for inputs whose patch
-    matrix would exceed `MAX_PATCH_BYTES`.
+    XLA convolution of the unpadded input, used on other platforms and for shapes where
+    patches do not pay (`uses_patches`).
     """
-    rank = x.ndim - 2
-    kernel_spatial = kernel.shape[:rank]
-    padded = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
-    out = _valid_out(padded, kernel_spatial, strides, dilation)
-    patch_bytes = (x.shape[0] * math.prod(out) * math.prod(kernel.shape[:-1])
-                   * jnp.dtype(kernel.dtype).itemsize)
-    padding = any(lo or hi for lo, hi in pads)
-    pointwise = math.prod(kernel_spatial) == 1 and strides == (1,) * rank and not padding
-    if min(out) <= 0 or patch_bytes > MAX_PATCH_BYTES or pointwise:
-        # empty outputs, patch matrices too big to be worth it, and 1x1 kernels (which
-        # XLA already runs as a matrix product)
+    if not uses_patches(x.shape, kernel.shape, strides, pads, dilation,
+                        jnp.dtype(kernel.dtype).itemsize):
         return xla_conv(x, kernel)
 
     def on_cpu(x, kernel):
-        if padding:
-            x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
-        return _conv_patches(x, kernel, strides, dilation)
+        return _conv_patches(x, kernel, strides, pads, dilation)
 
     return jax.lax.platform_dependent(x, kernel, cpu=on_cpu, default=xla_conv)
 
