@@ -174,7 +174,7 @@ def ctc(y_true, y_pred):
                         mask_index=0)
 
 
-def _overlap(y_true, y_pred, axis):
+def _overlap(y_true, y_pred):
     y_pred = _float_pred(y_pred)
     return jnp.asarray(y_true).astype(y_pred.dtype), y_pred
 
@@ -193,7 +193,7 @@ def dice(y_true, y_pred, axis=None):
     Example:
         >>> dice(jnp.array([[1.0, 0.0]]), jnp.array([[0.8, 0.1]]))
     """
-    y_true, y_pred = _overlap(y_true, y_pred, axis)
+    y_true, y_pred = _overlap(y_true, y_pred)
     inter = jnp.sum(y_true * y_pred, axis=axis)
     denom = jnp.sum(y_true, axis=axis) + jnp.sum(y_pred, axis=axis) + EPSILON
     return 1 - (2.0 * inter) / denom
@@ -215,7 +215,7 @@ def tversky(y_true, y_pred, alpha: float = 0.5, beta: float = 0.5, axis=None):
     Example:
         >>> tversky(jnp.array([[1.0, 0.0]]), jnp.array([[0.8, 0.1]]), alpha=0.7, beta=0.3)
     """
-    y_true, y_pred = _overlap(y_true, y_pred, axis)
+    y_true, y_pred = _overlap(y_true, y_pred)
     inter = jnp.sum(y_true * y_pred, axis=axis)
     # Keras names the prediction-side miss "fp" as 1 - y_pred where y_true is set
     fp = jnp.sum((1 - y_pred) * y_true, axis=axis)
