@@ -369,3 +369,33 @@ def test_callbacks_see_the_steps_of_an_epoch():
     assert seen["steps"] == N // BS
     _model().fit(Batches(x, y, BS), steps_per_epoch=2, verbose=0, callbacks=[Params()])
     assert seen["steps"] == 2
+
+
+# ---------------------------------------------------------------------------- Hugging Face
+@pytest.mark.parametrize("fmt", ["numpy", "jax"])
+def test_hugging_face_dataset_equals_arrays(fmt):
+    import datasets as hf
+    x, y = _data()
+    ds = hf.Dataset.from_dict({"features": x, "label": y}).with_format(fmt)
+    assert source_kind(ds) == "Hugging Face Dataset"
+    m1 = _model()
+    h1 = m1.fit(x, y, batch_size=BS, epochs=2, shuffle=False, verbose=0)
+    m2 = _model()
+    h2 = m2.fit(ds, batch_size=BS, epochs=2, shuffle=False, verbose=0)
+    _same(m1, h1, m2, h2)
+    assert m2.evaluate(ds, batch_size=BS, verbose=0) == m1.evaluate(x, y, batch_size=BS,
+                                                                    verbose=0)
+    np.testing.assert_array_equal(
+        m2.predict(hf.Dataset.from_dict({"features": x}).with_format(fmt), batch_size=BS,
+                   verbose=0),
+        m1.predict(x, batch_size=BS, verbose=0))
+
+
+def test_hugging_face_dataset_needs_numpy_or_jax_format_and_no_y():
+    import datasets as hf
+    x, y = _data()
+    ds = hf.Dataset.from_dict({"features": x, "label": y})
+    with pytest.raises(ValueError, match="with_format\\('numpy'\\)"):
+        _model().fit(ds, verbose=0)
+    with pytest.raises(ValueError, match="Hugging Face Dataset, `y` should not be passed"):
+        _model().fit(ds.with_format("numpy"), y, verbose=0)

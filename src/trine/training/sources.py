@@ -65,11 +65,6 @@ def _standardize(batch, kind: str, index: int):
     import jax
     if isinstance(batch, list):
         batch = tuple(batch)
-    if isinstance(batch, dict) and kind == "Hugging Face Dataset":
-        raise ValueError(
-            "A Hugging Face Dataset yields dicts of columns; select the input and target "
-            "columns first, e.g. ds.with_format('numpy') and a PyDataset or generator that "
-            "yields (batch['x'], batch['y']).")
     if not isinstance(batch, (tuple, dict, np.ndarray)) and not hasattr(batch, "__array__"):
         raise ValueError(
             f"The {kind} returned batch {index} of type {type(batch).__name__}; expected a "
@@ -90,6 +85,31 @@ def _signature(batch):
     return treedef, tuple((tuple(np.shape(a))[1:], str(np.asarray(a).dtype)) for a in leaves)
 
 
+class _HFBatches(PyDataset):
+    """Row slices of a Hugging Face `datasets.Dataset` as batches: its "label" (or "labels")
+    column is y (the transformers convention), the other columns x: the array itself for one
+    column, a dict keyed by column name (the model's input names) for several."""
+
+    def __init__(self, ds, batch_size: int):
+        super().__init__()
+        self.ds, self.batch_size = ds, int(batch_size)
+        cols = list(ds.format.get("columns") or ds.column_names)
+        found = [c for c in ("label", "labels") if c in cols]
+        self.y_col = found[0] if found else None
+        self.x_cols = [c for c in cols if c != self.y_col]
+        if not self.x_cols:
+            raise ValueError(f"The Hugging Face Dataset has no input columns besides "
+                             f"{self.y_col!r}; columns: {cols}.")
+
+    def __len__(self) -> int:
+        return -(-len(self.ds) // self.batch_size)
+
+    def __getitem__(self, i: int):
+        rows = self.ds[i * self.batch_size:(i + 1) * self.batch_size]
+        x = rows[self.x_cols[0]] if len(self.x_cols) == 1 else {c: rows[c] for c in self.x_cols}
+        return (x,) if self.y_col is None else (x, rows[self.y_col])
+
+
 class DatasetSource:
     """One dataset source as a re-iterable of standardized batches: each `iter` is an epoch.
 
@@ -102,10 +122,20 @@ class DatasetSource:
             where this one stopped (Keras's rule), a new pass starting once it is used up.
         seed: integers seeding the batch order (one order per epoch).
         class_weight: a PyDataset's `(x, y)` batches get sample weights from it (Keras).
+        batch_size: rows a batch of a Hugging Face Dataset (default 32); others batch
+            themselves.
     """
 
     def __init__(self, x, kind: str, shuffle: bool = False, steps: Optional[int] = None,
-                 seed=(0,), class_weight=None):
+                 seed=(0,), class_weight=None, batch_size: Optional[int] = None):
+        if kind == "Hugging Face Dataset":
+            fmt = (getattr(x, "format", None) or {}).get("type")
+            if fmt not in ("numpy", "jax", "np"):
+                raise ValueError(
+                    "A Hugging Face Dataset must be in NumPy or JAX format to feed fit: call "
+                    f"ds.with_format('numpy') (or 'jax') first (its format is {fmt!r}).")
+            x = _HFBatches(x, batch_size or 32)
+        self._indexed = kind in ("PyDataset", "Hugging Face Dataset")
         self.dataset, self.kind = x, kind
         self.class_weight = class_weight
         self.steps = None if steps is None else int(steps)
@@ -114,12 +144,14 @@ class DatasetSource:
         self._signature = None
         self._first = None
         self.num_batches = None
-        if kind == "PyDataset":
+        if self._indexed:
             n = x.num_batches
             if n is not None and int(n) <= 0:
+                what = (f"PyDataset {type(x).__name__}" if kind == "PyDataset"
+                        else f"{kind} (its rows)")
                 raise ValueError(
-                    f"The PyDataset {type(x).__name__} has length {n}: __len__ must return "
-                    "the number of batches (>= 1), or num_batches None for an endless one.")
+                    f"The {what} has length {n}: __len__ must return the number of batches "
+                    "(>= 1), or num_batches None for an endless one.")
             self.num_batches = None if n is None else int(n)
             if shuffle and self.num_batches is None:
                 warnings.warn("shuffle=True is ignored for an endless PyDataset (num_batches is "
@@ -131,17 +163,12 @@ class DatasetSource:
                 warnings.warn(
                     f"shuffle=True is ignored: the data was given as a {kind}, which is "
                     "expected to shuffle itself.", stacklevel=3)
-            if kind == "Hugging Face Dataset" and getattr(x, "format", {}).get("type") not in (
-                    "numpy", "jax", "np"):
-                raise ValueError(
-                    "A Hugging Face Dataset must be in NumPy or JAX format to feed fit: call "
-                    "ds.with_format('numpy') (or 'jax') first.")
 
     # ------------------------------------------------------------------ iteration
     def peek(self):
         """The first batch (for building the model), without starting an epoch's workers."""
         if self._first is None:
-            if self.kind == "PyDataset":
+            if self._indexed:
                 raw = self.dataset[0]
             else:
                 it = iter(self.dataset)
@@ -157,7 +184,7 @@ class DatasetSource:
         return self._first
 
     def __iter__(self):
-        if self.kind == "PyDataset":
+        if self._indexed:
             return self._pydataset_epoch()
         return self._plain_epoch()
 
@@ -217,7 +244,7 @@ class DatasetSource:
         """Batches an epoch when known (progress bars, callbacks' `params`), else None."""
         if self.steps is not None:
             return self.steps
-        if self.kind == "PyDataset":
+        if self._indexed:
             return self.num_batches
         try:
             return len(self.dataset)
@@ -231,7 +258,7 @@ class DatasetSource:
                 if self._pass is None:
                     if count:  # the pass ended before steps_per_epoch batches
                         warnings.warn(
-                            f"The PyDataset ran out of data after {count} of steps_per_epoch="
+                            f"The {self.kind} ran out of data after {count} of steps_per_epoch="
                             f"{self.steps} batches; the epoch ends early. Make "
                             "steps_per_epoch at most its length.", stacklevel=2)
                         return
@@ -271,7 +298,7 @@ def _describe(sig):
 
 
 def adapt(x, *, y=None, sample_weight=None, class_weight=None, shuffle=False, steps=None,
-          what="fit", seed=(0,)) -> Optional[DatasetSource]:
+          what="fit", seed=(0,), batch_size=None) -> Optional[DatasetSource]:
     """`x` wrapped as a `DatasetSource` when it is a dataset, else None.
 
     Raises:
@@ -292,10 +319,10 @@ def adapt(x, *, y=None, sample_weight=None, class_weight=None, shuffle=False, st
             raise ValueError(
                 f"{what}(): when x is a {kind}, `{arg}` should not be passed; {inside} belong "
                 f"in the batches the {kind} yields: (x, y) or (x, y, sample_weight).")
-    if class_weight and kind != "PyDataset":
+    if class_weight and kind not in ("PyDataset", "Hugging Face Dataset"):
         raise ValueError(
             f"{what}(): class_weight is not supported with a {kind}; yield (x, y, "
             f"sample_weight) batches with the weights instead. Received class_weight="
             f"{class_weight!r}.")
     return DatasetSource(x, kind, shuffle=shuffle, steps=steps, seed=seed,
-                         class_weight=class_weight or None)
+                         class_weight=class_weight or None, batch_size=batch_size)

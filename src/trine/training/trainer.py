@@ -1236,7 +1236,8 @@ class Trainer:
         if x is None:
             raise ValueError(f"{what}() needs x (received None).")
         source = _sources.adapt(x, y=y, sample_weight=sample_weight, class_weight=class_weight,
-                                shuffle=shuffle, steps=steps, what=what, seed=_source_seed())
+                                shuffle=shuffle, steps=steps, what=what, seed=_source_seed(),
+                                batch_size=batch_size)
         if source is not None:  # the source counts its steps (Keras: a pass spans epochs)
             return data_mod.IterableData(source, steps=source.epoch_steps,
                                          with_targets=with_targets)
@@ -1420,7 +1421,8 @@ class Trainer:
         return self.history
 
     def _validation_source(self, validation_data, batch_size, steps):
-        source = _sources.adapt(validation_data, steps=steps, what="fit(validation_data)")
+        source = _sources.adapt(validation_data, steps=steps, what="fit(validation_data)",
+                                batch_size=batch_size)
         if source is not None:
             return data_mod.IterableData(source, steps=source.epoch_steps)
         if _is_iterable_source(validation_data):
@@ -1498,7 +1500,7 @@ class Trainer:
         from trine.training.callbacks import CallbackList
         from trine.training import validation as _validation
         _validation.check_batch_size(batch_size, "predict")
-        source = _sources.adapt(x, steps=steps, what="predict")
+        source = _sources.adapt(x, steps=steps, what="predict", batch_size=batch_size)
         if source is not None:
             data = data_mod.IterableData(source, steps=source.epoch_steps, with_targets=False)
             self._ensure_built(source.peek()[0])
