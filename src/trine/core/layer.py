@@ -230,6 +230,17 @@ _UNTRACKED = frozenset({"_inbound_nodes", "_functional", "_parent", "_output_lay
 _LEAF_TYPES = frozenset({str, int, float, bool, type(None), bytes})
 
 
+def _json_shape(shape):
+    """A shape (or a nest of shapes) as plain lists and ints, as configs hold it."""
+    if isinstance(shape, dict):
+        return {k: _json_shape(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and any(isinstance(e, (list, tuple, dict)) for e in shape):
+        return [_json_shape(e) for e in shape]
+    if isinstance(shape, (list, tuple)):
+        return [None if d is None else int(d) for d in shape]
+    return shape
+
+
 class Layer:
     """Base class of all layers (Keras `keras.layers.Layer`).
 
@@ -620,6 +631,8 @@ class Layer:
     # ---------------------------------------------------------------- build / call
     def build(self, input_shape=None) -> None:
         """Create the layer's weights for inputs of `input_shape`. Default: nothing to create."""
+        if input_shape is not None and self.__dict__.get("_build_config_shape") is None:
+            self._build_config_shape = _json_shape(input_shape)  # what get_build_config saves
         self.built = True
 
     def call(self, inputs, *args, **kwargs):
@@ -627,10 +640,55 @@ class Layer:
             f"Layer {type(self).__name__} does not implement call(). Subclasses of Layer "
             "must define call(self, inputs, ...).")
 
+    # ---------------------------------------------------------------- Keras's saving hooks
+    def get_build_config(self):
+        """What `build_from_config` needs to rebuild this layer: `{"input_shape": shape}` of
+        its first build (Keras's default), or None when it was never built."""
+        shape = self.__dict__.get("_build_config_shape")
+        if not self.built or shape is None:
+            return None
+        return {"input_shape": shape}
+
+    def build_from_config(self, config):
+        """Build from `get_build_config()`'s dict (Keras's default: `build(input_shape)`)."""
+        shape = config.get("input_shape") if isinstance(config, dict) else None
+        if shape is not None:
+            with jax.ensure_compile_time_eval():
+                self.build(shape)
+            self.built = True
+
+    def save_own_variables(self, store):
+        """Write this layer's own variables into `store` as "0", "1", ... (trainable first),
+        as Keras does; override to save other state (and call super() for the variables)."""
+        from trine.saving.weights import own_variables  # the one definition of "own"
+        for i, v in enumerate(own_variables(self)):
+            store[str(i)] = np.asarray(v.value)
+
+    def load_own_variables(self, store):
+        """Assign this layer's own variables from `store` (the inverse of save_own_variables).
+
+        Raises:
+            ValueError: when the store holds a different number of variables or shapes.
+        """
+        from trine.saving.weights import own_variables
+        own = own_variables(self)
+        if len(store.keys()) != len(own):
+            raise ValueError(
+                f"Layer '{self.name}' expected {len(own)} variables "
+                f"{[v.name for v in own]}, but received {len(store.keys())} during loading.")
+        for i, v in enumerate(own):
+            value = np.asarray(store[str(i)])
+            if tuple(value.shape) != tuple(v.shape):
+                raise ValueError(f"Layer '{self.name}': variable {v.name!r} has shape "
+                                 f"{tuple(v.shape)}, the stored value {tuple(value.shape)}.")
+            v.assign(value)
+
     def _maybe_build(self, first_arg):
         if self.built:
             return
         shapes = _shapes_tree(first_arg)
+        if self.__dict__.get("_build_config_shape") is None:
+            self._build_config_shape = _json_shape(shapes)
         if self.__dict__.get("_build_input_shape") is None:
             from trine.models.model import _unbatched
             self._build_input_shape = _unbatched(shapes)

@@ -40,7 +40,10 @@ class Model(Trainer, Layer):
                 # `CustomModel(inputs, outputs)`, as in Keras's guides: an explicit subclass
                 # of both, so the user's methods win and Functional supplies the graph.
                 return super().__new__(_functional_subclass(cls))
-        return super().__new__(cls)
+        obj = super().__new__(cls)
+        # Keras's auto-config: a subclass without get_config() saves its constructor arguments
+        object.__setattr__(obj, "_auto_config", _auto_config(cls, args, kwargs))
+        return obj
 
     def __init__(self, *args, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
@@ -223,7 +226,31 @@ class Model(Trainer, Layer):
                       layer_range=layer_range)
 
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable}
+        """The constructor arguments (Keras's rule for a subclass without its own get_config:
+        the plain values it was constructed with, plus `name` / `trainable` where `__init__`
+        takes them).
+
+        Raises:
+            NotImplementedError: when the model was constructed with arguments that are not
+                plain values, so its config cannot be generated: define get_config().
+        """
+        config = {"name": self.name, "trainable": self.trainable}
+        auto = self.__dict__.get("_auto_config")
+        if type(self) is Model or auto is None and not _takes_only_base_args(type(self)):
+            if type(self) is not Model and auto is None:
+                raise NotImplementedError(
+                    f"Model {type(self).__name__} was built with constructor arguments that "
+                    "are not plain values (numbers, strings, lists, dicts), so its config "
+                    "cannot be generated. Define get_config() returning its constructor "
+                    "arguments (and from_config() if they need rebuilding).")
+            return config
+        base_keys = set(config)
+        config.update(auto or {})
+        spec = inspect.getfullargspec(type(self).__init__)
+        if spec.varkw is None:
+            for key in base_keys - set(spec.args[1:]) - set(spec.kwonlyargs):
+                config.pop(key, None)
+        return config
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
@@ -255,6 +282,18 @@ class Model(Trainer, Layer):
                 "get_config() return every argument its __init__ needs (and override "
                 "from_config() to rebuild nested objects such as layers), as in Keras's guide "
                 "on customizing saving.") from e
+
+    def get_compile_config(self) -> dict:
+        """What `compile` was called with, as the `compile_config` Keras writes ({} if not
+        compiled). Override it with `compile_from_config` for a custom `compile` signature."""
+        from trine.saving.serialization import get_compile_config
+        return get_compile_config(self)
+
+    def compile_from_config(self, config: dict) -> None:
+        """Compile from `get_compile_config()`'s dict (names and classes resolve through the
+        allow-list and your registered objects)."""
+        from trine.saving.serialization import compile_from_config
+        compile_from_config(self, config)
 
     def to_json(self, **kwargs) -> str:
         """The model's config (`serialize_keras_object(model)`) as JSON; kwargs go to
@@ -315,3 +354,44 @@ def _placeholders(shape):
     if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple, dict)):
         return [_placeholders(s) for s in shape]
     return KerasTensor(tuple(shape))
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(value, depth=0) -> bool:
+    if depth > 16:
+        return False
+    if isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _auto_config(cls, args, kwargs):
+    """The constructor arguments of a Model subclass by name, or None when they are not all
+    plain values (or cannot be bound to its signature)."""
+    try:
+        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    out = {}
+    params = inspect.signature(cls.__init__).parameters
+    for name, value in list(bound.arguments.items())[1:]:
+        if params[name].kind == params[name].VAR_KEYWORD:
+            out.update(value)
+        elif params[name].kind == params[name].VAR_POSITIONAL:
+            if value:
+                return None
+        else:
+            out[name] = value
+    return out if _plain(out) else None
+
+
+def _takes_only_base_args(cls) -> bool:
+    spec = inspect.getfullargspec(cls.__init__)
+    return not [a for a in spec.args[1:] if a not in ("name", "trainable")]
+

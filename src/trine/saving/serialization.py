@@ -309,10 +309,22 @@ def _serialize_layer(layer):
     from trine.models.model import Model
     if isinstance(layer, Model):
         bc = _model_build_config(layer)
+        if _overrides(layer, "get_build_config"):
+            bc = serialize_keras_object(layer.get_build_config())
         if bc is not None:
             record["build_config"] = bc
-        record["compile_config"] = get_compile_config(layer)
+        record["compile_config"] = (serialize_keras_object(layer.get_compile_config())
+                                    if _overrides(layer, "get_compile_config")
+                                    else get_compile_config(layer))
     return record
+
+
+def _overrides(obj, method: str) -> bool:
+    """Whether `obj`'s class overrides one of Keras's saving hooks of its trine base class."""
+    from trine.core.layer import Layer
+    from trine.models.model import Model
+    base = Model if isinstance(obj, Model) and hasattr(Model, method) else Layer
+    return getattr(type(obj), method, None) is not getattr(base, method, None)
 
 
 def _model_build_config(model):
@@ -736,15 +748,30 @@ def _instantiate(cls, record, inner, custom):
     build_config = record.get("build_config")
     if isinstance(instance, Layer) and isinstance(build_config, dict) and not instance.built:
         with allocation.loading(f"{cls.__name__} '{name}'"):
-            if "shapes_dict" in build_config and hasattr(instance, "build_from_config"):
-                instance.build_from_config(build_config)
-            shape = build_config.get("input_shape")
-            if shape is not None:
-                _build_from_shape(instance, _json_to_shape(shape))
+            if _overrides(instance, "build_from_config") or "shapes_dict" in build_config:
+                _call_hook(instance, "build_from_config", build_config)
+            else:
+                shape = build_config.get("input_shape")
+                if shape is not None:
+                    _build_from_shape(instance, _json_to_shape(shape))
     compile_config = record.get("compile_config")
     if isinstance(instance, Model) and compile_config and _COMPILE.get():
-        compile_from_config(instance, compile_config, custom)
+        if _overrides(instance, "compile_from_config"):
+            _call_hook(instance, "compile_from_config", compile_config)
+        else:
+            compile_from_config(instance, compile_config, custom)
     return instance
+
+
+def _call_hook(obj, method, config):
+    """Call a user's saving hook; its errors become a SavingError naming the object."""
+    try:
+        getattr(obj, method)(config)
+    except (SavingError, allocation.LoadRefused):
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise SavingError(f"{type(obj).__name__} '{getattr(obj, 'name', '?')}': its "
+                          f"{method}() failed on the file's config: {type(e).__name__}: {e}") from e
 
 
 def _build_from_shape(layer, shape):
@@ -985,9 +1012,8 @@ def _node_kwargs_keras(node, kwargs):
 def _layer_build_config(layer, node):
     if type(layer).__name__ in _KERAS_PREBUILT or not layer.built:
         return None
-    own = getattr(type(layer), "get_build_config", None)
-    if own is not None:  # layers whose build takes more than one shape (MultiHeadAttention)
-        return layer.get_build_config()
+    if _overrides(layer, "get_build_config"):  # e.g. MultiHeadAttention, a custom build()
+        return serialize_keras_object(layer.get_build_config())
     if node is None:
         return None
     from trine.core.symbolic import KerasTensor
@@ -1104,12 +1130,18 @@ def _unwrap_layer_entry(entry, custom):
     if "module" not in entry and "class_name" in entry and "config" in entry:
         entry = dict(entry, module=None)  # Keras 2 configs have no module
     # Layers inside a model are built by replaying the graph, in the model's order (so they
-    # take their random-seed indices as in the original); never from their build_config.
+    # take their random-seed indices as in the original); from their build_config only when
+    # their class defines how (Keras's build_from_config hook, e.g. a build() with extra args).
+    build_config = entry.get("build_config")
     entry = {k: v for k, v in entry.items() if k != "build_config"}
     layer = _deserialize(entry, custom, 1)
     from trine.core.layer import Layer
     if not isinstance(layer, Layer):
         raise SavingError(f"The model config lists {type(layer).__name__}, which is not a layer.")
+    if (isinstance(build_config, dict) and not layer.built
+            and _overrides(layer, "build_from_config")):
+        with allocation.loading(f"{type(layer).__name__} '{layer.name}'"):
+            _call_hook(layer, "build_from_config", build_config)
     return layer
 
 

@@ -117,6 +117,17 @@ def _children(obj):
     return first + [(k, attrs[k]) for k in sorted(attrs, key=_name_key)]
 
 
+def overrides(layer, method: str) -> bool:
+    """Whether `layer`'s class overrides one of Keras's saving hooks of the base Layer."""
+    from trine.core.layer import Layer
+    return getattr(type(layer), method, None) is not getattr(Layer, method, None)
+
+
+def own_variables(layer):
+    """The variables `save_own_variables` writes for `layer` by default, in Keras's order."""
+    return _own_variables(layer)
+
+
 def _own_variables(layer):
     """The layer's own variables, trainable first (Keras: `_trainable_variables +
     _non_trainable_variables`); caches of trine's machinery are not looked into."""
@@ -362,10 +373,15 @@ def write_weights(model, h5file) -> None:
     for path, layer in walk(model):
         group = h5file.create_group(f"{path}/vars" if path else "vars")
         group.attrs["name"] = layer.name
+        if overrides(layer, "save_own_variables"):  # Keras's hook: the layer fills the store
+            store = {}
+            layer.save_own_variables(store)
+            for k, a in store.items():
+                _write_array(group, str(k), np.asarray(jax.device_get(
+                    a.value if hasattr(a, "value") else a)))
+            continue
         for i, v in enumerate(_own_variables(layer)):
             _write_array(group, str(i), np.asarray(jax.device_get(v.value)))
-        for k, a in _named_state(layer).items():  # e.g. an adapted lookup's idf_weights
-            _write_array(group, k, np.asarray(a))
     opt = getattr(model, "optimizer", None)
     if opt is None or not getattr(model, "compiled", False):
         return
@@ -444,11 +460,14 @@ def read_weights(model, reader: SafeH5Reader, skip_mismatch: bool = False,
         group = reader.get_group(gpath)
         own = _own_variables(layer)
         names = sorted(group.keys(), key=_num_key) if group is not None else []
-        named = [n for n in names if not n.isdigit()]
-        if named and callable(getattr(layer, "load_own_variables", None)):
-            names = [n for n in names if n.isdigit()]
-            store = {n: reader.read(group, n, path=gpath) for n in named}
+        if overrides(layer, "load_own_variables"):  # Keras's hook: the layer reads the store
+            if group is None and own:
+                problems.append(f"layer '{layer.name}' ({type(layer).__name__}) at '{gpath}': "
+                                "the file has no weights for it")
+                continue
+            store = {n: reader.read(group, n, path=gpath) for n in names}
             pending_named.append((layer, store))
+            continue
         where = f"layer '{layer.name}' ({type(layer).__name__}) at '{gpath}'"
         if len(names) != len(own) or names != [str(i) for i in range(len(own))]:
             if group is None and own:
@@ -479,7 +498,12 @@ def read_weights(model, reader: SafeH5Reader, skip_mismatch: bool = False,
     for v, a in pending:
         v.assign(jnp.asarray(a, dtype=v.dtype))
     for layer, store in pending_named:
-        layer.load_own_variables(store)
+        try:
+            layer.load_own_variables(store)
+        except (KeyError, ValueError, TypeError) as e:
+            raise SavingError(f"Layer '{layer.name}' ({type(layer).__name__}) could not load "
+                              f"its variables from {label} with its load_own_variables(): "
+                              f"{type(e).__name__}: {e}") from e
     if opt_plan is not None:
         opt_plan()
 
