@@ -111,3 +111,130 @@ def test_convolution_op_override_as_in_keras_example():
     t, k = snippet(trine), snippet(keras)
     np.testing.assert_allclose(t[0], k[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(t[1], k[1], rtol=1e-4, atol=1e-4)
+
+
+# ============================================================ optimizer stateless API (guide)
+def _from_scratch_loop(K, weights):
+    """Keras's guide "Writing a training loop from scratch in JAX", its train step verbatim
+    (state passed as values: jax 0.10 no longer takes Keras Variables as jit arguments)."""
+    inputs = K.Input(shape=(12,), name="digits")
+    x1 = K.layers.Dense(8, activation="relu")(inputs)
+    outputs = K.layers.Dense(4, name="predictions")(x1)
+    model = K.Model(inputs=inputs, outputs=outputs)
+    model.set_weights(weights)
+    loss_fn = K.losses.CategoricalCrossentropy(from_logits=True)
+    optimizer = K.optimizers.Adam(learning_rate=1e-2)
+    train_acc_metric = K.metrics.CategoricalAccuracy()
+
+    def compute_loss_and_updates(trainable_variables, non_trainable_variables,
+                                 metric_variables, x, y):
+        y_pred, non_trainable_variables = model.stateless_call(
+            trainable_variables, non_trainable_variables, x)
+        loss = loss_fn(y, y_pred)
+        metric_variables = train_acc_metric.stateless_update_state(metric_variables, y, y_pred)
+        return loss, (non_trainable_variables, metric_variables)
+
+    grad_fn = jax.value_and_grad(compute_loss_and_updates, has_aux=True)
+
+    @jax.jit
+    def train_step(state, data):
+        trainable_variables, non_trainable_variables, optimizer_variables, metric_variables = state
+        x, y = data
+        (loss, (non_trainable_variables, metric_variables)), grads = grad_fn(
+            trainable_variables, non_trainable_variables, metric_variables, x, y)
+        trainable_variables, optimizer_variables = optimizer.stateless_apply(
+            optimizer_variables, grads, trainable_variables)
+        return loss, (trainable_variables, non_trainable_variables, optimizer_variables,
+                      metric_variables)
+
+    optimizer.build(model.trainable_variables)
+    names = [v.path for v in optimizer.variables]
+    V = lambda vs: [v.value for v in vs]  # noqa: E731
+    state = (V(model.trainable_variables), V(model.non_trainable_variables),
+             V(optimizer.variables), V(train_acc_metric.variables))
+    rs = np.random.RandomState(0)
+    x = rs.rand(48, 12).astype("float32")
+    y = np.eye(4, dtype="float32")[rs.randint(0, 4, 48)]
+    losses = []
+    for step in range(3):
+        loss, state = train_step(state, (x[step * 16:(step + 1) * 16],
+                                         y[step * 16:(step + 1) * 16]))
+        losses.append(float(loss))
+    tv, ntv, ov, mv = state
+    for variable, value in zip(model.trainable_variables, tv):
+        variable.assign(value)
+    for variable, value in zip(optimizer.variables, ov):
+        variable.assign(value)
+    for variable, value in zip(train_acc_metric.variables, mv):
+        variable.assign(value)
+    out = dict(names=names, losses=losses, iterations=int(np.asarray(optimizer.iterations)),
+               acc=float(train_acc_metric.result()), pred=np.asarray(model(x[:4])))
+    # The stateful surface continues from the state the loop wrote back.
+    optimizer.learning_rate = 0.5
+    out["lr"] = float(np.asarray(optimizer.variables[1]))
+    grads = [np.full(v.shape, 0.1, "float32") for v in model.trainable_variables]
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    optimizer.apply(grads)
+    out["after_apply"] = [np.asarray(v) for v in model.trainable_variables]
+    out["opt_values"] = [np.asarray(v) for v in optimizer.variables]
+    out["iterations_after"] = int(np.asarray(optimizer.iterations))
+    return out
+
+
+def test_training_loop_from_scratch_guide_runs_as_in_keras():
+    rs = np.random.RandomState(1)
+    weights = [rs.randn(12, 8).astype("float32") * 0.3, rs.randn(8).astype("float32") * 0.1,
+               rs.randn(8, 4).astype("float32") * 0.3, rs.randn(4).astype("float32") * 0.1]
+    t, k = _from_scratch_loop(trine, weights), _from_scratch_loop(keras, weights)
+    assert [n.split("/", 1)[1] for n in t["names"]] == [n.split("/", 1)[1] for n in k["names"]]
+    np.testing.assert_allclose(t["losses"], k["losses"], rtol=1e-5)
+    assert t["iterations"] == k["iterations"] == 3
+    assert t["acc"] == k["acc"]
+    np.testing.assert_allclose(t["pred"], k["pred"], rtol=1e-4, atol=1e-5)
+    assert t["lr"] == k["lr"] == 0.5
+    assert t["iterations_after"] == k["iterations_after"] == 5
+    for a, b in zip(t["after_apply"] + t["opt_values"], k["after_apply"] + k["opt_values"]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def _optimizer_variables(K):
+    vs = [K.Variable(np.ones((2, 3), "float32"), name="kernel"),
+          K.Variable(np.ones((3,), "float32"), name="bias")]
+    out = []
+    for opt in [K.optimizers.SGD(), K.optimizers.SGD(momentum=0.9), K.optimizers.Adam(),
+                K.optimizers.Adam(amsgrad=True), K.optimizers.AdamW(), K.optimizers.RMSprop(),
+                K.optimizers.RMSprop(momentum=0.5, centered=True), K.optimizers.Adagrad(),
+                K.optimizers.Adamax(), K.optimizers.Nadam(),
+                K.optimizers.Adam(K.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))]:
+        before = len(opt.variables)
+        opt.build(vs)
+        grads = [np.full((2, 3), 0.5, "float32"), np.arange(3, dtype="float32")]
+        opt.apply(grads, vs)
+        opt.apply(grads, vs)
+        out.append((before, [v.path.split("/", 1)[-1] for v in opt.variables],
+                    [np.asarray(v) for v in opt.variables], [np.asarray(v) for v in vs]))
+    return out
+
+
+def test_optimizer_variables_follow_keras_order_for_every_optimizer():
+    for (tb, tn, tv, tw), (kb, kn, kv, kw) in zip(_optimizer_variables(trine),
+                                                  _optimizer_variables(keras)):
+        assert tb == kb
+        # Keras leaves Nadam's u_product unnamed ("variable"); the order is the same.
+        assert [n for n in tn if n != "u_product"] == [n for n in kn if n != "variable"], kn
+        for a, b in zip(tv + tw, kv + kw):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_optimizer_iterations_after_fit_match_keras():
+    x = np.random.RandomState(0).rand(20, 3).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    counts = []
+    for K in (trine, keras):
+        model = K.Sequential([K.Input((3,)), K.layers.Dense(1)])
+        model.compile(optimizer=K.optimizers.SGD(0.1, momentum=0.5), loss="mse")
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        opt = model.optimizer
+        counts.append((int(np.asarray(opt.iterations)), len(opt.variables),
+                       float(np.asarray(opt.variables[1]))))
+    assert counts[0] == counts[1] and counts[0][:2] == (6, 4)

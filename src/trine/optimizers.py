@@ -591,6 +591,9 @@ class Optimizer:
                 f"{value!r}. Create the optimizer with a float learning_rate if it must change "
                 "during training.")
         self._learning_rate = self._validate_lr(value)
+        if getattr(self, "_variables", None) is not None and not callable(value):
+            from trine.optimizers_variables import set_learning_rate_variable
+            set_learning_rate_variable(self, self._learning_rate)
 
     # ------------------------------------------------------------ weight decay
     def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
@@ -649,6 +652,9 @@ class Optimizer:
         self._paths = list(paths) if paths is not None else [v.path for v in variables]
         self._constraints = [getattr(v, "constraint", None) for v in variables]
         self._tx = self.to_optax()
+        self._bound = list(variables)  # what apply() updates when given no variables
+        self._variables = None  # Keras's optimizer.variables, made on first use
+        self._pending_state = None
 
     def _require_built(self):
         if getattr(self, "_tx", None) is None:
@@ -671,6 +677,14 @@ class Optimizer:
         """
         import optax
         self._require_built()
+        if isinstance(optimizer_variables, list) or type(optimizer_variables) is tuple and (
+                hasattr(self, "_slot_layout")):  # Keras's form: the flat optimizer.variables
+            from trine import optimizers_variables as ov
+            values = [getattr(v, "value", v) for v in trainable_variables]
+            template = self._tx.init(dict(zip(self._paths, values)))
+            state = ov.list_to_state(self, list(optimizer_variables), template, self._paths)
+            new, state = self.stateless_apply(state, list(grads), values)
+            return new, ov.state_to_list(self, state, self._paths)
         if len(grads) != len(self._paths) or len(trainable_variables) != len(self._paths):
             raise ValueError(
                 f"Optimizer '{self.name}'.stateless_apply expected {len(self._paths)} gradients "
@@ -683,6 +697,41 @@ class Optimizer:
         out = [new[k] for k in self._paths]
         out = [c(v) if c is not None else v for c, v in zip(self._constraints, out)]
         return out, new_state
+
+    # ------------------------------------------------------------ Keras's stateful surface
+    @property
+    def variables(self) -> list:
+        """The optimizer's state as Keras's list of Variables (iteration, learning_rate,
+        slots variable by variable); `build` first. Assigning them changes the state that
+        `apply` continues from."""
+        from trine.optimizers_variables import optimizer_variables
+        return optimizer_variables(self)
+
+    @property
+    def iterations(self):
+        """The number of updates applied, a scalar int32 Variable (Keras's `iterations`)."""
+        from trine.optimizers_variables import iterations
+        return iterations(self)
+
+    def apply(self, grads, trainable_variables=None) -> None:
+        """Applies gradients eagerly and updates the Variables (Keras's `apply`).
+
+        Args:
+            grads: a list of gradients.
+            trainable_variables: the Variables they belong to; default those of `build`
+                (the first call builds the optimizer on them).
+        """
+        from trine.optimizers_variables import apply
+        apply(self, grads, trainable_variables)
+
+    def apply_gradients(self, grads_and_vars) -> None:
+        """Applies `(gradient, variable)` pairs eagerly (Keras's `apply_gradients`)."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def _mirror_state(self, state) -> None:
+        """The trainer's state after a sync point: `variables` show it when next read."""
+        self._pending_state = state
 
     # ------------------------------------------------------------ config
     def _own_config(self) -> dict:
@@ -752,6 +801,9 @@ class SGD(Optimizer):
         self.momentum = _check_number("SGD", "momentum", momentum, 0.0, 1.0)
         self.nesterov = bool(nesterov)
 
+    def _slot_layout(self):
+        return (("momentum",),) if self.momentum != 0 else ()
+
     def _own_config(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
 
@@ -807,6 +859,9 @@ class Adam(Optimizer):
         self.beta_2 = _check_number(owner, "beta_2", beta_2, 0.0, 1.0)
         self.epsilon = _check_number(owner, "epsilon", epsilon, 0.0)
         self.amsgrad = bool(amsgrad)
+
+    def _slot_layout(self):
+        return (("momentum", "velocity"),) + ((("velocity_hat",),) if self.amsgrad else ())
 
     def _own_config(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
@@ -903,6 +958,10 @@ class RMSprop(Optimizer):
         self.epsilon = _check_number("RMSprop", "epsilon", epsilon, 0.0)
         self.centered = bool(centered)
 
+    def _slot_layout(self):
+        return ((("velocity",),) + ((("momentum",),) if self.momentum > 0 else ())
+                + ((("average_gradient",),) if self.centered else ()))
+
     def _own_config(self):
         return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
                 "centered": self.centered}
@@ -960,6 +1019,9 @@ class Adagrad(Optimizer):
             "Adagrad", "initial_accumulator_value", initial_accumulator_value, 0.0)
         self.epsilon = _check_number("Adagrad", "epsilon", epsilon, 0.0)
 
+    def _slot_layout(self):
+        return (("accumulator",),)
+
     def _own_config(self):
         return {"initial_accumulator_value": self.initial_accumulator_value,
                 "epsilon": self.epsilon}
@@ -1003,6 +1065,9 @@ class Adamax(Optimizer):
         self.beta_2 = _check_number("Adamax", "beta_2", beta_2, 0.0, 1.0)
         self.epsilon = _check_number("Adamax", "epsilon", epsilon, 0.0)
 
+    def _slot_layout(self):
+        return (("momentum", "norm"),)
+
     def _own_config(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
@@ -1045,6 +1110,9 @@ class Nadam(Optimizer):
         self.beta_1 = _check_number("Nadam", "beta_1", beta_1, 0.0, 1.0)
         self.beta_2 = _check_number("Nadam", "beta_2", beta_2, 0.0, 1.0)
         self.epsilon = _check_number("Nadam", "epsilon", epsilon, 0.0)
+
+    def _slot_layout(self):
+        return (("momentum", "velocity"),)
 
     def _own_config(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

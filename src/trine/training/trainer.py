@@ -976,6 +976,8 @@ class Trainer:
             v.assign(x)
         refs.mark_synced()
         self._opt_state = values[1]
+        if hasattr(self.optimizer, "_mirror_state"):  # optimizer.variables show it (Keras)
+            self.optimizer._mirror_state(self._opt_state)
         self._step = int(ts.step)
 
     # ================================================================== chunking
