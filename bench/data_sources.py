@@ -1,14 +1,15 @@
 """Steps per second of W1 (the seed MLP on Fashion-MNIST, batch 32, SGD) fed by data sources
 other than arrays, as a ratio to the array path in the same process.
 
-    python bench/data_sources.py            # 2 epochs a source, medians of 3 rounds
+    python bench/data_sources.py --rounds 3 --epochs 2   # as in bench/README.md
     python bench/data_sources.py --rounds 1 --samples 12000
 
 Sources: arrays (the reference: device-resident, batches gathered inside the fused program),
 a PyDataset with workers=2 (threads slicing NumPy batches), the same PyDataset in the main
 thread (workers=1), and grain pipelines: per-sample MapDataset.source(...).batch(32), the
-same with a 2-thread prefetch, and a map over batch indices that slices the arrays. Each source trains a fresh model for the same epochs; the time
-of the second epoch on counts (the first includes compiling).
+same with a 2-thread prefetch, and a map over batch indices that slices the arrays. Each
+source trains a fresh model for the same epochs; the epochs after the first count (the first
+includes compiling).
 """
 from __future__ import annotations
 

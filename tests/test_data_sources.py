@@ -82,9 +82,10 @@ def test_pydataset_equals_arrays(kw, spe):
     h2 = m2.fit(ds, epochs=2, shuffle=False, verbose=0)
     _same(m1, h1, m2, h2)
     assert ds.epochs_ended == 2
-    assert m2.evaluate(ds, verbose=0) == m1.evaluate(x, y, batch_size=BS, verbose=0)
-    np.testing.assert_array_equal(m2.predict(ds, verbose=0),
-                                  m1.predict(x, batch_size=BS, verbose=0))
+    if spe == "auto":  # evaluate / predict share the loop; once a worker kind is enough
+        assert m2.evaluate(ds, verbose=0) == m1.evaluate(x, y, batch_size=BS, verbose=0)
+        np.testing.assert_array_equal(m2.predict(ds, verbose=0),
+                                      m1.predict(x, batch_size=BS, verbose=0))
     assert not _children()
 
 
