@@ -400,3 +400,23 @@ def test_hugging_face_dataset_needs_numpy_or_jax_format_and_no_y():
         _model().fit(ds, verbose=0)
     with pytest.raises(ValueError, match="Hugging Face Dataset, `y` should not be passed"):
         _model().fit(ds.with_format("numpy"), y, verbose=0)
+
+
+def test_a_keras_pydataset_subclass_feeds_trine_unchanged():
+    import keras
+    x, y = _data()
+
+    class KerasBatches(keras.utils.PyDataset):  # code written for Keras, import unchanged
+        def __len__(self):
+            return N // BS
+
+        def __getitem__(self, i):
+            return x[i * BS:(i + 1) * BS], y[i * BS:(i + 1) * BS]
+
+    ds = KerasBatches(workers=2)
+    assert source_kind(ds) == "PyDataset"
+    m1 = _model()
+    h1 = m1.fit(x, y, batch_size=BS, epochs=2, shuffle=False, verbose=0)
+    m2 = _model()
+    h2 = m2.fit(ds, epochs=2, shuffle=False, verbose=0)
+    _same(m1, h1, m2, h2)
