@@ -18,3 +18,10 @@ def test_customizing_saving_guide(tmp_path):
     out = run_guide("customizing_saving.py", tmp_path)
     for part in ("1 ok", "2 ok", "3 ok", "4 ok"):
         assert part in out
+
+
+def test_serialization_and_saving_guide(tmp_path):
+    out = run_guide("serialization_and_saving.py", tmp_path)
+    for part in ("saving ok", "registered ok", "custom_objects ok", "scope ok",
+                 "serialization ok", "weights ok", "custom objects ok"):
+        assert part in out
