@@ -157,25 +157,78 @@ def _greedy(inputs, lengths, merge_repeated, mask_index):
     return decoded[None], -jnp.sum(score, axis=1)[:, None]
 
 
+def _beam_search(logits, lengths, beam_width, top_paths, blank):
+    """CTC prefix beam search: each beam is a label prefix with the log-probabilities of
+    the paths that reach it ending in a blank (pb) or in its last label (pnb)."""
+    b, t, c = logits.shape
+    w = int(beam_width)
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    neg = jnp.asarray(-jnp.inf, logp.dtype)
+    labels = jnp.arange(c)
+
+    def step(state, inputs):
+        prefix, length, last, pb, pnb = state
+        x, active = inputs
+        # staying on the same prefix: a blank, or the last label repeated
+        stay_b = jnp.logaddexp(pb, pnb) + x[blank]
+        stay_nb = jnp.where(last >= 0, pnb + x[jnp.maximum(last, 0)], neg)
+        # extending by label k: after a blank-ending path only, when k repeats the last label
+        ext = jnp.where(labels[None, :] == last[:, None], pb[:, None],
+                        jnp.logaddexp(pb, pnb)[:, None]) + x[None, :]
+        ext = jnp.where(labels[None, :] == blank, neg, ext)  # (w, c)
+        # an extension equal to a kept prefix merges into it (one entry per prefix)
+        parent = prefix.at[jnp.arange(w), jnp.maximum(length - 1, 0)].set(
+            jnp.where(length > 0, -1, prefix[:, 0]))
+        same_parent = jnp.all(parent[None, :, :] == prefix[:, None, :], axis=-1)
+        child = same_parent & (length[None, :] == length[:, None] + 1)  # (parent, beam)
+        hit = child[:, None, :] & (labels[None, :, None] == last[None, None, :])  # (w, c, w)
+        stay_nb = jnp.logaddexp(stay_nb, jax.nn.logsumexp(
+            jnp.where(hit, ext[:, :, None], neg), axis=(0, 1)))
+        ext = jnp.where(jnp.any(hit, axis=-1), neg, ext)
+        # candidates: the w kept prefixes, then every (prefix, label) extension
+        ext_prefix = jnp.broadcast_to(prefix[:, None, :], (w, c, t))
+        ext_prefix = jnp.where(jnp.arange(t)[None, None, :] == length[:, None, None],
+                               labels[:, None][None], ext_prefix)
+        cand_prefix = jnp.concatenate([prefix, ext_prefix.reshape(w * c, t)])
+        cand_len = jnp.concatenate([length, jnp.repeat(length + 1, c)])
+        cand_last = jnp.concatenate([last, jnp.tile(labels, w)])
+        cand_b = jnp.concatenate([stay_b, jnp.full((w * c,), neg)])
+        cand_nb = jnp.concatenate([stay_nb, ext.reshape(-1)])
+        _, keep = jax.lax.top_k(jnp.logaddexp(cand_b, cand_nb), w)
+        new = (cand_prefix[keep], cand_len[keep], cand_last[keep], cand_b[keep], cand_nb[keep])
+        return jax.tree_util.tree_map(lambda n, o: jnp.where(active, n, o), new, state), None
+
+    def one(x, n):
+        init = (jnp.full((w, t), -1, jnp.int32), jnp.zeros(w, jnp.int32),
+                jnp.full(w, -1, jnp.int32), jnp.full(w, neg).at[0].set(0.0), jnp.full(w, neg))
+        (prefix, _, _, pb, pnb), _ = jax.lax.scan(step, init, (x, jnp.arange(t) < n))
+        score, best = jax.lax.top_k(jnp.logaddexp(pb, pnb), top_paths)
+        return prefix[best], score
+
+    paths, scores = jax.vmap(one)(logp, lengths)
+    return jnp.transpose(paths, (1, 0, 2)), scores
+
+
 def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
                merge_repeated=True, mask_index=0):
-    """Decode CTC outputs (greedy best path).
+    """Decode CTC outputs: the greedy best path, or a prefix beam search.
 
     Args:
         inputs: log-probabilities (or logits), shape (batch, time, classes).
         sequence_lengths: valid time steps per sample, shape (batch,).
-        strategy: "greedy" (beam search is not built yet, see the error).
-        beam_width, top_paths: beam-search settings.
+        strategy: "greedy" or "beam_search" (inputs are log-softmaxed first).
+        beam_width: prefixes kept per step (beam search).
+        top_paths: how many best prefixes to return (beam search).
         merge_repeated: merge repeated labels (CTC's rule) before dropping blanks.
         mask_index: the blank label; None means the last class.
 
     Returns:
-        (decoded, scores): decoded labels of shape (1, batch, time), padded with -1, and the
-        negative summed best scores, shape (batch, 1).
+        (decoded, scores): labels of shape (paths, batch, time) padded with -1 (paths is 1
+        for greedy, `top_paths` for beam search); greedy scores are the negative summed best
+        scores, shape (batch, 1), beam scores each prefix's log-probability, (batch, paths).
 
     Raises:
-        ValueError: for an unknown strategy.
-        NotImplementedError: for strategy="beam_search".
+        ValueError: for an unknown strategy, bad beam settings or input rank.
     """
     x = jnp.asarray(inputs)
     x = x.astype(jnp.result_type(x.dtype, jnp.float32))
@@ -187,9 +240,14 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
     if strategy == "greedy":
         return _greedy(x, lengths, merge_repeated, blank)
     if strategy == "beam_search":
-        raise NotImplementedError(
-            "ctc_decode: strategy='beam_search' is not built in trine yet; use "
-            "strategy='greedy'.")
+        for name, v in (("beam_width", beam_width), ("top_paths", top_paths)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"ctc_decode: `{name}` must be an integer >= 1, received "
+                                 f"{name}={v!r}.")
+        if top_paths > beam_width:
+            raise ValueError(f"ctc_decode: top_paths ({top_paths}) cannot exceed beam_width "
+                             f"({beam_width}).")
+        return _beam_search(x, lengths, beam_width, top_paths, blank)
     raise ValueError(f"ctc_decode: `strategy` must be 'greedy' or 'beam_search', received "
                      f"strategy={strategy!r}.")
 
