@@ -319,6 +319,8 @@ def print_table(report):
     print_real(report)
     report = dict(report, workloads=[w for w in report["workloads"]
                                      if w["workload"] not in ("W5", "W6", "W7", "W8")])
+    if not report["workloads"]:
+        return
     print("\n| workload | system | first epoch s | steady epoch s | trine fit / this "
           "| trine multi-epoch / this |")
     print("|---|---|---|---|---|---|")
