@@ -29,7 +29,7 @@ from trine.training.progbar import Progbar
 __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
     "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau",
-    "TerminateOnNaN",
+    "TensorBoard", "TerminateOnNaN",
 ]
 
 _HOOKS = (
