@@ -121,8 +121,10 @@ def test_evaluate_writes_evaluation_vs_iterations(tmp_path):
     m.fit(x, y, batch_size=16, verbose=0)
     loss, _ = m.evaluate(x, y, verbose=0, callbacks=[tb])
     s = _scalars(tmp_path)
-    (found,) = [(d, v) for (d, tag, _), v in s.items() if tag == "evaluation_loss_vs_iterations"]
-    assert found[0] == "validation" and found[1] == pytest.approx(loss)
+    (found,) = [(d, st, v) for (d, tag, st), v in s.items()
+                if tag == "evaluation_loss_vs_iterations"]
+    assert found[0] == "validation" and found[2] == pytest.approx(loss)
+    assert found[1] == 4  # steps trained so far (64 samples, batch 16): Keras's iterations
 
 
 def test_bad_arguments_and_unwritable_log_dir(tmp_path):

@@ -231,8 +231,9 @@ class TensorBoard(Callback):
         if not logs:
             return
         w = self._writer("validation")
+        step = int(getattr(self._model, "_step", self._train_step))  # Keras: optimizer.iterations
         for name, value in logs.items():
-            w.add_scalar(f"evaluation_{name}_vs_iterations", _scalar(value), self._train_step)
+            w.add_scalar(f"evaluation_{name}_vs_iterations", _scalar(value), step)
         if self._training:
             w.flush()
         else:  # a standalone evaluate: nothing else will close the files
