@@ -166,3 +166,28 @@ def test_embeddings_written_for_the_projector(tmp_path):
     table = np.loadtxt(found["tensors.tsv"], delimiter="\t", ndmin=2)
     np.testing.assert_allclose(table, m.get_layer("words").embeddings.numpy(), rtol=1e-5)
     assert open(found["metadata.tsv"]).read().split() == [f"w{i}" for i in range(7)]
+
+
+def test_write_graph_traces_a_subclassed_model(tmp_path):
+    class Two(trine.Model):
+        def __init__(self):
+            super().__init__()
+            self.a = trine.layers.Dense(3, activation="relu")
+            self.b = trine.layers.Dense(1, activation="sigmoid")
+
+        def call(self, x):
+            return self.b(self.a(x))
+
+    trine.utils.set_random_seed(0)
+    m = Two()
+    m.compile("adam", "binary_crossentropy")
+    x, y = _data()
+    m.fit(x, y, verbose=0, callbacks=[trine.callbacks.TensorBoard(tmp_path)])
+    from tensorboardX.proto import graph_pb2
+    (raw,) = [e.graph_def for f in os.listdir(tmp_path / "train") if f.startswith("events")
+              for e in _events(tmp_path / "train" / f) if e.graph_def]
+    g = graph_pb2.GraphDef()
+    g.ParseFromString(raw)
+    ops = {n.name: (n.op, list(n.input)) for n in g.node}
+    assert [op for op, _ in ops.values()].count("Dense") == 2
+    assert ops[m.b.name][1] == [m.a.name]
