@@ -238,3 +238,89 @@ def test_optimizer_iterations_after_fit_match_keras():
         counts.append((int(np.asarray(opt.iterations)), len(opt.variables),
                        float(np.asarray(opt.variables[1]))))
     assert counts[0] == counts[1] and counts[0][:2] == (6, 4)
+
+
+# ============================================================ custom steps, Keras's JAX forms
+def _metrics_loop(model, metrics_variables, loss, y, y_pred):
+    """The guide's loop over model.metrics: logs end as the last metric's result."""
+    new_metrics_vars, logs = [], None
+    for metric in model.metrics:
+        n = len(new_metrics_vars)
+        this_metric_vars = metrics_variables[n:n + len(metric.variables)]
+        if metric.name == "loss":
+            this_metric_vars = metric.stateless_update_state(this_metric_vars, loss)
+        else:
+            this_metric_vars = metric.stateless_update_state(this_metric_vars, y, y_pred)
+        logs = metric.stateless_result(this_metric_vars)
+        new_metrics_vars += this_metric_vars
+    return logs, new_metrics_vars
+
+
+def _custom_fit_guide(K):
+    """Keras's guide "Customizing what happens in fit() with JAX" (train_step, test_step),
+    plus a compute_loss override written before Keras 3.3 (no `training` argument)."""
+    class CustomModel(K.Model):
+        def compute_loss_and_updates(self, trainable_variables, non_trainable_variables, x, y,
+                                     training=False):
+            y_pred, non_trainable_variables = self.stateless_call(
+                trainable_variables, non_trainable_variables, x, training=training)
+            loss = self.compute_loss(x, y, y_pred)
+            return loss, (y_pred, non_trainable_variables)
+
+        def train_step(self, state, data):
+            trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables = state
+            x, y = data
+            grad_fn = jax.value_and_grad(self.compute_loss_and_updates, has_aux=True)
+            (loss, (y_pred, non_trainable_variables)), grads = grad_fn(
+                trainable_variables, non_trainable_variables, x, y, training=True)
+            trainable_variables, optimizer_variables = self.optimizer.stateless_apply(
+                optimizer_variables, grads, trainable_variables)
+            logs, new_metrics_vars = _metrics_loop(self, metrics_variables, loss, y, y_pred)
+            return logs, (trainable_variables, non_trainable_variables, optimizer_variables,
+                          new_metrics_vars)
+
+        def test_step(self, state, data):
+            x, y = data
+            trainable_variables, non_trainable_variables, metrics_variables = state
+            y_pred, non_trainable_variables = self.stateless_call(
+                trainable_variables, non_trainable_variables, x, training=False)
+            loss = self.compute_loss(x, y, y_pred)
+            logs, new_metrics_vars = _metrics_loop(self, metrics_variables, loss, y, y_pred)
+            return logs, (trainable_variables, non_trainable_variables, new_metrics_vars)
+
+    class OldComputeLoss(K.Model):
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):
+            return K.ops.mean(K.ops.abs(y - y_pred))
+
+    rs = np.random.RandomState(0)
+    x, y = rs.rand(32, 4).astype("float32"), rs.rand(32, 1).astype("float32")
+    out = {}
+    inputs = K.Input(shape=(4,))
+    model = CustomModel(inputs, K.layers.Dense(1, kernel_initializer="ones")(inputs))
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    out["history"] = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    out["evaluate"] = model.evaluate(x, y, batch_size=16, verbose=0)
+    out["evaluate_dict"] = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    old = OldComputeLoss(inputs, K.layers.Dense(1, kernel_initializer="ones")(inputs))
+    old.compile(optimizer="sgd", loss="mse")
+    out["old_history"] = old.fit(x, y, batch_size=32, shuffle=False, verbose=0).history
+    out["old_evaluate"] = old.evaluate(x, y, verbose=0)
+    values = lambda vs: [v.value for v in vs]  # noqa: E731
+    loss, (_, ntv, mv) = old.stateless_compute_loss(
+        values(old.trainable_variables), values(old.non_trainable_variables),
+        values(old.metrics_variables), x=x, y=y, y_pred=old(x))
+    out["stateless_compute_loss"] = (float(loss), len(ntv), len(mv))
+    return out
+
+
+def test_custom_fit_guide_steps_and_old_compute_loss_run_as_in_keras():
+    t, k = _custom_fit_guide(trine), _custom_fit_guide(keras)
+    for key in ("history", "old_history", "evaluate_dict"):
+        assert sorted(t[key]) == sorted(k[key]), key
+        for name in k[key]:
+            np.testing.assert_allclose(t[key][name], k[key][name], rtol=1e-4)
+    np.testing.assert_allclose(t["evaluate"], k["evaluate"], rtol=1e-4)
+    np.testing.assert_allclose(t["old_evaluate"], k["old_evaluate"], rtol=1e-5)
+    assert t["stateless_compute_loss"][1:] == k["stateless_compute_loss"][1:]
+    np.testing.assert_allclose(t["stateless_compute_loss"][0], k["stateless_compute_loss"][0],
+                               rtol=1e-5)

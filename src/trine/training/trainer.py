@@ -22,6 +22,7 @@ from trine.distribution import placement as _distribution
 from trine.training import data as data_mod
 from trine.training import sources as _sources
 from trine.training import outputs as _outputs
+from trine.training.custom_steps import call_compute_loss, is_single_result, step_logs
 
 _TAG_DROPOUT = 0x7D1
 _TAG_SHUFFLE = 0x5A1
@@ -565,7 +566,7 @@ class Trainer:
         mapping.update(zip(self.metrics_variables, mv))
         try:
             with StatelessScope(mapping) as scope:
-                loss = self.compute_loss(x, y, y_pred, sample_weight, training=training)
+                loss = call_compute_loss(self, x, y, y_pred, sample_weight, training)
         finally:
             self._per_output_losses = None
         ntv = [scope.get(v) for v in self.non_trainable_variables]
@@ -595,7 +596,7 @@ class Trainer:
         refs = self.metrics_variables if mv is not None else []
         try:
             with StatelessScope(dict(zip(refs, mv or []))) as scope:
-                loss = self.compute_loss(x, y, y_pred, sw, training=training)
+                loss = call_compute_loss(self, x, y, y_pred, sw, training)
             per = self._per_output_losses or []
         finally:
             self._losses_override = None
@@ -781,16 +782,17 @@ class Trainer:
             def step(c, batch):
                 with CallContext(rng=jax.random.fold_in(self._rng_base, c.step)):
                     out = self.train_step(c.keras_state, data_of(batch))
-                if not isinstance(out, (tuple, list)) or len(out) != 2 or not isinstance(out[0], dict):
+                if not isinstance(out, (tuple, list)) or len(out) != 2 or not (
+                        isinstance(out[0], dict) or is_single_result(out[0])):
                     raise TypeError(
                         f"{type(self).__name__}.train_step must return (logs, state) with logs a "
-                        f"dict; received {type(out).__name__}. The pattern (Keras 3 on JAX):"
-                        f"{_RIGHT_PATTERN}")
+                        f"dict (or one metric's result); received {type(out).__name__}. The "
+                        f"pattern (Keras 3 on JAX):{_RIGHT_PATTERN}")
                 logs, st = out
                 self._check_step_state("train_step", st, ("trainable", "non_trainable",
                                                           "optimizer", "metrics"))
                 tv, ntv, ov, mv = st
-                logs = _flatten_logs(logs)
+                logs = _flatten_logs(step_logs(self, logs, list(mv)))
                 if guard and "loss" in logs:
                     ok = jnp.isfinite(logs["loss"])
                     keep = lambda new, old: jax.tree_util.tree_map(
@@ -805,7 +807,8 @@ class Trainer:
                     raise TypeError(f"{type(self).__name__}.test_step must return (logs, state).")
                 logs, st = out
                 self._check_step_state("test_step", st, ("trainable", "non_trainable", "metrics"))
-                logs = {k: jnp.asarray(v, jnp.float32) for k, v in _flatten_logs(logs).items()}
+                logs = _flatten_logs(step_logs(self, logs, list(st[2])))
+                logs = {k: jnp.asarray(v, jnp.float32) for k, v in logs.items()}
                 return (st[0], st[1], list(st[2])), logs
         else:
             def step(c, batch):
