@@ -27,7 +27,8 @@ _LAZY = {"callbacks": "trine.training.callbacks", "datasets": "trine.datasets",
          "saving": "trine.saving", "inspect": "trine.inspect", "distribution": "trine.distribution",
          "ops": "trine.ops", "backend": "trine.backend",
          "mixed_precision": "trine.mixed_precision", "random": "trine.random",
-         "tree": "trine.tree", "config": "trine.config"}
+         "tree": "trine.tree", "config": "trine.config",
+         "applications": "trine.applications"}
 
 
 _LAZY_FUNCS = {"trace": "trine.inspect.trace", "to_functional": "trine.inspect.trace",
@@ -54,7 +55,7 @@ def __getattr__(name):
 
 __all__ = [
     "Functional", "Input", "InputLayer", "KerasTensor", "Layer", "Model", "Sequential", "Variable",
-    "activations", "callbacks", "clear_session", "constraints", "datasets", "initializers",
-    "layers", "losses", "metrics", "models", "optimizers", "random", "regularizers", "to_functional",
+    "activations", "applications", "callbacks", "clear_session", "constraints", "datasets",
+    "initializers", "layers", "losses", "metrics", "models", "optimizers", "random", "regularizers", "to_functional",
     "to_source", "trace", "utils",
 ]

@@ -151,7 +151,10 @@ class SafeH5Reader:
         for i in range(n):
             try:
                 aid = h5py.h5a.open(obj.id, index=i)
-                size = aid.get_storage_size()
+                # an empty attribute (Keras's weight_names of a layer without weights) stores
+                # nothing, and libhdf5 reports its storage size as an error
+                empty = aid.get_space().get_simple_extent_npoints() == 0
+                size = 0 if empty else aid.get_storage_size()
             except (OSError, RuntimeError, ValueError, KeyError) as e:
                 raise SavingError(
                     f"The {self.label} is corrupted: bad attribute at '{path}' ({e}).") from e

@@ -1,0 +1,24 @@
+"""Ready-made image models with Keras's architectures and weights (`keras.applications`).
+
+Each family lives in its own module (`resnet`, `vgg16`, ...) with its `preprocess_input` and
+`decode_predictions`; the model builders are re-exported here. Nothing is built or downloaded
+on import.
+
+    from trine import applications
+    model = applications.ResNet50(weights=None, include_top=False, input_shape=(64, 64, 3))
+"""
+import sys as _sys
+
+from trine.applications import imagenet_utils, resnet, resnet_v2, vgg16, vgg19
+from trine.applications.resnet import ResNet50, ResNet101, ResNet152
+from trine.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
+from trine.applications.vgg16 import VGG16
+from trine.applications.vgg19 import VGG19
+
+resnet50 = resnet  # Keras also exposes the ResNet50 names as `applications.resnet50`
+_sys.modules.setdefault(__name__ + ".resnet50", resnet)
+
+__all__ = [
+    "ResNet101", "ResNet101V2", "ResNet152", "ResNet152V2", "ResNet50", "ResNet50V2", "VGG16",
+    "VGG19", "imagenet_utils", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19",
+]
