@@ -324,3 +324,46 @@ def test_custom_fit_guide_steps_and_old_compute_loss_run_as_in_keras():
     assert t["stateless_compute_loss"][1:] == k["stateless_compute_loss"][1:]
     np.testing.assert_allclose(t["stateless_compute_loss"][0], k["stateless_compute_loss"][0],
                                rtol=1e-5)
+
+
+# ============================================================ add_loss in an eager call
+def _add_loss_guide(K):
+    """Keras's guide "Making new layers and models via subclassing", its add_loss cells."""
+    class ActivityRegularizationLayer(K.layers.Layer):
+        def __init__(self, rate=1e-2):
+            super().__init__()
+            self.rate = rate
+
+        def call(self, inputs):
+            self.add_loss(self.rate * K.ops.mean(inputs))
+            return inputs
+
+    class OuterLayer(K.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.activity_reg = ActivityRegularizationLayer(1e-2)
+
+        def call(self, inputs):
+            return self.activity_reg(inputs)
+
+    seen = []
+    floats = lambda ls: [float(v) for v in ls]  # noqa: E731
+    layer = OuterLayer()
+    seen.append(floats(layer.losses))  # no losses before any call
+    layer(K.ops.zeros((1, 1)))
+    seen.append(floats(layer.losses))
+    layer(K.ops.ones((1, 1)))  # the next call resets them
+    seen.append((floats(layer.losses), floats(layer.activity_reg.losses)))
+    inputs = K.Input(shape=(3,))
+    x = ActivityRegularizationLayer()(inputs)
+    model = K.Model(inputs, K.layers.Dense(1, kernel_initializer="ones")(x))
+    model(np.ones((2, 3), "float32"))
+    seen.append(floats(model.losses))
+    model(2 * np.ones((2, 3), "float32"))
+    seen.append(floats(model.losses))
+    return seen
+
+
+def test_add_loss_in_an_eager_call_is_that_calls_losses():
+    t, k = _add_loss_guide(trine), _add_loss_guide(keras)
+    assert t == k

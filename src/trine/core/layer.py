@@ -601,6 +601,12 @@ class Layer:
                 object.__setattr__(self, "_eager_losses", [])
             self._eager_losses.append(jnp.asarray(loss))
 
+    def _clear_eager_losses(self) -> None:
+        for layer in self._flatten_layers():
+            eager = layer.__dict__.get("_eager_losses")
+            if eager:
+                eager.clear()
+
     @property
     def losses(self) -> list:
         """Regularization penalties of the current weight values plus eagerly added losses.
@@ -725,6 +731,8 @@ class Layer:
         self._maybe_build(first)
         self._check_inputs(first)
         ctx = current_context()
+        if ctx is None:  # the entry call: `losses` holds this call's add_loss values (Keras)
+            self._clear_eager_losses()
         if self._call_has_training:
             if kwargs.get("training", None) is None:
                 tr = ctx.training if ctx is not None else None
