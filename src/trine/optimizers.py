@@ -236,17 +236,23 @@ _SCHEDULES = {c.__name__: c for c in (ExponentialDecay, PiecewiseConstantDecay, 
 
 
 def _serialize_schedule(schedule: LearningRateSchedule) -> dict:
-    return {"module": "trine.optimizers.schedules", "class_name": type(schedule).__name__,
-            "config": schedule.get_config()}
+    """A schedule's Keras record (its registered name for your own classes)."""
+    return registration.object_record(schedule, "keras.optimizers.schedules", _SCHEDULES)
 
 
-def _deserialize_schedule(config: dict) -> LearningRateSchedule:
-    name = config.get("class_name")
-    if name not in _SCHEDULES:
-        raise ValueError(
-            f"Unknown learning-rate schedule class_name={name!r}. Valid names: "
-            f"{sorted(_SCHEDULES)}.")
-    return _SCHEDULES[name].from_config(dict(config.get("config", {})))
+def _deserialize_schedule(config: dict, custom_objects=None) -> LearningRateSchedule:
+    """Rebuild a schedule from its record: built-in, registered, or in `custom_objects`.
+
+    Raises:
+        ValueError: for a schedule nothing resolves, saying how to make it resolvable.
+    """
+    if not isinstance(config, dict):
+        raise ValueError(f"schedules.deserialize expects a schedule record (a dict with "
+                         f"'class_name' and 'config'), received {config!r}.")
+    with registration.custom_object_scope(custom_objects or {}):
+        cls = registration.resolve_class(config, _SCHEDULES, LearningRateSchedule,
+                                         "learning-rate schedule")
+    return cls.from_config(dict(config.get("config") or {}))
 
 
 schedules = types.ModuleType(
@@ -1328,6 +1334,7 @@ def get(identifier) -> Optional[Optimizer]:
 # ====================================================================== Keras's other optimizers
 # They live in their own modules (one concept a file); registered here so get/deserialize and
 # `trine.optimizers.schedules` see them. Imported last: they subclass the classes above.
+from trine.core import registration
 from trine.lr_schedules import (CosineDecayRestarts, InverseTimeDecay,  # noqa: E402
                                 PolynomialDecay)
 from trine.optimizers_extra import (Adadelta, Adafactor, Ftrl, Lamb, Lion, Muon,  # noqa: E402

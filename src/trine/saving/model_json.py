@@ -67,8 +67,8 @@ def model_from_json(json_string, custom_objects=None):
     except (ValueError, RecursionError) as e:
         raise SavingError(f"model_from_json: the string is not valid JSON ({e}). Pass the "
                           "string returned by model.to_json().") from e
-    if not isinstance(config, dict) or "class_name" not in config or not isinstance(
-            config.get("config"), (dict, type(None))):
+    if not isinstance(config, dict) or "class_name" not in config or "config" not in config \
+            or not isinstance(config.get("config"), (dict, type(None))):
         got = type(config).__name__ if not isinstance(config, dict) else f"keys {sorted(config)[:8]}"
         raise SavingError(
             "model_from_json: the JSON is not a model config: expected an object with "

@@ -613,6 +613,13 @@ def _resolve_class(config, custom):
         if isinstance(key, str):
             obj = get_registered_object(key, custom)
             if obj is not None:
+                if key == registered and key != class_name and getattr(
+                        obj, "__name__", None) != class_name:
+                    raise SavingError(
+                        f"The config's registered_name {registered!r} names "
+                        f"{getattr(obj, '__name__', obj)!r}, but its class_name says "
+                        f"{class_name!r}: the record is inconsistent (edited by hand, or a "
+                        "different class was registered under that name).")
                 return obj
     from trine import registry
     for kind in _kind_of_module(module):
