@@ -56,6 +56,6 @@ def __getattr__(name):
 __all__ = [
     "Functional", "Input", "InputLayer", "KerasTensor", "Layer", "Model", "Sequential", "Variable",
     "activations", "applications", "callbacks", "clear_session", "constraints", "datasets",
-    "initializers", "layers", "losses", "metrics", "models", "optimizers", "random", "regularizers", "to_functional",
-    "to_source", "trace", "utils",
+    "initializers", "layers", "losses", "metrics", "models", "optimizers", "random",
+    "regularizers", "to_functional", "to_source", "trace", "utils",
 ]

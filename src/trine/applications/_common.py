@@ -95,5 +95,49 @@ def load_file(model, path):
     model.load_weights(path)
 
 
-__all__ = ["bn_axis", "check_weights", "fetch", "load_file", "load_weights", "make_input",
-           "make_model", "pool"]
+
+
+def square_default_size(input_shape, input_tensor, sizes, fallback=224):
+    """The published resolution a user's shape (or input tensor) asks for, else `fallback`
+    (MobileNet's weights exist for a few square sizes only)."""
+    from trine import config
+    from trine.utils import is_keras_tensor
+    first = config.image_data_format() == "channels_first"
+    if input_shape is not None:
+        if len(input_shape) != 3:
+            raise ValueError(f"input_shape must be a tuple of three integers (height, width, "
+                             f"channels); received input_shape={tuple(input_shape)}.")
+        rows, cols = (input_shape[1], input_shape[2]) if first else input_shape[:2]
+    elif input_tensor is not None and is_keras_tensor(input_tensor):
+        shape = input_tensor.shape
+        rows, cols = (shape[2], shape[3]) if first else (shape[1], shape[2])
+    else:
+        return fallback
+    return rows if rows == cols and rows in sizes else fallback
+
+
+def check_input_tensor(input_tensor, input_shape):
+    """With both given, the tensor's width must be the shape's (Keras's MobileNet rule)."""
+    from trine import config
+    from trine.utils import is_keras_tensor
+    if input_shape is None or input_tensor is None:
+        return
+    if not is_keras_tensor(input_tensor):
+        raise ValueError(f"input_tensor must be a symbolic tensor (from trine.Input or a layer "
+                         f"called on one); received {type(input_tensor).__name__}.")
+    first = config.image_data_format() == "channels_first"
+    got, want = (input_tensor.shape[1 if first else 2], input_shape[1])
+    if got != want:
+        raise ValueError(f"input_tensor.shape={tuple(input_tensor.shape)} does not agree with "
+                         f"input_shape={tuple(input_shape)}; pass one of them, or matching ones.")
+
+
+def make_divisible(v, divisor, min_value=None):
+    """`v` rounded to a multiple of `divisor`, never more than 10% below `v`."""
+    min_value = divisor if min_value is None else min_value
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    return new_v + divisor if new_v < 0.9 * v else new_v
+
+
+__all__ = ["bn_axis", "check_input_tensor", "check_weights", "fetch", "load_file", "load_weights",
+           "make_divisible", "make_input", "make_model", "pool", "square_default_size"]
