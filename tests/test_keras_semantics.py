@@ -367,3 +367,107 @@ def _add_loss_guide(K):
 def test_add_loss_in_an_eager_call_is_that_calls_losses():
     t, k = _add_loss_guide(trine), _add_loss_guide(keras)
     assert t == k
+
+
+# ============================================================ input rank, calls
+def _input_rank(K):
+    """Keras's Functional rule: one missing trailing axis of size 1 is added, one extra
+    trailing axis of size 1 is dropped; any other rank difference is an error."""
+    out = []
+    i4 = K.Input((28, 28, 1))
+    expand = K.Model(i4, K.layers.Flatten()(i4))
+    out.append(tuple(expand(np.ones((2, 28, 28), "float32")).shape))
+    out.append(expand.predict(np.ones((2, 28, 28), "float32"), verbose=0).shape)
+    i3 = K.Input((28, 28))
+    squeeze = K.Model(i3, K.layers.Flatten()(i3))
+    out.append(tuple(squeeze(np.ones((2, 28, 28, 1), "float32")).shape))
+    for bad in ((2, 28, 28, 3), (2, 28)):
+        try:
+            squeeze(np.ones(bad, "float32"))
+            out.append("accepted")
+        except ValueError:
+            out.append("ValueError")
+    return out
+
+
+def test_input_rank_is_adjusted_only_where_keras_adjusts_it():
+    assert _input_rank(trine) == _input_rank(keras)
+
+
+def _calls(K):
+    class Scale(K.layers.Layer):
+        def call(self, x, scale=2.0):
+            return x * scale
+
+    class Counter(K.layers.Layer):
+        def build(self, input_shape):
+            self.count = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                         name="count")
+
+        def call(self, x):
+            self.count.assign(self.count + 1.0)
+            return x + 0.0
+
+    class Early(K.layers.Layer):
+        def __init__(self):
+            self.dense = K.layers.Dense(2, kernel_initializer="ones")  # before super()
+            super().__init__()
+
+        def call(self, x):
+            return self.dense(x)
+
+    class EarlyModel(K.Model):
+        def __init__(self):
+            self.dense = K.layers.Dense(2, kernel_initializer="ones")
+            super().__init__()
+
+        def call(self, x):
+            return self.dense(x)
+
+    ones = np.ones((1, 3), "float32")
+    out = [np.asarray(K.layers.Dense(2, kernel_initializer="ones")(inputs=ones)),
+           np.asarray(Scale()(x=ones))]
+    inp = K.Input((3,))
+    out.append(np.asarray(K.Model(inp, K.layers.Dense(2, kernel_initializer="ones")(
+        inputs=inp))(ones)))
+    counter = Counter()
+    model = K.Model(inp, counter(inp))  # the symbolic build assigns: it changes nothing
+    out.append(float(np.asarray(counter.count)))
+    model(ones)
+    out.append(float(np.asarray(counter.count)))
+    early = Early()
+    out += [np.asarray(early(ones)), len(early.trainable_weights)]
+    early_model = EarlyModel()
+    out += [np.asarray(early_model(ones)), len(early_model.trainable_weights)]
+    return out
+
+
+def test_keyword_inputs_build_time_assign_and_early_sublayers_as_in_keras():
+    for a, b in zip(_calls(trine), _calls(keras)):
+        np.testing.assert_array_equal(a, b)
+
+
+# ============================================================ errors name the user's model
+def _wrong_width(K):
+    model = K.Sequential([K.Input((4,)), K.layers.Dense(3, name="head")], name="mlp")
+    model.compile(optimizer="sgd", loss="mse")
+    messages = []
+    for run in (lambda: model(np.ones((2, 5), "float32")),
+                lambda: model.predict(np.ones((2, 5), "float32"), verbose=0),
+                lambda: model.fit(np.ones((2, 5), "float32"), np.ones((2, 3), "float32"),
+                                  verbose=0)):
+        try:
+            run()
+            messages.append("accepted")
+        except ValueError as e:
+            messages.append(str(e))
+    return messages
+
+
+def test_sequential_wrong_width_names_the_first_layer_as_keras_does():
+    keras_core = ("of layer 'head' is incompatible with the layer: expected axis -1 of input "
+                  "shape to have value 4, but received input with shape (2, 5)")
+    for t, k in zip(_wrong_width(trine), _wrong_width(keras)):
+        assert keras_core in k
+        assert keras_core in t
+        assert "mlp_graph" not in t and "'mlp'" in t  # the user's model, not trine's graph

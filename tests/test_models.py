@@ -151,14 +151,19 @@ def test_subclass_tracks_lists_dicts_and_training():
     assert seen[-1] in (None, False)
 
 
-def test_assigning_layer_before_super_init_is_clear():
-    class Bad(keras.Model):
+def test_assigning_layer_before_super_init_is_accepted_as_in_keras():
+    # Keras 3 starts its tracker lazily, so this is valid Keras code (issue 20).
+    class Early(keras.Model):
         def __init__(self):
             self.d = Dense(2)
             super().__init__()
 
-    with pytest.raises(RuntimeError, match="super\\(\\).__init__"):
-        Bad()
+        def call(self, x):
+            return self.d(x)
+
+    model = Early()
+    assert model(np.ones((1, 3), np.float32)).shape == (1, 2)
+    assert len(model.trainable_weights) == 2
 
 
 def test_stateless_call_is_pure_and_jittable():

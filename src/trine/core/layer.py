@@ -21,7 +21,7 @@ import numpy as np
 from trine.core import allocation
 from trine.core.random import SeedGenerator
 from trine.core.symbolic import KerasTensor, Node, any_symbolic, is_symbolic
-from trine.core.variable import AutocastScope, Variable, current_scope
+from trine.core.variable import AutocastScope, StatelessScope, Variable, current_scope
 
 # --------------------------------------------------------------------------------------
 # unique names
@@ -336,11 +336,7 @@ class Layer:
 
     # ---------------------------------------------------------------- tracking
     def __setattr__(self, name, value):
-        if isinstance(value, (Layer, Variable)) and "_tracker_ready" not in self.__dict__:
-            raise RuntimeError(
-                f"{type(self).__name__}: a layer or variable was assigned as attribute "
-                f"'{name}' before super().__init__() was called. Call "
-                "super().__init__(**kwargs) first in your __init__.")
+        # Tracking walks __dict__, so a sublayer set before super().__init__() is kept (Keras).
         object.__setattr__(self, name, value)
 
     def _walk(self, kind):
@@ -601,6 +597,13 @@ class Layer:
                 object.__setattr__(self, "_eager_losses", [])
             self._eager_losses.append(jnp.asarray(loss))
 
+    def _first_call_arg(self) -> str:
+        """The name of call()'s first parameter ("inputs" for most layers)."""
+        for p in inspect.signature(self.call).parameters.values():
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                return p.name
+        return "inputs"
+
     def _clear_eager_losses(self) -> None:
         for layer in self._flatten_layers():
             eager = layer.__dict__.get("_eager_losses")
@@ -718,16 +721,20 @@ class Layer:
         check_input_spec(self, spec, _shape_of(first_arg))
 
     def __call__(self, *args, **kwargs):
-        if not args and "inputs" not in kwargs:
-            raise TypeError(f"Layer '{self.name}' was called without inputs.")
-        first = args[0] if args else kwargs["inputs"]
+        if not args:  # the input given by keyword, under call()'s own name for it (Keras)
+            key = self._first_call_arg()
+            key = key if key in kwargs or "inputs" not in kwargs else "inputs"
+            if key not in kwargs:
+                raise TypeError(
+                    f"Layer '{self.name}' was called without inputs. Pass them as the first "
+                    f"argument, or as {key}=..., the name {type(self).__name__}.call gives "
+                    "them.")
+            args, kwargs = (kwargs.pop(key),), kwargs
+        first = args[0]
         if any_symbolic((args, kwargs)):
             return self._symbolic_call(first, args, kwargs)
         first = _to_arrays(first)
-        if args:
-            args = (first,) + tuple(args[1:])
-        else:
-            kwargs["inputs"] = first
+        args = (first,) + tuple(args[1:])
         self._maybe_build(first)
         self._check_inputs(first)
         ctx = current_context()
@@ -820,9 +827,11 @@ class Layer:
                 if cast is not None:
                     a, k = _cast_first_input(a, k, cast)
                 with CallContext(training=k.get("training", None), rng=jax.random.key(0),
-                                 collect_losses=True), AutocastScope(cast):
+                                 collect_losses=True), AutocastScope(cast), scratch:
                     return self.call(*a, **k)
 
+            # Keras: a Variable.assign in call during the symbolic build changes nothing
+            scratch = StatelessScope({v: v._value for v in self.variables})
             return jax.eval_shape(f, *structs)
 
         has_none = any(d is None for i in sym_pos for d in leaves[i].shape)

@@ -5,9 +5,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine.core.layer import Layer, _shape_str
+from trine.core.layer import Layer
 from trine.core.symbolic import KerasTensor, is_symbolic
 from trine.layers.core import InputLayer
+from trine.models.input_checks import adjust_rank, incompatible_input
 from trine.models.model import Model
 from trine.training.trainer import Trainer
 
@@ -186,17 +187,14 @@ class Functional(Model):
 
     def _check_and_cast(self, flat):
         out = []
-        for t, x in zip(self._input_tensors, flat):
+        for i, (t, x) in enumerate(zip(self._input_tensors, flat)):
+            if not isinstance(x, KerasTensor):
+                x = adjust_rank(t.shape, x)
             shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
             ok = len(shape) == len(t.shape) and all(
                 a is None or b is None or a == b for a, b in zip(t.shape, shape))
             if not ok:
-                raise ValueError(
-                    f"Input '{t._keras_history[0].name}' of model '{self.name}' expected shape "
-                    f"{_shape_str(t.shape)}, received shape {_shape_str(shape)}. "
-                    + ("Reshape the data, or add a Flatten/Reshape layer to the model."
-                       if len(shape) != len(t.shape) else
-                       "Check that you pass the right array for this input."))
+                raise incompatible_input(self, i, t, shape)
             if isinstance(x, KerasTensor):
                 out.append(x)
             else:

@@ -99,6 +99,7 @@ class Sequential(Model):
         for layer in self._seq_layers:
             x = layer(x)
         self._functional = Functional(inputs, x, name=f"{self.name}_graph")
+        self._functional._reported_as = (self, self._seq_layers[0])  # errors name the user's
         self.built = True
 
     def build(self, input_shape=None):
