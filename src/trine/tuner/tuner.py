@@ -114,6 +114,29 @@ def results_to_metrics(results, objective):
     return {objective.name: float(results)}, 0
 
 
+def _shape_path(weights_path: str) -> str:
+    return weights_path[:-len(".weights.h5")] + ".input_shape.json"
+
+
+def _save_input_shape(model, weights_path: str) -> None:
+    """Record the input shape next to the checkpoint, so a model whose build(hp) does not
+    fix its input shape (a Sequential without Input) can be built before loading weights."""
+    import json
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError, TypeError):
+        return  # a subclassed model without a known input shape: nothing to record
+    def plain(s):
+        if isinstance(s, (list, tuple)) and s and isinstance(s[0], (list, tuple)):
+            return [plain(x) for x in s]
+        return None if s is None else [None if d is None else int(d) for d in s]
+    try:
+        with open(_shape_path(weights_path), "w") as f:
+            json.dump(plain(shape), f)
+    except (TypeError, ValueError):
+        pass  # a nested (dict) input structure: models with such inputs are built by build(hp)
+
+
 class _TrialCallback(Callback):
     """Reports the objective each epoch (Optuna prunes on it) and saves the best epoch's
     weights; a pruned trial sets `model.stop_training` and fit ends after this epoch."""
@@ -138,6 +161,7 @@ class _TrialCallback(Callback):
         if self.best is None or self.objective.better_than(value, self.best):
             self.best = value
             self.model.save_weights(self.filepath, overwrite=True)
+            _save_input_shape(self.model, self.filepath)
         if self.report and math.isfinite(value):
             self.otrial.report(value, step=epoch)
             if self.otrial.should_prune():
@@ -437,6 +461,12 @@ class Tuner:
                 f"No checkpoint for trial {trial.trial_id} at {path}. Checkpoints stay on the "
                 "machine that ran the trial; run get_best_models there, or share directory= "
                 "between the machines.")
+        if not getattr(model, "built", True) and os.path.exists(_shape_path(path)):
+            import json
+            with open(_shape_path(path)) as f:
+                shape = json.load(f)
+            model.build(tuple(shape) if shape and not isinstance(shape[0], list)
+                        else [tuple(s) for s in shape])
         model.load_weights(path)
         return model
 
