@@ -49,6 +49,9 @@ RECIPES.update({
     "Convolution3DTranspose": (lambda L: L.Convolution3DTranspose(2, 2), (4, 4, 4, 2)),
     "SeparableConvolution1D": (lambda L: L.SeparableConvolution1D(2, 3), (6, 2)),
     "SeparableConvolution2D": (lambda L: L.SeparableConvolution2D(2, 3), (6, 6, 2)),
+    "ConvLSTM1D": (lambda L: L.ConvLSTM1D(2, 3, padding="same"), (3, 6, 2)),
+    "ConvLSTM2D": (lambda L: L.ConvLSTM2D(2, 3, return_sequences=True), (3, 5, 5, 2)),
+    "ConvLSTM3D": (lambda L: L.ConvLSTM3D(2, 2), (2, 3, 3, 3, 2)),
 })
 # Image augmentation / preprocessing layers: identity-or-deterministic at inference.
 for _name in ("AutoContrast", "RandomBrightness", "RandomColorDegeneration", "RandomCrop",
@@ -69,7 +72,8 @@ for _name in ("AutoContrast", "RandomBrightness", "RandomColorDegeneration", "Ra
 
 # Not standalone in a graph: covered by a layer-level config round trip instead.
 LAYER_ONLY = {"Layer", "InputLayer", "OpLayer", "StringLookup", "IntegerLookup",
-              "TextVectorization", "Hashing", "Wrapper", "Pipeline", "RNN", "StackedRNNCells",
+              "TextVectorization", "Hashing", "HashedCrossing", "Wrapper", "Pipeline", "RNN",
+              "StackedRNNCells",
               "LSTMCell", "GRUCell", "SimpleRNNCell", "MaxNumBoundingBoxes"}
 
 

@@ -15,6 +15,7 @@ from trine.layers.attention import AdditiveAttention, Attention, MultiHeadAttent
 from trine.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                                Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
                                SeparableConv2D)
+from trine.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from trine.layers.core import Activation, Dense, Dropout, Flatten, Identity, Input, InputLayer, Reshape
 from trine.layers.einsum_dense import EinsumDense
 from trine.layers.embedding import Embedding, Masking
@@ -29,7 +30,8 @@ from trine.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePoo
                                   GlobalAveragePooling1D, GlobalAveragePooling2D,
                                   GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                                   GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
-from trine.layers.preprocessing import (CategoryEncoding, CenterCrop, Discretization, Hashing,
+from trine.layers.preprocessing import (CategoryEncoding, CenterCrop, Discretization,
+                                        HashedCrossing, Hashing,
                                         IntegerLookup, Normalization, RandomContrast, RandomFlip,
                                         RandomRotation, RandomTranslation, RandomZoom, Rescaling,
                                         Resizing, StringLookup, TextVectorization)
@@ -74,13 +76,15 @@ __all__ = [
     "Attention", "Average", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
     "AvgPool1D", "AvgPool2D", "AvgPool3D", "BatchNormalization", "Bidirectional",
     "CategoryEncoding", "CenterCrop", "Concatenate", "Conv1D", "Conv1DTranspose", "Conv2D",
-    "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "Convolution1D", "Convolution2D",
+    "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
+    "Convolution1D", "Convolution2D",
     "Convolution3D", "Cropping1D", "Cropping2D", "Cropping3D", "Dense", "DepthwiseConv1D",
     "DepthwiseConv2D", "Discretization", "Dot", "Dropout", "Embedding", "Flatten", "GRU",
     "GRUCell", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
     "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D",
     "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-    "GlobalMaxPooling3D", "GroupNormalization", "Hashing", "Identity", "Input", "InputLayer",
+    "GlobalMaxPooling3D", "GroupNormalization", "HashedCrossing", "Hashing", "Identity", "Input",
+    "InputLayer",
     "InputSpec", "IntegerLookup", "LSTM", "LSTMCell", "Lambda", "Layer", "LayerNormalization",
     "Masking", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D", "MaxPooling2D",
     "MaxPooling3D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Normalization",

@@ -6,8 +6,10 @@ Where each layer runs (see docs/preprocessing.md):
   Resizing, CenterCrop, RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
   RandomContrast, CategoryEncoding, Discretization, IntegerLookup (their `adapt` runs on
   the host);
-- on the host only (NumPy/Python, before `fit`): StringLookup, TextVectorization, Hashing.
+- on the host only (NumPy/Python, before `fit`): StringLookup, TextVectorization, Hashing,
+  HashedCrossing.
 """
+from trine.layers.preprocessing.hashed_crossing import HashedCrossing
 from trine.layers.preprocessing.hashing import Hashing
 from trine.layers.preprocessing.image import (CenterCrop, RandomContrast, RandomFlip,
                                               RandomRotation, RandomTranslation, RandomZoom,
@@ -17,10 +19,10 @@ from trine.layers.preprocessing.numeric import (CategoryEncoding, Discretization
                                                 Rescaling)
 from trine.layers.preprocessing.text import TextVectorization
 
-HOST_LAYERS = (Hashing, StringLookup, TextVectorization)
+HOST_LAYERS = (HashedCrossing, Hashing, StringLookup, TextVectorization)
 
 __all__ = [
-    "CategoryEncoding", "CenterCrop", "Discretization", "Hashing", "IntegerLookup",
-    "Normalization", "RandomContrast", "RandomFlip", "RandomRotation", "RandomTranslation",
-    "RandomZoom", "Rescaling", "Resizing", "StringLookup", "TextVectorization",
+    "CategoryEncoding", "CenterCrop", "Discretization", "HashedCrossing", "Hashing",
+    "IntegerLookup", "Normalization", "RandomContrast", "RandomFlip", "RandomRotation",
+    "RandomTranslation", "RandomZoom", "Rescaling", "Resizing", "StringLookup", "TextVectorization",
 ]
