@@ -2,6 +2,9 @@
 
     .venv/bin/python tests/api_inventory.py           # print the counts and what is missing
     .venv/bin/python tests/api_inventory.py --write   # rewrite tests/api_not_yet_built.txt
+    # against the committed tree only (others' uncommitted files left out):
+    rm -rf /tmp/head && mkdir /tmp/head && git archive HEAD src | tar -x -C /tmp/head
+    .venv/bin/python tests/api_inventory.py --write --src /tmp/head/src
 
 tests/test_api_completeness.py checks that the file lists exactly the names trine lacks, so
 regenerate it (with --write) whenever a name is added, and commit the shorter list.
@@ -106,8 +109,11 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true",
                         help=f"rewrite {LIST_FILE.name} with the names trine lacks")
+    parser.add_argument("--src", default=None,
+                        help="the trine source folder to inspect (default: this checkout's "
+                             "src); e.g. an export of HEAD, to leave out uncommitted work")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
+    sys.path.insert(0, args.src or str(pathlib.Path(__file__).resolve().parents[1] / "src"))
     inv = inventory()
     print("trine has, of Keras's public names:")
     print(counts_text(inv))
