@@ -7,9 +7,9 @@ is opened through `SafeH5Reader`, so links, external storage, plugin filters, od
 size bombs are refused before anything is read; every array's shape is checked against the
 model's variable before it is allocated, and nothing is assigned unless all of them fit.
 
-Layers are matched by name when every weighted layer of the model has a group of its name in
-the file (an application built by trine, or any model with the same layer names), otherwise
-by order among layers that have weights, as Keras does.
+Layers are matched by name where the file has a group of the layer's name (an application
+built by trine has Keras's names); the rest pair up in order among layers that have weights,
+as Keras pairs all of them.
 """
 from __future__ import annotations
 
@@ -112,16 +112,19 @@ def load_legacy_h5_weights(model, filepath, skip_mismatch: bool = False) -> None
                 file_layers.append((n, group, wnames))
         layers = _weighted_layers(model)
         by_name = {n: (g, w) for n, g, w in file_layers}
-        if all(layer.name in by_name for layer in layers):
-            pairs = [(layer, layer.name, *by_name[layer.name]) for layer in layers]
-        else:
-            if len(file_layers) != len(layers):
-                raise SavingError(
-                    f"Cannot load {reader.label} into model '{model.name}': the file has "
-                    f"weights for {len(file_layers)} layers, the model has {len(layers)} "
-                    "layers with weights. Build the model with the architecture the file was "
-                    "saved from.")
-            pairs = [(layer, n, g, w) for layer, (n, g, w) in zip(layers, file_layers)]
+        named = [layer for layer in layers if layer.name in by_name]
+        taken = {layer.name for layer in named}
+        # layers without a same-named group (auto-named ones, say) pair up in order
+        rest = [layer for layer in layers if layer.name not in taken]
+        rest_file = [fl for fl in file_layers if fl[0] not in taken]
+        if len(rest) != len(rest_file):
+            raise SavingError(
+                f"Cannot load {reader.label} into model '{model.name}': the file has "
+                f"weights for {len(file_layers)} layers, the model has {len(layers)} "
+                f"layers with weights ({len(named)} matched by name). Build the model with "
+                "the architecture the file was saved from.")
+        pairs = [(layer, layer.name, *by_name[layer.name]) for layer in named]
+        pairs += [(layer, n, g, w) for layer, (n, g, w) in zip(rest, rest_file)]
         pending, problems = [], []
         for layer, n, group, wnames in pairs:
             own = _own_variables(layer)
