@@ -26,7 +26,8 @@ from trine.saving import serialization
 def _names():
     mods = [trine, trine.layers, trine.ops, trine.activations, trine.losses, trine.metrics,
             trine.optimizers, trine.initializers, trine.regularizers, trine.constraints,
-            trine.saving, trine.utils, trine.backend, trine.random, trine.models, jnp, jax.nn,
+            trine.saving, trine.utils, trine.backend, trine.random, trine.models, trine.config,
+            trine.tree, jnp, jax.nn,
             jax.lax, jax, np, os, builtins]
     out = set()
     for m in mods:
@@ -34,6 +35,10 @@ def _names():
     for ns in ("numpy", "nn", "linalg", "math", "core", "image"):
         out.update(dir(getattr(trine.ops, ns)))
     out.add("OpLayer")  # the graph's operator layer, named in files though not exported
+    # every listed name is tried too (some ops load lazily and are not in dir() yet)
+    out.update(allowlist.OPS_LAYER_FUNCTIONS)
+    for names in allowlist.LAMBDA_FUNCTIONS.values():
+        out.update(names)
     return sorted(out)
 
 
@@ -43,6 +48,7 @@ MODULES = [None, "builtins", "os", "keras", "keras.layers", "keras.src.layers.co
            "keras.optimizers.schedules", "keras.initializers", "keras.regularizers",
            "keras.constraints", "keras.activations", "trine", "trine.layers", "trine.ops",
            "trine.activations", "trine.cli", "trine.__main__", "jax.debug", "jax.numpy.linalg",
+           "trine.config", "trine.tree", "trine.registry",
            "trine.losses", "trine.metrics", "trine.optimizers", "trine.initializers",
            "trine.saving", "trine.backend", "trine.utils", "jax.numpy", "jax.nn", "jax.lax",
            "numpy"]

@@ -471,3 +471,24 @@ def test_fuzzed_files_load_or_raise_a_trine_error(tmp_path):
         except SavingError:
             outcomes["refused"] += 1
     assert outcomes["refused"] > 0 and sum(outcomes.values()) >= 20
+
+
+def test_keras_global_switch_enable_unsafe_deserialization(tmp_path):
+    """keras.config.enable_unsafe_deserialization() is the caller's choice (as in Keras): with
+    it, Keras lambda bytecode loads; without it (and by default) it is refused."""
+    marker = tmp_path / "PWNED"
+    config, weights, _ = parts()
+    record = {"module": "keras.layers", "class_name": "Lambda", "registered_name": None,
+              "config": {"name": "lam", "function": {"class_name": "__lambda__", "config": {
+                  "code": payload_code(marker), "defaults": None, "closure": None}},
+                  "arguments": {}}}
+    path = write_archive(tmp_path / "lam.keras", with_layer(config, record), weights)
+    refused(path, "bytecode")
+    assert not marker.exists()
+    assert not trine.saving.serialization.in_safe_mode() is False
+    trine.config.enable_unsafe_deserialization()
+    try:
+        assert trine.saving.serialization.in_safe_mode() is False
+    finally:
+        trine.config._SETTINGS["unsafe_deserialization"] = False
+    assert trine.saving.serialization.in_safe_mode() is True

@@ -216,8 +216,15 @@ KERAS_OPS: tuple[str, ...] = (
     # activations trine.ops forwards from jax.nn
     "celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_tanh", "log_sigmoid", "log_softmax",
     "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softplus", "standardize", "swish",
+    # signal and shape ops of keras.ops (pure: tensors and literal sizes or patterns in)
+    "adaptive_average_pool", "adaptive_max_pool", "ctc_decode", "extract_sequences", "fold",
+    "istft", "rearrange", "stft", "unfold", "view",
     # trine's image ops, recorded under their private op names
     "_image_resize", "_image_rgb_to_grayscale", "_image_map_coordinates",
+    "_image_affine_transform", "_image_crop_images", "_image_elastic_transform",
+    "_image_extract_patches", "_image_extract_patches_3d", "_image_gaussian_blur",
+    "_image_hsv_to_rgb", "_image_pad_images", "_image_perspective_transform",
+    "_image_rgb_to_hsv", "_image_scale_and_translate", "_image_sobel_edges", "_image_ssim",
 )
 
 JAX_NN: tuple[str, ...] = (
@@ -231,7 +238,7 @@ JAX_NN: tuple[str, ...] = (
 LAMBDA_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "jax.numpy": ARRAY_FUNCTIONS,
     "jax.nn": JAX_NN,
-    "trine.ops": ARRAY_FUNCTIONS + KERAS_OPS[:-3],
+    "trine.ops": ARRAY_FUNCTIONS + tuple(n for n in KERAS_OPS if not n.startswith("_")),
     "trine.activations": FUNCTIONS["activations"],
 }
 

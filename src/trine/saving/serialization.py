@@ -59,9 +59,12 @@ def _safe_mode_scope(value: bool):
 
 
 def in_safe_mode() -> bool:
-    """Whether deserialization currently refuses code (True unless the caller said otherwise)."""
+    """Whether deserialization currently refuses code: True unless the caller passed
+    safe_mode=False, or called trine.config.enable_unsafe_deserialization() (Keras's global
+    switch, which only code in your process can reach; nothing a file names can)."""
+    from trine import config
     v = _SAFE_MODE.get()
-    return True if v is None else v
+    return (True if v is None else v) and not config.unsafe_deserialization_enabled()
 
 
 # ====================================================================== allow-list
