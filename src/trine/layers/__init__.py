@@ -12,6 +12,7 @@ from trine.layers.augmentation import (AutoContrast, CutMix, Equalization, MaxNu
                                       RandomPosterization, RandomSaturation, RandomSharpness,
                                       RandomShear, Solarization)
 from trine.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
+from trine.layers.audio import MelSpectrogram, STFTSpectrogram
 from trine.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                                Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
                                SeparableConv2D)
@@ -68,6 +69,7 @@ __all__ = [
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
     "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "EinsumDense",
     "GroupQueryAttention", "ReversibleEmbedding", "RMSNormalization", "SpectralNormalization",
+    "STFTSpectrogram",
     "Wrapper", "serialize", "deserialize", "GlobalMaxPool3D", "GlobalAvgPool3D",
     "Convolution1DTranspose", "Convolution2DTranspose", "Convolution3DTranspose",
     "SeparableConvolution1D", "SeparableConvolution2D",
@@ -87,7 +89,8 @@ __all__ = [
     "InputLayer",
     "InputSpec", "IntegerLookup", "LSTM", "LSTMCell", "Lambda", "Layer", "LayerNormalization",
     "Masking", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D", "MaxPooling2D",
-    "MaxPooling3D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "Normalization",
+    "MaxPooling3D", "Maximum", "MelSpectrogram", "Minimum", "MultiHeadAttention", "Multiply",
+    "Normalization",
     "Permute", "RNN", "RandomContrast", "RandomFlip", "RandomRotation", "RandomTranslation",
     "RandomZoom", "RepeatVector", "Rescaling", "Reshape", "Resizing", "SeparableConv1D",
     "SeparableConv2D", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "StringLookup",
