@@ -321,7 +321,7 @@ tuner = keras_tuner.RandomSearch(
     # The objective name and direction.
     # Name is the f"val_{snake_case_metric_class_name}".
     objective=keras_tuner.Objective("val_mean_absolute_error", direction="min"),
-    max_trials=2,  # guide: 3
+    max_trials=1,  # guide: 3
     overwrite=True,
     directory="my_dir",
     project_name="built_in_metrics",
@@ -384,7 +384,7 @@ tuner = keras_tuner.RandomSearch(
     hypermodel=build_regressor,
     # Specify the name and direction of the objective.
     objective=keras_tuner.Objective("val_custom_metric", direction="min"),
-    max_trials=2,  # guide: 3
+    max_trials=1,  # guide: 3
     overwrite=True,
     directory="my_dir",
     project_name="custom_metrics",
@@ -426,7 +426,7 @@ tuner = keras_tuner.RandomSearch(
     hypermodel=HyperRegressor(),
     # No objective to specify.
     # Objective is the return value of `HyperModel.fit()`.
-    max_trials=2,  # guide: 3
+    max_trials=1,  # guide: 3
     overwrite=True,
     directory="my_dir",
     project_name="custom_eval",
@@ -555,7 +555,7 @@ class MyTuner(keras_tuner.RandomSearch):
 
 
 tuner = MyTuner(
-    max_trials=2,  # guide: 3
+    max_trials=1,  # guide: 3
     overwrite=True,
     directory="my_dir",
     project_name="keep_code_separate",

@@ -88,6 +88,12 @@ class Callback:
             sync()
         return self._model
 
+    @model.setter
+    def model(self, model) -> None:
+        """`callback.model = model` is `set_model(model)`: KerasTuner's custom-training-loop
+        guide assigns the model to the tuner's callbacks this way (tf.keras allowed it)."""
+        self.set_model(model)
+
     def on_batch_begin(self, batch: int, logs: Optional[dict] = None) -> None:
         """Legacy alias of `on_train_batch_begin` (called by its default)."""
 

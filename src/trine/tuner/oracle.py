@@ -239,8 +239,16 @@ class Oracle:
         return hp
 
     def note_space(self, hp: HyperParameters) -> None:
-        """Add a trial's newly seen hyperparameters to the space shown by summaries."""
+        """Add a trial's newly seen hyperparameters to the space shown by summaries.
+
+        As in KerasTuner, a name declared in the tuner's `hyperparameters=` keeps that
+        declaration (build's own definition of it is not added), and with
+        `tune_new_entries=False` new names are not added (they take their defaults)."""
+        declared = self._declared
         for h in hp.space:
+            if declared is not None and (declared.declared(h.name) or
+                                         not self.tune_new_entries):
+                continue
             if not any(o.same_definition(h) and o.conditions == h.conditions
                        for o in self.hyperparameters.declared(h.name)):
                 self.hyperparameters._hps.setdefault(h.name, []).append(h)

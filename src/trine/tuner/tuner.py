@@ -437,9 +437,13 @@ class Tuner:
         print(f"Trial {trial.trial_id} {'Pruned' if pruned else 'Complete'} "
               f"[{_fmt_time(time.time() - start)}]")
         print(f"{name}: {trial.score}")
-        best = self.oracle.get_best_trials(1)
-        if best:
-            print(f"\nBest {name} So Far: {best[0].score}")
+        # this trial is not COMPLETE in the study yet: compare it with the finished ones
+        scores = [t.score for t in self.oracle.get_best_trials(1)]
+        if trial.score is not None and math.isfinite(trial.score):
+            scores.append(trial.score)
+        if scores:
+            pick = max if self.oracle.objective.direction == "max" else min
+            print(f"\nBest {name} So Far: {pick(scores)}")
         print(f"Total elapsed time: {_fmt_time(time.time() - self._search_start)}")
 
     def get_best_hyperparameters(self, num_trials: int = 1) -> list:
