@@ -21,6 +21,7 @@ from trine.layers.core import Activation, Dense, Dropout, Flatten, Identity, Inp
 from trine.layers.einsum_dense import EinsumDense
 from trine.layers.embedding import Embedding, Masking
 from trine.layers.group_query_attention import GroupQueryAttention
+from trine.layers.jax_layer import FlaxLayer, JaxLayer
 from trine.layers.lambda_layer import Lambda
 from trine.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract,
                                   add, average, concatenate, maximum, minimum, multiply, subtract)
@@ -69,7 +70,7 @@ __all__ = [
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
     "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "EinsumDense",
     "GroupQueryAttention", "ReversibleEmbedding", "RMSNormalization", "SpectralNormalization",
-    "STFTSpectrogram",
+    "STFTSpectrogram", "FlaxLayer", "JaxLayer",
     "Wrapper", "serialize", "deserialize", "GlobalMaxPool3D", "GlobalAvgPool3D",
     "Convolution1DTranspose", "Convolution2DTranspose", "Convolution3DTranspose",
     "SeparableConvolution1D", "SeparableConvolution2D",
