@@ -52,6 +52,9 @@ RECIPES.update({
     "STFTSpectrogram": (lambda L: L.STFTSpectrogram(frame_length=8, frame_step=4), (32, 1)),
     "MelSpectrogram": (lambda L: L.MelSpectrogram(fft_length=32, sequence_stride=8,
                                                   num_mel_bins=4), (64,)),
+    "ContrastLimitedAdaptiveHistogramEqualization": (
+        lambda L: L.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(2, 2)),
+        (8, 8, 3)),
     "ConvLSTM1D": (lambda L: L.ConvLSTM1D(2, 3, padding="same"), (3, 6, 2)),
     "ConvLSTM2D": (lambda L: L.ConvLSTM2D(2, 3, return_sequences=True), (3, 5, 5, 2)),
     "ConvLSTM3D": (lambda L: L.ConvLSTM3D(2, 2), (2, 3, 3, 3, 2)),

@@ -4,7 +4,8 @@ from trine.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from trine.layers.adaptive_pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
                                            AdaptiveAveragePooling3D, AdaptiveMaxPooling1D,
                                            AdaptiveMaxPooling2D, AdaptiveMaxPooling3D)
-from trine.layers.augmentation import (AutoContrast, CutMix, Equalization, MaxNumBoundingBoxes,
+from trine.layers.augmentation import (AutoContrast, ContrastLimitedAdaptiveHistogramEqualization,
+                                      CutMix, Equalization, MaxNumBoundingBoxes,
                                       MixUp, Pipeline, RandAugment, RandomBrightness,
                                       RandomColorDegeneration, RandomColorJitter, RandomCrop,
                                       RandomErasing, RandomGaussianBlur, RandomGrayscale,
@@ -70,7 +71,7 @@ __all__ = [
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
     "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "EinsumDense",
     "GroupQueryAttention", "ReversibleEmbedding", "RMSNormalization", "SpectralNormalization",
-    "STFTSpectrogram", "FlaxLayer", "JaxLayer",
+    "STFTSpectrogram", "FlaxLayer", "JaxLayer", "ContrastLimitedAdaptiveHistogramEqualization",
     "Wrapper", "serialize", "deserialize", "GlobalMaxPool3D", "GlobalAvgPool3D",
     "Convolution1DTranspose", "Convolution2DTranspose", "Convolution3DTranspose",
     "SeparableConvolution1D", "SeparableConvolution2D",

@@ -1,5 +1,6 @@
 """Image augmentation layers (Keras 3's image preprocessing layers beyond the first set)."""
 from trine.layers.augmentation.bounding_boxes import MaxNumBoundingBoxes
+from trine.layers.augmentation.clahe import ContrastLimitedAdaptiveHistogramEqualization
 from trine.layers.augmentation.color import (AutoContrast, RandomBrightness,
                                              RandomColorDegeneration, RandomGrayscale,
                                              RandomInvert, RandomPosterization, Solarization)
@@ -11,7 +12,8 @@ from trine.layers.augmentation.mixing import CutMix, MixUp
 from trine.layers.augmentation.pipeline import Pipeline
 from trine.layers.augmentation.rand_augment import RandAugment
 
-__all__ = ["AutoContrast", "CutMix", "Equalization", "MaxNumBoundingBoxes", "MixUp", "Pipeline",
+__all__ = ["AutoContrast", "ContrastLimitedAdaptiveHistogramEqualization", "CutMix",
+           "Equalization", "MaxNumBoundingBoxes", "MixUp", "Pipeline",
            "RandAugment", "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter",
            "RandomCrop", "RandomErasing", "RandomGaussianBlur", "RandomGrayscale", "RandomHue",
            "RandomInvert", "RandomPerspective", "RandomPosterization", "RandomSaturation",
