@@ -42,6 +42,7 @@ CLASSES: dict[str, tuple[str, ...]] = {
         "MultiHeadAttention", "Multiply", "Normalization", "OpLayer", "PReLU", "Permute",
         "Pipeline", "RMSNormalization", "RNN", "RandAugment", "RandomBrightness",
         "RandomColorDegeneration", "RandomColorJitter", "RandomContrast", "RandomCrop",
+        "RandomElasticTransform",
         "RandomErasing", "RandomFlip", "RandomGaussianBlur", "RandomGrayscale", "RandomHue",
         "RandomInvert", "RandomPerspective", "RandomPosterization", "RandomRotation",
         "RandomSaturation", "RandomSharpness", "RandomShear", "RandomTranslation", "RandomZoom",

@@ -5,6 +5,7 @@ from trine.layers.augmentation.color import (AutoContrast, RandomBrightness,
                                              RandomColorDegeneration, RandomGrayscale,
                                              RandomInvert, RandomPosterization, Solarization)
 from trine.layers.augmentation.crop import RandomCrop
+from trine.layers.augmentation.elastic import RandomElasticTransform
 from trine.layers.augmentation.filters import Equalization, RandomGaussianBlur, RandomSharpness
 from trine.layers.augmentation.geometric import RandomErasing, RandomPerspective, RandomShear
 from trine.layers.augmentation.hsv import RandomColorJitter, RandomHue, RandomSaturation
@@ -15,6 +16,7 @@ from trine.layers.augmentation.rand_augment import RandAugment
 __all__ = ["AutoContrast", "ContrastLimitedAdaptiveHistogramEqualization", "CutMix",
            "Equalization", "MaxNumBoundingBoxes", "MixUp", "Pipeline",
            "RandAugment", "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter",
-           "RandomCrop", "RandomErasing", "RandomGaussianBlur", "RandomGrayscale", "RandomHue",
+           "RandomCrop", "RandomElasticTransform", "RandomErasing", "RandomGaussianBlur",
+           "RandomGrayscale", "RandomHue",
            "RandomInvert", "RandomPerspective", "RandomPosterization", "RandomSaturation",
            "RandomSharpness", "RandomShear", "Solarization"]
