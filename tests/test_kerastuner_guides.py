@@ -110,3 +110,24 @@ def test_visualize_tuning_guide(tmp_path):
     assert out.count("Model: ") == 2  # the CNN and the MLP summaries
     assert (tmp_path / "search.png").stat().st_size > 0
     assert os.path.isdir(tmp_path / "tb" / "untitled_project")
+
+
+def test_custom_tuner_guide_tuner_subclass_form(tmp_path):
+    """The guide's 2021 revision: a Tuner subclass reporting through self.on_epoch_end and
+    returning nothing; the best epoch's model is saved and reloaded."""
+    out = run_guide("kerastuner_custom_tuner_subclass.py", tmp_path)
+    assert "tuner subclass ok" in out
+    assert out.count(" Complete [") == 2 and "Best loss So Far:" in out
+    for n in (0, 1):
+        assert (tmp_path / "results" / "mnist_custom_training" / f"trial_{n}" /
+                "checkpoint.weights.h5").exists()
+
+
+def test_update_trial_bad_input_names_the_problem():
+    import pytest
+    import trine.tuner as kt
+    oracle = kt.oracles.BayesianOptimization(objective=kt.Objective("loss", "min"),
+                                             max_trials=2)
+    assert oracle.__class__ is kt.oracles.BayesianOptimizationOracle
+    with pytest.raises(ValueError, match="trial_id '7' is not a trial running"):
+        oracle.update_trial("7", {"loss": 1.0})

@@ -210,6 +210,47 @@ class Oracle:
             direction="maximize" if self.objective.direction == "max" else "minimize",
             load_if_exists=True)
 
+    def update_trial(self, trial_id, metrics: dict, step: int = 0) -> str:
+        """Report a running trial's metrics at `step` (KerasTuner's form for a custom
+        `run_trial` that returns nothing). The trial keeps its best step's metrics as its
+        result; the objective is reported to Optuna so a pruner can stop the trial.
+
+        Returns:
+            TrialStatus.STOPPED when the pruner stops the trial, else TrialStatus.RUNNING.
+
+        Raises:
+            ValueError: for a trial not running in this process; FatalValueError when
+            `metrics` lacks the objective.
+        """
+        trial = getattr(self, "_live", {}).get(str(trial_id))
+        if trial is None:
+            raise ValueError(
+                f"update_trial: trial_id {trial_id!r} is not a trial running in this process "
+                f"(running here: {sorted(getattr(self, '_live', {}))}). Call it from "
+                "run_trial with trial.trial_id.")
+        if not isinstance(metrics, dict):
+            raise TypeError(f"update_trial: metrics must be a dict of metric name to value, "
+                            f"received {type(metrics).__name__}: {metrics!r}.")
+        logs = {k: float(v) for k, v in metrics.items()}
+        objective = self.objective
+        if not objective.has_value(logs):
+            from trine.tuner.errors import FatalValueError
+            wanted = [n for n in objective.names if n not in logs]
+            raise FatalValueError(
+                f"update_trial: the objective {', '.join(map(repr, wanted))} is not among the "
+                f"metrics reported: {sorted(logs)}. Report it, or pass it as objective=.")
+        value = objective.get_value(logs)
+        best = getattr(trial, "_reported", None)
+        if best is None or objective.better_than(value, objective.get_value(best[0])):
+            trial._reported = ({**logs, objective.name: value}, int(step))
+        otrial = getattr(trial, "_optuna_trial", None)
+        if otrial is not None and math.isfinite(value):
+            otrial.report(value, step=int(step))
+            if otrial.should_prune():
+                trial._pruned, trial._pruned_at = True, int(step)
+                return TrialStatus.STOPPED
+        return TrialStatus.RUNNING
+
     def _require_study(self):
         if self.study is None:
             raise RuntimeError("The oracle has no study yet: call tuner.search(...) first, or "

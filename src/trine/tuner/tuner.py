@@ -305,6 +305,8 @@ class Tuner:
         trial = Trial(str(otrial.number), hp, TrialStatus.RUNNING, number=otrial.number,
                       retried_from=_retried_from(otrial))
         trial._optuna_trial = otrial
+        trial._reported = None  # metrics a custom run_trial reports (update_trial/on_epoch_end)
+        oracle._live = {**getattr(oracle, "_live", {}), trial.trial_id: trial}
         start = time.time()
         self._say(f"\nSearch: Running Trial #{trial.trial_id} ({self.tuner_id})"
                   + (f", a retry of trial {trial.retried_from}" if trial.retried_from is not None
@@ -316,8 +318,14 @@ class Tuner:
             trial.hyperparameters = trial_hp
             try:
                 self.on_trial_begin(trial)
+                trial._reported = None
                 results = self.run_trial(trial, *fit_args, **copy.copy(fit_kwargs))
-                metrics, best_step = results_to_metrics(results, oracle.objective)
+                if results is None and trial._reported is not None:
+                    # KerasTuner's older form: run_trial reported through update_trial or
+                    # on_epoch_end and returned nothing
+                    metrics, best_step = trial._reported
+                else:
+                    metrics, best_step = results_to_metrics(results, oracle.objective)
                 break
             except (errors.FatalError, optuna.TrialPruned, KeyboardInterrupt):
                 raise
@@ -327,6 +335,7 @@ class Tuner:
             except Exception as e:  # an ordinary error: KerasTuner retries the trial
                 error = e
                 self._say(f"Trial {trial.trial_id} attempt {attempt + 1} failed: {e!r}")
+        oracle._live.pop(trial.trial_id, None)
         oracle.note_space(trial.hyperparameters)
         otrial.set_user_attr(VALUES, trial.hyperparameters.values)
         if metrics is None:
@@ -383,6 +392,7 @@ class Tuner:
         """
         from trine.training.callbacks import BackupAndRestore
         os.makedirs(self._trial_dir(trial), exist_ok=True)
+        trial._builtin_fit = True  # on_epoch_end is a hook here: the callback reports
         user_callbacks = kwargs.pop("callbacks", None) or []
         otrial = trial._optuna_trial
         origin = trial.retried_from if trial.retried_from is not None else trial.trial_id
@@ -423,7 +433,33 @@ class Tuner:
         pass
 
     def on_epoch_end(self, trial, model, epoch, logs=None):
+        """Called after each epoch. In the built-in `run_trial` a hook (the trial's callback
+        reports the epoch). A custom `run_trial` that calls it by hand (KerasTuner's custom
+        training loop form) gets KerasTuner's behaviour: the logs, which must hold the
+        objective, are reported to the oracle, the model is saved when the epoch is the
+        trial's best, and `model.stop_training` is set when the pruner stops the trial."""
+        if getattr(trial, "_builtin_fit", False):
+            return
+        before = getattr(trial, "_reported", None)
+        status = self.oracle.update_trial(trial.trial_id, logs or {}, step=epoch)
+        if trial._reported is not before:  # this epoch is the best so far
+            self.save_model(trial.trial_id, model, step=epoch)
+        if status == TrialStatus.STOPPED:
+            model.stop_training = True
+
+    def on_batch_begin(self, trial, model, batch, logs=None):
         pass
+
+    def on_batch_end(self, trial, model, batch, logs=None):
+        pass
+
+    def save_model(self, trial_id, model, step=0):
+        """Save `model`'s weights as trial `trial_id`'s checkpoint (what `get_best_models`
+        loads)."""
+        path = self._checkpoint_path(trial_id)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        model.save_weights(path, overwrite=True)
+        _save_input_shape(model, path)
 
     # ---- results -------------------------------------------------------------------------
     def _say(self, text: str) -> None:
