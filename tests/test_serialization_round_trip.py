@@ -56,6 +56,7 @@ RECIPES.update({
         lambda L: L.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(2, 2)),
         (8, 8, 3)),
     "RandomElasticTransform": (lambda L: L.RandomElasticTransform(seed=1), (8, 8, 3)),
+    "AugMix": (lambda L: L.AugMix(seed=1), (8, 8, 3)),
     "ConvLSTM1D": (lambda L: L.ConvLSTM1D(2, 3, padding="same"), (3, 6, 2)),
     "ConvLSTM2D": (lambda L: L.ConvLSTM2D(2, 3, return_sequences=True), (3, 5, 5, 2)),
     "ConvLSTM3D": (lambda L: L.ConvLSTM3D(2, 2), (2, 3, 3, 3, 2)),

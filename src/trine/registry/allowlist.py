@@ -19,7 +19,7 @@ CLASSES: dict[str, tuple[str, ...]] = {
         "Activation", "ActivityRegularization", "AdaptiveAveragePooling1D",
         "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D",
         "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "Add", "AdditiveAttention",
-        "AlphaDropout", "Attention", "AutoContrast", "Average", "AveragePooling1D",
+        "AlphaDropout", "Attention", "AugMix", "AutoContrast", "Average", "AveragePooling1D",
         "AveragePooling2D", "AveragePooling3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
         "BatchNormalization", "Bidirectional", "CategoryEncoding", "CenterCrop", "Concatenate",
         "ContrastLimitedAdaptiveHistogramEqualization", "Conv1D", "Conv1DTranspose", "Conv2D",

@@ -1,4 +1,5 @@
 """Image augmentation layers (Keras 3's image preprocessing layers beyond the first set)."""
+from trine.layers.augmentation.aug_mix import AugMix
 from trine.layers.augmentation.bounding_boxes import MaxNumBoundingBoxes
 from trine.layers.augmentation.clahe import ContrastLimitedAdaptiveHistogramEqualization
 from trine.layers.augmentation.color import (AutoContrast, RandomBrightness,
@@ -13,7 +14,7 @@ from trine.layers.augmentation.mixing import CutMix, MixUp
 from trine.layers.augmentation.pipeline import Pipeline
 from trine.layers.augmentation.rand_augment import RandAugment
 
-__all__ = ["AutoContrast", "ContrastLimitedAdaptiveHistogramEqualization", "CutMix",
+__all__ = ["AugMix", "AutoContrast", "ContrastLimitedAdaptiveHistogramEqualization", "CutMix",
            "Equalization", "MaxNumBoundingBoxes", "MixUp", "Pipeline",
            "RandAugment", "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter",
            "RandomCrop", "RandomElasticTransform", "RandomErasing", "RandomGaussianBlur",
