@@ -350,3 +350,15 @@ def test_mobilenetv3small_matches_keras(tmp_path):
 def test_mobilenetv3large_minimalistic_matches_keras(tmp_path):
     _check(keras.applications.MobileNetV3Large, A.MobileNetV3Large, tmp_path,
            include_top=False, minimalistic=True, pooling="avg", layout="keras3")
+
+
+def test_efficientnetv2b0_matches_keras(tmp_path):
+    _check(keras.applications.EfficientNetV2B0, A.EfficientNetV2B0, tmp_path, classes=10,
+           layout="both")
+
+
+def test_efficientnetv2s_no_preprocessing_matches_keras(tmp_path):
+    # the S/M/L stage tables and the [-1, 1] path; fused blocks with expand_ratio 1
+    _check(keras.applications.EfficientNetV2S, A.EfficientNetV2S, tmp_path,
+           include_top=False, pooling="avg", layout="legacy", include_preprocessing=False,
+           pre=lambda x: x / 127.5 - 1.0)
