@@ -1,6 +1,5 @@
 """ConvLSTM1D / 2D / 3D (issue 23): conformance harness, Keras's numbers with the same weights,
 masks, initial states, dropout and training inside a model."""
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from trine import random as trine_random
 from trine.layers.augmentation._base import check_value_range
