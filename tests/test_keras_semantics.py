@@ -471,3 +471,31 @@ def test_sequential_wrong_width_names_the_first_layer_as_keras_does():
         assert keras_core in k
         assert keras_core in t
         assert "mlp_graph" not in t and "'mlp'" in t  # the user's model, not trine's graph
+
+
+def _stateless_call_losses(K):
+    """The loop-from-scratch guide's low-level losses: stateless_call(..., return_losses=True)."""
+    class ActivityRegularizationLayer(K.layers.Layer):
+        def call(self, inputs):
+            self.add_loss(1e-2 * jnp.sum(inputs))
+            return inputs
+
+    inputs = K.Input(shape=(4,))
+    x = K.layers.Dense(3, activation="relu", kernel_initializer="ones")(inputs)
+    x = ActivityRegularizationLayer()(x)
+    model = K.Model(inputs, K.layers.Dense(2, kernel_initializer="ones")(x))
+
+    def total(tv, ntv, x):
+        y_pred, ntv, losses = model.stateless_call(tv, ntv, x, return_losses=True)
+        loss = jnp.sum(y_pred)
+        if losses:
+            loss += jnp.sum(jnp.stack(losses))
+        return loss
+
+    tv = [v.value for v in model.trainable_variables]
+    ntv = [v.value for v in model.non_trainable_variables]
+    return float(jax.jit(total)(tv, ntv, np.ones((2, 4), "float32")))
+
+
+def test_stateless_call_return_losses_as_in_the_guide():
+    assert _stateless_call_losses(trine) == _stateless_call_losses(keras)
