@@ -26,7 +26,13 @@ def test_getting_started_guide(tmp_path):
     out = run_guide("kerastuner_getting_started.py", tmp_path)
     for part in range(1, 8):
         assert f"part {part} ok" in out
-    assert "Search space summary" in out and "units (Int)" in out and "lr (Float)" in out
+    # the last build_model: num_layers, units_0 (units_1/2 only when num_layers > 1, not
+    # by default), activation, dropout, lr
+    summary = out.split("Search space summary")[1].split("Search: Running")[0]
+    assert "Default search space size: 5" in summary
+    for name in ("num_layers (Int)", "units_0 (Int)", "activation (Choice)",
+                 "dropout (Boolean)", "lr (Float)"):
+        assert name in summary
     assert "Results summary" in out and "Showing 10 best trials" in out
     # executions_per_trial=2: two fits per trial
     first = out.split("Running Trial #0")[1].split("Trial 0 Complete")[0]

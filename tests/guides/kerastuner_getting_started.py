@@ -120,7 +120,7 @@ build_model(keras_tuner.HyperParameters())
 tuner = keras_tuner.RandomSearch(
     hypermodel=build_model,
     objective="val_accuracy",
-    max_trials=2,  # guide: 3
+    max_trials=1,  # guide: 3
     executions_per_trial=2,
     overwrite=True,
     directory="my_dir",
