@@ -797,9 +797,38 @@ class Layer:
             kwargs.pop("training", None)
         if not self._call_has_mask:
             kwargs.pop("mask", None)
-        outputs = self.compute_output_spec(*args, **kwargs)
+        # Keras: the inputs' symbolic masks reach call and compute_mask, and the outputs carry
+        # theirs as `_keras_mask`; the node records the call as written (masks are re-derived
+        # when the graph runs).
+        mask = kwargs.get("mask", None)
+        if mask is None:
+            mask = (get_mask(first) if not isinstance(first, (list, tuple))
+                    else [get_mask(e) for e in first])
+            if isinstance(mask, list) and all(m is None for m in mask):
+                mask = None
+        spec_kwargs = dict(kwargs, mask=mask) if self._call_has_mask and mask is not None \
+            else kwargs
+        outputs = self.compute_output_spec(*args, **spec_kwargs)
         Node(self, args, kwargs, outputs)
+        self._symbolic_output_mask(first, mask, outputs)
         return outputs
+
+    def _symbolic_output_mask(self, first, mask, outputs):
+        """Attach compute_mask's symbolic result to the symbolic `outputs` (Keras)."""
+        if type(self).compute_mask is Layer.compute_mask and mask is None:
+            return
+        try:
+            out_mask = _eval_symbolic(lambda f, m: self.compute_mask(f, m), (first, mask))
+        except (TypeError, ValueError, NotImplementedError):
+            return  # a compute_mask that needs concrete values: its mask appears when run
+        if out_mask is None:
+            return
+        if isinstance(outputs, (list, tuple)) and isinstance(out_mask, (list, tuple)):
+            for o, m in zip(outputs, out_mask):
+                if isinstance(o, KerasTensor) and isinstance(m, KerasTensor):
+                    o._keras_mask = m
+        elif isinstance(outputs, KerasTensor) and isinstance(out_mask, KerasTensor):
+            outputs._keras_mask = out_mask
 
     def compute_output_shape(self, input_shape):
         spec = self.compute_output_spec(_placeholder_from_shapes(input_shape))
@@ -934,3 +963,32 @@ def _placeholder_from_shapes(shape):
     if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
         return [KerasTensor(s) for s in shape]
     return KerasTensor(shape)
+
+
+def _eval_symbolic(fn, tree):
+    """`fn(*tree)` on symbolic tensors, as KerasTensors: run with `jax.eval_shape` at two sizes
+    for unknown dimensions (those that differ come back None). Non-array results give None."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree, is_leaf=is_symbolic)
+    sym_pos = [i for i, l in enumerate(leaves) if isinstance(l, KerasTensor)]
+
+    def run(fill):
+        structs = [jax.ShapeDtypeStruct(tuple(fill if d is None else d for d in leaves[i].shape),
+                                        leaves[i].dtype) for i in sym_pos]
+
+        def f(*vals):
+            ls = list(leaves)
+            for i, v in zip(sym_pos, vals):
+                ls[i] = v
+            with CallContext(training=None, rng=jax.random.key(0)):
+                return fn(*jax.tree_util.tree_unflatten(treedef, ls))
+
+        return jax.eval_shape(f, *structs)
+
+    has_none = any(d is None for i in sym_pos for d in leaves[i].shape)
+    out1 = run(7)
+    out2 = run(11) if has_none else out1
+
+    def mk(a, b):
+        return KerasTensor(tuple(None if x != y else x for x, y in zip(a.shape, b.shape)), a.dtype)
+
+    return jax.tree_util.tree_map(mk, out1, out2)
