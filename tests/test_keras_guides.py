@@ -24,3 +24,9 @@ def test_understanding_masking_and_padding_guide(tmp_path):
                  "custom embedding ok", "Mask found: <KerasTensor", "opt-in ok",
                  "mask consumer ok"):
         assert part in out
+
+
+def test_custom_train_step_in_jax_guide(tmp_path):
+    out = run_guide("custom_train_step_in_jax.py", tmp_path)
+    for part in ("simple example ok", "lower-level ok", "test_step ok"):
+        assert part in out
