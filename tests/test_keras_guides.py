@@ -30,3 +30,10 @@ def test_custom_train_step_in_jax_guide(tmp_path):
     out = run_guide("custom_train_step_in_jax.py", tmp_path)
     for part in ("simple example ok", "lower-level ok", "test_step ok"):
         assert part in out
+
+
+def test_writing_a_custom_training_loop_in_jax_guide(tmp_path):
+    out = run_guide("writing_a_custom_training_loop_in_jax.py", tmp_path)
+    for part in ("Training loss (for 1 batch) at step 0", "end-to-end ok",
+                 "Training accuracy:", "Validation accuracy:", "metrics ok", "losses ok"):
+        assert part in out

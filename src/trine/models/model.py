@@ -13,7 +13,7 @@ import numpy as np
 
 from trine.core.layer import CallContext, Layer
 from trine.core.symbolic import KerasTensor
-from trine.core.variable import StatelessScope
+from trine.core.variable import StatelessScope, Variable
 from trine.training.trainer import Trainer
 
 
@@ -157,9 +157,9 @@ class Model(Trainer, Layer):
                     raise KeyError(
                         f"stateless_call: {what} has no entry for variable '{p}'. Build it "
                         f"with model.get_{'params' if what == 'params' else 'state'}().")
-                out[v] = values[p]
+                out[v] = _value_of(values[p])
             return out
-        values = list(values)
+        values = [_value_of(x) for x in values]
         if len(values) != len(variables):
             raise ValueError(
                 f"stateless_call expected {len(variables)} {what} values (aligned with "
@@ -395,3 +395,8 @@ def _takes_only_base_args(cls) -> bool:
     spec = inspect.getfullargspec(cls.__init__)
     return not [a for a in spec.args[1:] if a not in ("name", "trainable")]
 
+
+def _value_of(x):
+    """A Variable passed as a value stands for its current value (Keras: the guides pass
+    `model.trainable_variables` itself to stateless_call)."""
+    return x.value if isinstance(x, Variable) else x
