@@ -37,3 +37,10 @@ def test_writing_a_custom_training_loop_in_jax_guide(tmp_path):
     for part in ("Training loss (for 1 batch) at step 0", "end-to-end ok",
                  "Training accuracy:", "Validation accuracy:", "metrics ok", "losses ok"):
         assert part in out
+
+
+def test_making_new_layers_and_models_via_subclassing_guide(tmp_path):
+    out = run_guide("making_new_layers_and_models_via_subclassing.py", tmp_path)
+    for part in ("layer ok", "non-trainable ok", "build ok", "composable ok", "add_loss ok",
+                 "config ok", "training arg ok", "vae ok"):
+        assert part in out
