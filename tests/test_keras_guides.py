@@ -44,3 +44,12 @@ def test_making_new_layers_and_models_via_subclassing_guide(tmp_path):
     for part in ("layer ok", "non-trainable ok", "build ok", "composable ok", "add_loss ok",
                  "config ok", "training arg ok", "vae ok"):
         assert part in out
+
+
+def test_functional_api_guide(tmp_path):
+    out = run_guide("functional_api.py", tmp_path)
+    for part in ("first model ok", "Test accuracy:", "training ok", "save ok", "shared graph ok",
+                 "nested ok", "multi-io ok", "resnet ok", "shared layers ok",
+                 "feature extraction ok", "custom layer ok", "(1, 10, 32)", "mix and match ok"):
+        assert part in out
+    assert (tmp_path / "mini_resnet.png").exists()
