@@ -12,8 +12,29 @@ import pytest  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _fresh_names():
-    """Each test starts with fresh layer names and the same global seed."""
+    """Each test starts with fresh layer names and the same global seed, and leaves trine's
+    (and the Keras oracle's) global settings as it found them, so no test depends on the order
+    tests run in."""
+    import sys
+
     import trine
     trine.clear_session()
     trine.utils.set_random_seed(1337)
+    settings = dict(trine.config._SETTINGS)
+    policy = trine.mixed_precision._GLOBAL[0]  # None: follow floatx (not a pinned policy)
+    keras = sys.modules.get("keras")
+    keras_state = None
+    if keras is not None:
+        from keras.src.backend.common import global_state
+        keras_state = (keras.config.floatx(), keras.config.epsilon(),
+                       keras.config.image_data_format(),
+                       global_state.get_global_attribute("dtype_policy", None))
     yield
+    trine.config._SETTINGS.clear()
+    trine.config._SETTINGS.update(settings)
+    trine.mixed_precision._GLOBAL[0] = policy
+    if keras_state is not None:
+        keras.config.set_floatx(keras_state[0])
+        keras.config.set_epsilon(keras_state[1])
+        keras.config.set_image_data_format(keras_state[2])
+        global_state.set_global_attribute("dtype_policy", keras_state[3])
