@@ -53,3 +53,13 @@ def test_functional_api_guide(tmp_path):
                  "feature extraction ok", "custom layer ok", "(1, 10, 32)", "mix and match ok"):
         assert part in out
     assert (tmp_path / "mini_resnet.png").exists()
+
+
+def test_training_with_built_in_methods_guide(tmp_path):
+    out = run_guide("training_with_built_in_methods.py", tmp_path)
+    for part in ("end-to-end ok", "custom losses ok", "custom metric ok", "add_loss ok",
+                 "validation_split ok", "PyDataset ok", "weighting ok", "multi-io ok",
+                 "callbacks ok", "Creating a new model", "Restoring from ./ckpt/model-loss=",
+                 "checkpointing ok", "schedules ok", "tensorboard ok"):
+        assert part in out
+    assert (tmp_path / "mymodel_1.keras").exists()
