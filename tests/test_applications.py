@@ -79,6 +79,7 @@ def test_resnet50_matches_keras(tmp_path):
            pre=A.resnet.preprocess_input)
 
 
+@pytest.mark.slow  # one family member per code path runs by default
 def test_resnet50v2_matches_keras(tmp_path):
     _check(keras.applications.ResNet50V2, A.ResNet50V2, tmp_path, include_top=False,
            pooling="max", layout="legacy", pre=A.resnet_v2.preprocess_input)
@@ -89,6 +90,7 @@ def test_vgg16_matches_keras(tmp_path):
            pre=A.vgg16.preprocess_input)
 
 
+@pytest.mark.slow  # one family member per code path runs by default
 def test_vgg19_no_top_matches_keras(tmp_path):
     _check(keras.applications.VGG19, A.VGG19, tmp_path, include_top=False, pooling="avg",
            layout="keras3", pre=A.vgg19.preprocess_input)
@@ -238,11 +240,13 @@ def test_mobilenetv2_matches_keras(tmp_path):
            layout="legacy", pre=A.mobilenet_v2.preprocess_input)
 
 
+@pytest.mark.slow  # one family member per code path runs by default
 def test_mobilenet_matches_keras(tmp_path):
     _check(keras.applications.MobileNet, A.MobileNet, tmp_path, alpha=0.25, classes=10,
            layout="keras3", pre=A.mobilenet.preprocess_input)
 
 
+@pytest.mark.slow  # one family member per code path runs by default
 def test_densenet121_matches_keras(tmp_path):
     _check(keras.applications.DenseNet121, A.DenseNet121, tmp_path, include_top=False,
            pooling="avg", layout="legacy", pre=A.densenet.preprocess_input)
@@ -278,6 +282,7 @@ def test_densenet_variants_and_channels_first():
         config.set_image_data_format(old)
 
 
+@pytest.mark.slow  # one family member per code path runs by default
 def test_efficientnetb0_matches_keras(tmp_path):
     _check(keras.applications.EfficientNetB0, A.EfficientNetB0, tmp_path, classes=10,
            layout="legacy")  # takes [0, 255] pixels: it normalizes them itself
@@ -307,6 +312,7 @@ def test_saved_application_reloads_without_custom_objects(tmp_path):
     assert [layer.name for layer in r.layers] == [layer.name for layer in m.layers]
 
 
+@pytest.mark.slow  # one family member per code path runs by default
 def test_xception_matches_keras(tmp_path):
     # its residual projections are auto-named (conv2d, batch_normalization, add, ...)
     _check(keras.applications.Xception, A.Xception, tmp_path, size=71, include_top=False,
@@ -336,6 +342,7 @@ def test_legacy_file_pairs_unmatched_names_in_order(tmp_path):
         np.testing.assert_array_equal(np.asarray(v), values[id(v)])
 
 
+@pytest.mark.slow  # one family member per code path runs by default
 def test_inceptionv3_matches_keras(tmp_path):
     # every convolution is auto-named: the names must come out in Keras's order
     _check(keras.applications.InceptionV3, A.InceptionV3, tmp_path, size=75,
@@ -347,6 +354,7 @@ def test_mobilenetv3small_matches_keras(tmp_path):
            layout="legacy")
 
 
+@pytest.mark.slow  # one family member per code path runs by default
 def test_mobilenetv3large_minimalistic_matches_keras(tmp_path):
     _check(keras.applications.MobileNetV3Large, A.MobileNetV3Large, tmp_path,
            include_top=False, minimalistic=True, pooling="avg", layout="keras3")
@@ -357,6 +365,7 @@ def test_efficientnetv2b0_matches_keras(tmp_path):
            layout="both")
 
 
+@pytest.mark.slow  # one family member per code path runs by default
 def test_efficientnetv2s_no_preprocessing_matches_keras(tmp_path):
     # the S/M/L stage tables and the [-1, 1] path; fused blocks with expand_ratio 1
     _check(keras.applications.EfficientNetV2S, A.EfficientNetV2S, tmp_path,

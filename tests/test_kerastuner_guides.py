@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -22,6 +24,7 @@ def run_guide(name, tmp_path, **env):
     return proc.stdout
 
 
+@pytest.mark.slow  # about 90 s here: one model compiled per trial
 def test_getting_started_guide(tmp_path):
     out = run_guide("kerastuner_getting_started.py", tmp_path)
     for part in range(1, 8):
@@ -62,6 +65,7 @@ def test_tailor_the_search_space_guide(tmp_path):
     assert "mse" in override.split("override compile ok")[0].strip().splitlines()[-1]
 
 
+@pytest.mark.slow  # about 90 s here: one model compiled per trial
 def test_failed_trials_guide(tmp_path):
     out = run_guide("kerastuner_failed_trials.py", tmp_path)
     tolerate, rest = out.split("tolerate ok")

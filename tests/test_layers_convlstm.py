@@ -19,15 +19,22 @@ def randomized(factory, input_shape, seed=0):
     return make
 
 
+# The first 1D, 2D and 3D cases run by default; the rest (about a minute each here) with
+# `pytest -m slow`.
+_SLOW = pytest.mark.slow
 CASES = [
     (lambda: L.ConvLSTM1D(3, 3, padding="same", return_sequences=True), (2, 3, 6, 2)),
-    (lambda: L.ConvLSTM1D(2, 3, strides=2, return_state=True), (2, 4, 7, 2)),
+    pytest.param(lambda: L.ConvLSTM1D(2, 3, strides=2, return_state=True), (2, 4, 7, 2),
+                 marks=_SLOW),
     (lambda: L.ConvLSTM2D(2, 3), (2, 3, 5, 5, 2)),
-    (lambda: L.ConvLSTM2D(2, (2, 3), padding="same", go_backwards=True,
-                          return_sequences=True, activation="relu"), (1, 3, 4, 5, 2)),
-    (lambda: L.ConvLSTM2D(2, 3, dilation_rate=2, padding="same",
-                          data_format="channels_first"), (2, 2, 2, 5, 5)),
-    (lambda: L.ConvLSTM2D(2, 2, use_bias=False, unit_forget_bias=False), (1, 2, 4, 4, 1)),
+    pytest.param(lambda: L.ConvLSTM2D(2, (2, 3), padding="same", go_backwards=True,
+                                      return_sequences=True, activation="relu"),
+                 (1, 3, 4, 5, 2), marks=_SLOW),
+    pytest.param(lambda: L.ConvLSTM2D(2, 3, dilation_rate=2, padding="same",
+                                      data_format="channels_first"), (2, 2, 2, 5, 5),
+                 marks=_SLOW),
+    pytest.param(lambda: L.ConvLSTM2D(2, 2, use_bias=False, unit_forget_bias=False),
+                 (1, 2, 4, 4, 1), marks=_SLOW),
     (lambda: L.ConvLSTM3D(2, 2, return_sequences=True), (1, 2, 3, 3, 3, 2)),
 ]
 
