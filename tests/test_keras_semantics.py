@@ -182,6 +182,7 @@ def _from_scratch_loop(K, weights):
 
 
 def test_training_loop_from_scratch_guide_runs_as_in_keras():
+    keras.backend.clear_session()  # Keras's layer-name counter, as trine's is reset per test
     rs = np.random.RandomState(1)
     weights = [rs.randn(12, 8).astype("float32") * 0.3, rs.randn(8).astype("float32") * 0.1,
                rs.randn(8, 4).astype("float32") * 0.3, rs.randn(4).astype("float32") * 0.1]
