@@ -33,6 +33,7 @@ import numpy as np
 
 from trine.core import allocation
 from trine.saving.errors import SavingError, UnsafeFileError
+from trine.saving.weights import overrides as _weights_overrides
 
 # ====================================================================== registry
 # Registration lives in core (every layer of the package may need it); re-exported here.
@@ -312,22 +313,14 @@ def _serialize_layer(layer):
     from trine.models.model import Model
     if isinstance(layer, Model):
         bc = _model_build_config(layer)
-        if _overrides(layer, "get_build_config"):
+        if _weights_overrides(layer, "get_build_config"):
             bc = serialize_keras_object(layer.get_build_config())
         if bc is not None:
             record["build_config"] = bc
         record["compile_config"] = (serialize_keras_object(layer.get_compile_config())
-                                    if _overrides(layer, "get_compile_config")
+                                    if _weights_overrides(layer, "get_compile_config")
                                     else get_compile_config(layer))
     return record
-
-
-def _overrides(obj, method: str) -> bool:
-    """Whether `obj`'s class overrides one of Keras's saving hooks of its trine base class."""
-    from trine.core.layer import Layer
-    from trine.models.model import Model
-    base = Model if isinstance(obj, Model) and hasattr(Model, method) else Layer
-    return getattr(type(obj), method, None) is not getattr(base, method, None)
 
 
 def _model_build_config(model):
@@ -758,7 +751,7 @@ def _instantiate(cls, record, inner, custom):
     build_config = record.get("build_config")
     if isinstance(instance, Layer) and isinstance(build_config, dict) and not instance.built:
         with allocation.loading(f"{cls.__name__} '{name}'"):
-            if _overrides(instance, "build_from_config") or "shapes_dict" in build_config:
+            if _weights_overrides(instance, "build_from_config") or "shapes_dict" in build_config:
                 _call_hook(instance, "build_from_config", build_config)
             else:
                 shape = build_config.get("input_shape")
@@ -766,7 +759,7 @@ def _instantiate(cls, record, inner, custom):
                     _build_from_shape(instance, _json_to_shape(shape))
     compile_config = record.get("compile_config")
     if isinstance(instance, Model) and compile_config and _COMPILE.get():
-        if _overrides(instance, "compile_from_config"):
+        if _weights_overrides(instance, "compile_from_config"):
             _call_hook(instance, "compile_from_config", compile_config)
         else:
             compile_from_config(instance, compile_config, custom)
@@ -1022,7 +1015,7 @@ def _node_kwargs_keras(node, kwargs):
 def _layer_build_config(layer, node):
     if type(layer).__name__ in _KERAS_PREBUILT or not layer.built:
         return None
-    if _overrides(layer, "get_build_config"):  # e.g. MultiHeadAttention, a custom build()
+    if _weights_overrides(layer, "get_build_config"):  # e.g. MultiHeadAttention, a custom build()
         return serialize_keras_object(layer.get_build_config())
     if node is None:
         return None
@@ -1149,7 +1142,7 @@ def _unwrap_layer_entry(entry, custom):
     if not isinstance(layer, Layer):
         raise SavingError(f"The model config lists {type(layer).__name__}, which is not a layer.")
     if (isinstance(build_config, dict) and not layer.built
-            and _overrides(layer, "build_from_config")):
+            and _weights_overrides(layer, "build_from_config")):
         with allocation.loading(f"{type(layer).__name__} '{layer.name}'"):
             _call_hook(layer, "build_from_config", build_config)
     return layer

@@ -117,10 +117,13 @@ def _children(obj):
     return first + [(k, attrs[k]) for k in sorted(attrs, key=_name_key)]
 
 
-def overrides(layer, method: str) -> bool:
-    """Whether `layer`'s class overrides one of Keras's saving hooks of the base Layer."""
+def overrides(obj, method: str) -> bool:
+    """Whether `obj`'s class overrides one of Keras's saving hooks of its trine base class
+    (Model's for models, where Model defines the hook; Layer's otherwise)."""
     from trine.core.layer import Layer
-    return getattr(type(layer), method, None) is not getattr(Layer, method, None)
+    from trine.models.model import Model
+    base = Model if isinstance(obj, Model) and hasattr(Model, method) else Layer
+    return getattr(type(obj), method, None) is not getattr(base, method, None)
 
 
 def own_variables(layer):
