@@ -243,7 +243,9 @@ def _free_port() -> int:
 def test_two_processes_train_data_parallel(tmp_path):
     """Two processes on localhost (2 CPU devices each, XLA's CPU collectives over Gloo) train
     the seed MLP with DataParallel over all 4 devices: both end with identical parameters,
-    equal to a one-process run; the checkpoint process 0 writes loads on one device."""
+    equal to a one-process run; the checkpoint process 0 writes loads on one device. Process 1
+    holds its data at an unaligned address, so a data placement chosen per process by memory
+    address (which made the processes run different programs) would fail here."""
     sys.path.insert(0, HERE)
     try:
         import distribution_workers as w

@@ -25,9 +25,10 @@ def set_device_data_budget(nbytes) -> None:
     """Largest data set (bytes) that fit puts on the device whole; larger ones stream.
 
     None (the default, or the TRINE_DEVICE_DATA_BUDGET environment variable when set)
-    chooses by backend: 2 GiB on accelerators; on the CPU, where the "device" is host memory
-    and a resident copy would double the data's footprint, only arrays the CPU device can use
-    in place (JAX arrays, 64-byte aligned NumPy arrays) stay resident and others stream.
+    chooses by backend: 2 GiB on accelerators and in multi-process runs; on a single-process
+    CPU, where the "device" is host memory and a resident copy would double the data's
+    footprint, only arrays the CPU device can use in place (JAX arrays, 64-byte aligned NumPy
+    arrays) stay resident and others stream.
     """
     if nbytes is not None and int(nbytes) < 0:
         raise ValueError(f"set_device_data_budget expected bytes >= 0 or None, received "
@@ -53,8 +54,10 @@ def fits_on_device(arrays, nbytes) -> bool:
     budget = device_data_budget()
     if budget is not None:
         return nbytes <= budget
-    if jax.default_backend() == "cpu":
+    if jax.default_backend() == "cpu" and jax.process_count() == 1:
         return all(_usable_in_place(a) for a in jax.tree_util.tree_leaves(arrays))
+    # Several processes must all choose the same program (else their collectives mismatch),
+    # so the choice rests on sizes, never on where each process's allocator put the arrays.
     return nbytes <= _ACCELERATOR_BUDGET
 
 
