@@ -173,7 +173,7 @@ def _snake(name: str) -> str:
 
 def _get_mask(x):
     try:
-        from trine.core.layer import get_mask
+        from trine.core.context import get_mask
     except ImportError:  # pragma: no cover - core always present
         return None
     return get_mask(x)

@@ -105,7 +105,7 @@ class SeedGenerator:
 def _root_context(ctx):
     """The outermost call context sharing `ctx`'s key: nested layer calls push their own
     contexts, but draws are numbered per step."""
-    from trine.core.layer import _ctx
+    from trine.core.context import _ctx
     for c in getattr(_ctx, "stack", ()):
         if c.rng is ctx.rng:
             return c

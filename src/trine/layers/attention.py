@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine import constraints, initializers, regularizers
-from trine.core.layer import Layer, get_mask
+from trine.core.context import get_mask
+from trine.core.layer import Layer
 
 __all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
 

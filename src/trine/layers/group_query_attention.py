@@ -14,7 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine import constraints, initializers, regularizers
-from trine.core.layer import Layer, get_mask
+from trine.core.context import get_mask
+from trine.core.layer import Layer
 from trine.layers.einsum_dense import EinsumDense
 
 __all__ = ["GroupQueryAttention"]
