@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.core.layer import InputSpec, Layer
-from trine.initializers_stft import STFT
-from trine.layers.conv import _conv, normalize_data_format
+from trine.initializers.stft import STFT
+from trine.ops.convolution import convolve, normalize_data_format
 from trine.ops_signal import stft
 
 __all__ = ["MelSpectrogram", "STFTSpectrogram"]
@@ -133,7 +133,7 @@ class STFTSpectrogram(Layer):
             batch, channels, time = x.shape
             x = jnp.reshape(x, (-1, 1, time))
         k = jnp.asarray(kernel.value).astype(x.dtype)
-        y = _conv(x, k, (self._frame_step,), self.padding, (1,), self.data_format)
+        y = convolve(x, k, (self._frame_step,), self.padding, (1,), self.data_format)
         if last:
             y = jnp.swapaxes(y, 1, 2)
         return jnp.reshape(y, (batch, channels) + tuple(y.shape[1:]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from trine.initializers import Initializer
+from trine.initializers.base import Initializer
 
 __all__ = ["STFT"]
 
