@@ -9,7 +9,6 @@ A layer is called three ways, all through `__call__`:
 """
 from __future__ import annotations
 
-import collections
 import inspect
 
 import jax
@@ -18,8 +17,10 @@ import numpy as np
 
 from trine.core import allocation
 from trine.core.random import SeedGenerator
+from trine.core.shapes import unbatched
 from trine.core.symbolic import KerasTensor, Node, any_symbolic, is_symbolic
-from trine.core.variable import AutocastScope, StatelessScope, Variable, current_scope
+from trine.core.tracking import own_variables
+from trine.core.variable import AutocastScope, StatelessScope, Variable
 
 from trine.core.context import (  # noqa: F401  (re-exported: the names layers import)
     CallContext, CallRecorder, _ctx, _record, current_context, get_mask, set_mask)
@@ -549,10 +550,16 @@ class Layer:
                 self.build(shape)
             self.built = True
 
+    # what Layer's own machinery sets on an instance: never a user's variables (core.tracking)
+    _machinery_attrs = _UNTRACKED | frozenset({
+        "_batch_input_shape", "_call_has_mask", "_call_has_training", "_dtype_policy",
+        "_eager_rng_counter", "_own_variables", "_regularized", "_seed_gen", "_tracker_ready",
+        "_trainable", "activity_regularizer", "autocast", "built", "input_spec", "name",
+        "supports_masking"})
+
     def save_own_variables(self, store):
         """Write this layer's own variables into `store` as "0", "1", ... (trainable first),
         as Keras does; override to save other state (and call super() for the variables)."""
-        from trine.saving.weights import own_variables  # the one definition of "own"
         for i, v in enumerate(own_variables(self)):
             store[str(i)] = np.asarray(v.value)
 
@@ -562,7 +569,6 @@ class Layer:
         Raises:
             ValueError: when the store holds a different number of variables or shapes.
         """
-        from trine.saving.weights import own_variables
         own = own_variables(self)
         if len(store.keys()) != len(own):
             raise ValueError(
@@ -582,8 +588,7 @@ class Layer:
         if self.__dict__.get("_build_config_shape") is None:
             self._build_config_shape = _json_shape(shapes)
         if self.__dict__.get("_build_input_shape") is None:
-            from trine.models.model import _unbatched
-            self._build_input_shape = _unbatched(shapes)
+            self._build_input_shape = unbatched(shapes)
         with jax.ensure_compile_time_eval():
             self.build(shapes)
         self.built = True

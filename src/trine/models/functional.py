@@ -30,6 +30,11 @@ class Functional(Model):
             input that is not listed ("graph disconnected"), or two layers share a name.
     """
 
+    # the graph's bookkeeping: its layers are reached through `layers`, never these
+    _machinery_attrs = frozenset({
+        "_graph_layers", "_in_treedef", "_input_tensors", "_inputs_struct", "_nodes",
+        "_out_treedef", "_output_tensors", "_outputs_struct"})
+
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         Trainer.__init__(self)

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.core.layer import CallContext, Layer
+from trine.core.shapes import unbatched
 from trine.core.symbolic import KerasTensor
 from trine.core.variable import StatelessScope, Variable
 from trine.training.trainer import Trainer
@@ -28,6 +29,12 @@ class Model(Trainer, Layer):
         >>> inputs = Input(shape=(4,))
         >>> model = Model(inputs, Dense(2)(inputs))
     """
+
+    # what Model and its trainer set on an instance: never a user's layers or variables
+    _machinery_attrs = frozenset({
+        "_ahead", "_auto_config", "_auto_k", "_batch_metric_state", "_compile_built",
+        "_compiling", "_losses", "_metrics_list", "_opt_state", "_run_eagerly", "_step",
+        "_trackers", "_tx", "compiled", "history", "loss", "stop_training", "trace_counts"})
 
     def __new__(cls, *args, **kwargs):
         if len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs:
@@ -86,7 +93,7 @@ class Model(Trainer, Layer):
             raise ValueError(
                 f"Model '{self.name}'.build() needs an input shape, e.g. "
                 "model.build((None, 28, 28)).")
-        input_shape = _unbatched(input_shape)
+        input_shape = unbatched(input_shape)
         spec = _placeholders(input_shape)
         self.compute_output_spec(spec)
         self._build_input_shape = input_shape
@@ -336,16 +343,6 @@ def _all_symbolic(struct) -> bool:
     """Whether `struct` is a KerasTensor or a non-empty list / tuple / dict of them."""
     leaves = jax.tree_util.tree_leaves(struct, is_leaf=lambda t: isinstance(t, KerasTensor))
     return bool(leaves) and all(isinstance(t, KerasTensor) for t in leaves)
-
-
-def _unbatched(shape):
-    """Replace the batch dimension of (a structure of) shapes by None."""
-    if isinstance(shape, dict):
-        return {k: _unbatched(v) for k, v in shape.items()}
-    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple, dict)):
-        return [_unbatched(s) for s in shape]
-    shape = tuple(shape)
-    return (None,) + shape[1:] if shape else shape
 
 
 def _placeholders(shape):

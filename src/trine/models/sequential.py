@@ -26,6 +26,9 @@ class Sequential(Model):
         >>> model = Sequential([Flatten(input_shape=[28, 28]), Dense(10)])
     """
 
+    # the stack's bookkeeping: its layers are reached through `layers`, never these
+    _machinery_attrs = frozenset({"_input_layer", "_seq_layers"})
+
     def __init__(self, layers=None, trainable=True, name=None, **kwargs):
         Layer.__init__(self, trainable=trainable, name=name, **kwargs)
         Trainer.__init__(self)

@@ -370,7 +370,8 @@ class _Spec:
 def weight_spec(model) -> dict:
     """The reference model's weights in the file's nested layout ({path parts: _Spec})."""
     import jax.numpy as jnp
-    from trine.saving.weights import _named_state, _optimizer_arrays, _own_variables, walk
+    from trine.core.tracking import own_variables
+    from trine.saving.weights import _named_state, _optimizer_arrays, walk
     spec = {}
 
     def put(path, entries):
@@ -383,7 +384,7 @@ def weight_spec(model) -> dict:
 
     for path, layer in walk(model):
         entries = {str(i): _Spec(v.shape, jnp.dtype(v.dtype).name)
-                   for i, v in enumerate(_own_variables(layer))}
+                   for i, v in enumerate(own_variables(layer))}
         entries.update({k: _Spec(np.shape(a), np.asarray(a).dtype.name)
                         for k, a in _named_state(layer).items()})
         put(path, entries)

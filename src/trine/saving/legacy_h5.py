@@ -19,7 +19,7 @@ import numpy as np
 
 from trine.saving.errors import SavingError, UnsafeFileError
 from trine.saving.safe_h5 import SafeH5Reader, ShapeMismatch
-from trine.saving.weights import _own_variables
+from trine.core.tracking import own_variables
 
 _MAX_NAMES = 100_000
 
@@ -68,7 +68,7 @@ def is_legacy_h5(reader: SafeH5Reader) -> bool:
 
 
 def _weighted_layers(model):
-    return [layer for layer in model.layers if _own_variables(layer)]
+    return [layer for layer in model.layers if own_variables(layer)]
 
 
 def load_legacy_h5_weights(model, filepath, skip_mismatch: bool = False) -> None:
@@ -127,7 +127,7 @@ def load_legacy_h5_weights(model, filepath, skip_mismatch: bool = False) -> None
         pairs += [(layer, n, g, w) for layer, (n, g, w) in zip(rest, rest_file)]
         pending, problems = [], []
         for layer, n, group, wnames in pairs:
-            own = _own_variables(layer)
+            own = own_variables(layer)
             where = f"layer '{layer.name}' ({type(layer).__name__}) from group '{n}'"
             if len(own) != len(wnames):
                 problems.append(f"{where}: expected {len(own)} weights "

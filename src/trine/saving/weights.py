@@ -38,6 +38,7 @@ import numpy as np
 
 # one writer for every file trine saves: temp files named per target, mode from the umask
 from trine._util.atomic import atomic_write, remove_stale
+from trine.core.tracking import machinery_attrs, own_variables
 from trine.saving.errors import SavingError, UnsafeFileError
 from trine.saving.safe_h5 import SafeH5Reader, ShapeMismatch
 
@@ -48,26 +49,6 @@ def _snake(name: str) -> str:
     name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-_INTERNAL_ATTRS = None
-
-
-def _internal_attrs():
-    """Attribute names trine's own Layer / Model machinery sets (never user sublayers)."""
-    global _INTERNAL_ATTRS
-    if _INTERNAL_ATTRS is None:
-        from trine.core.layer import _UNTRACKED, Layer
-        from trine.models.model import Model
-        names = set(_UNTRACKED)
-        names |= set(Layer(name="__trine_saving_ref__").__dict__)
-        names |= set(Model(name="__trine_saving_ref_model__").__dict__)
-        names |= {"_graph_layers", "_nodes", "_seq_layers", "_input_layer", "_functional",
-                  "_inputs_struct", "_outputs_struct", "_input_tensors", "_output_tensors",
-                  "_in_treedef", "_out_treedef", "_path_cache", "_tx", "_opt_state",
-                  "_batch_metric_state", "_losses", "_trackers", "_metrics_list"}
-        _INTERNAL_ATTRS = frozenset(names)
-    return _INTERNAL_ATTRS
 
 
 def _holds_layer(v, depth=0):
@@ -104,7 +85,7 @@ def _children(obj):
     from trine.models.sequential import Sequential
     first = []
     attrs = {}
-    internal = _internal_attrs()
+    internal = machinery_attrs(type(obj))
     if isinstance(obj, (Functional, Sequential)):
         first.append(("layers", _sublayers(obj)))
     elif isinstance(obj, Model):
@@ -124,40 +105,6 @@ def overrides(obj, method: str) -> bool:
     from trine.models.model import Model
     base = Model if isinstance(obj, Model) and hasattr(Model, method) else Layer
     return getattr(type(obj), method, None) is not getattr(base, method, None)
-
-
-def own_variables(layer):
-    """The variables `save_own_variables` writes for `layer` by default, in Keras's order."""
-    return _own_variables(layer)
-
-
-def _own_variables(layer):
-    """The layer's own variables, trainable first (Keras: `_trainable_variables +
-    _non_trainable_variables`); caches of trine's machinery are not looked into."""
-    from trine.core.layer import Layer
-    from trine.core.variable import Variable
-    vs = list(layer._own_variables)
-    ids = {id(v) for v in vs}
-    internal = _internal_attrs()
-
-    def visit(v, depth):
-        if isinstance(v, Variable):
-            if id(v) not in ids:
-                ids.add(id(v))
-                vs.append(v)
-        elif isinstance(v, Layer):
-            return
-        elif depth < 4 and isinstance(v, (list, tuple)):
-            for e in v:
-                visit(e, depth + 1)
-        elif depth < 4 and isinstance(v, dict):
-            for e in v.values():
-                visit(e, depth + 1)
-
-    for k, v in layer.__dict__.items():
-        if k not in internal and k != "_own_variables":
-            visit(v, 0)
-    return [v for v in vs if v.trainable] + [v for v in vs if not v.trainable]
 
 
 def walk(model):
@@ -213,7 +160,7 @@ def keras_variable_order(model):
     def rec(layer, depth=0):
         if depth > 64:
             return
-        for v in _own_variables(layer):
+        for v in own_variables(layer):
             if id(v) not in seen:
                 seen.add(id(v))
                 out.append(v)
@@ -383,7 +330,7 @@ def write_weights(model, h5file) -> None:
                 _write_array(group, str(k), np.asarray(jax.device_get(
                     a.value if hasattr(a, "value") else a)))
             continue
-        for i, v in enumerate(_own_variables(layer)):
+        for i, v in enumerate(own_variables(layer)):
             _write_array(group, str(i), np.asarray(jax.device_get(v.value)))
     opt = getattr(model, "optimizer", None)
     if opt is None or not getattr(model, "compiled", False):
@@ -461,7 +408,7 @@ def read_weights(model, reader: SafeH5Reader, skip_mismatch: bool = False,
     for path, layer in walk(model):
         gpath = f"{path}/vars" if path else "vars"
         group = reader.get_group(gpath)
-        own = _own_variables(layer)
+        own = own_variables(layer)
         names = sorted(group.keys(), key=_num_key) if group is not None else []
         if overrides(layer, "load_own_variables"):  # Keras's hook: the layer reads the store
             if group is None and own:
