@@ -30,14 +30,16 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from trine import losses as _losses
+from trine.core import context as _context
 from trine.core.variable import StatelessScope, Variable
-from trine.losses import (binary_crossentropy, categorical_crossentropy, categorical_hinge,
+from trine.losses import (BUILTIN_FUNCTIONS, binary_crossentropy, categorical_crossentropy, categorical_hinge,
                           cosine_similarity, hinge, kl_divergence, log_cosh,
                           mean_absolute_error, mean_absolute_percentage_error,
                           mean_squared_error, mean_squared_logarithmic_error, poisson,
                           sparse_categorical_crossentropy, squared_hinge,
                           squeeze_or_expand_to_same_rank)
+from trine import ops as _ops
+from trine.losses import base as _loss_base
 
 __all__ = [
     "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
@@ -404,7 +406,7 @@ def _samplewise(values, sample_weight, reduce_fn, dtype, mask=None):
     if sample_weight is not None:
         sample_weight = _arr(sample_weight, dtype)
         if mask is not None:
-            sample_weight = _losses._apply_mask(sample_weight, mask, dtype, "sum")
+            sample_weight = _loss_base.apply_mask(sample_weight, mask, dtype, "sum")
         values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
         w_ndim, v_ndim = sample_weight.ndim, values.ndim
         if v_ndim > w_ndim:
@@ -481,7 +483,7 @@ class Mean(Metric):
         return self._accumulate(state, values, sample_weight)
 
     def _result(self, state):
-        return _losses._divide_no_nan(state[0], state[1].astype(self.dtype))
+        return _ops.divide_no_nan(state[0], state[1].astype(self.dtype))
 
 
 def _fn_name(fn) -> str | None:
@@ -517,16 +519,10 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = dict(kwargs)
 
     def _update(self, state, y_true, y_pred, sample_weight=None):
-        mask = _losses._get_mask(y_pred)
-        if self._fn is sparse_categorical_crossentropy:
-            kw = {"from_logits": False, "ignore_class": None, "axis": -1, **self._fn_kwargs}
-            values, out_mask = _losses._sparse_ce(y_true, y_pred, kw["from_logits"],
-                                                  kw["ignore_class"], kw["axis"])
-        else:
-            values = self._fn(y_true, y_pred, **self._fn_kwargs)
-            out_mask = _losses._get_mask(values)
+        mask = _context.get_mask(y_pred)
+        values, out_mask = _loss_base.call_with_mask(self._fn, self._fn_kwargs, y_true, y_pred)
         if mask is not None:
-            sample_weight = _losses._apply_mask(sample_weight, mask, self.dtype, "sum")
+            sample_weight = _loss_base.apply_mask(sample_weight, mask, self.dtype, "sum")
         # as Keras: a mask on the values only weighs in when there are sample weights
         return self._accumulate(state, values, sample_weight, mask=out_mask)
 
@@ -901,7 +897,7 @@ from trine.metrics_confusion import (AUC, F1Score, FalseNegatives,  # noqa: E402
                                      TrueNegatives, TruePositives)
 
 # ------------------------------------------------------------------------ lookup
-_FUNCTIONS: dict[str, Callable] = {**_losses._FUNCTIONS} | {
+_FUNCTIONS: dict[str, Callable] = {**BUILTIN_FUNCTIONS} | {
     fn.__name__: fn for fn in (
         accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
         top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_squared_error,
@@ -1045,9 +1041,7 @@ def resolve_accuracy(name: str, loss: Any, y_true_shape: Sequence | None,
         lname = str(getattr(loss, "name", None) or getattr(getattr(loss, "fn", None),
                                                             "__name__", None)
                     or getattr(loss, "__name__", "")).lower()
-        is_sparse = ("sparse" in lname or isinstance(loss, _losses.SparseCategoricalCrossentropy)
-                     or getattr(loss, "fn", None) is sparse_categorical_crossentropy
-                     or loss is sparse_categorical_crossentropy)
+        is_sparse = "sparse" in lname or getattr(loss, "sparse_labels", False)
     if key in ("accuracy", "acc"):
         if is_binary:
             return BinaryAccuracy(name=str(name))

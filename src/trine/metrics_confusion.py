@@ -28,8 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.core.variable import current_scope
-from trine.losses import _divide_no_nan, squeeze_or_expand_to_same_rank
+from trine.losses import squeeze_or_expand_to_same_rank
 from trine.metrics import Metric, _arr, _snake
+from trine.ops import divide_no_nan
 
 __all__ = [
     "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "Precision",
@@ -366,7 +367,7 @@ class _PrecisionRecall(Metric):
         return [state[0] + counts["tp"], state[1] + counts[self._OTHER]]
 
     def _result(self, state):
-        value = _divide_no_nan(state[0], state[0] + state[1])
+        value = divide_no_nan(state[0], state[0] + state[1])
         return value[0] if len(self.thresholds) == 1 else value
 
     def get_config(self):
@@ -467,9 +468,9 @@ class _AtValueBase(Metric):
 
     def _rates(self, state):
         tp, fp, tn, fn = state
-        return {"recall": _divide_no_nan(tp, tp + fn),
-                "specificity": _divide_no_nan(tn, tn + fp),
-                "precision": _divide_no_nan(tp, tp + fp)}
+        return {"recall": divide_no_nan(tp, tp + fn),
+                "specificity": divide_no_nan(tn, tn + fp),
+                "precision": divide_no_nan(tp, tp + fp)}
 
     _CONSTRAINED = "recall"
     _DEPENDENT = "precision"
@@ -798,18 +799,18 @@ class AUC(_LazyShapeMetric):
         if self.label_weights is None:
             return jnp.mean(by_label)
         lw = jnp.asarray(self.label_weights, self.dtype)
-        return _divide_no_nan(jnp.sum(by_label * lw), jnp.sum(lw))
+        return divide_no_nan(jnp.sum(by_label * lw), jnp.sum(lw))
 
     def _interpolate_pr_auc(self, tp, fp, fn):
         k = self.num_thresholds - 1
         dtp = tp[:k] - tp[1:]
         p = tp + fp
         dp = p[:k] - p[1:]
-        slope = _divide_no_nan(dtp, jnp.maximum(dp, 0))
+        slope = divide_no_nan(dtp, jnp.maximum(dp, 0))
         intercept = tp[1:] - slope * p[1:]
         ratio = jnp.where((p[:k] > 0) & (p[1:] > 0),
-                          _divide_no_nan(p[:k], jnp.maximum(p[1:], 0)), jnp.ones_like(p[1:]))
-        increments = _divide_no_nan(slope * (dtp + intercept * jnp.log(ratio)),
+                          divide_no_nan(p[:k], jnp.maximum(p[1:], 0)), jnp.ones_like(p[1:]))
+        increments = divide_no_nan(slope * (dtp + intercept * jnp.log(ratio)),
                                     jnp.maximum(tp[1:] + fn[1:], 0))
         return self._by_label(increments)
 
@@ -817,15 +818,15 @@ class AUC(_LazyShapeMetric):
         tp, fp, tn, fn = state
         if self.curve == "PR" and self.summation_method == "interpolation":
             return self._interpolate_pr_auc(tp, fp, fn)
-        recall = _divide_no_nan(tp, tp + fn)
+        recall = divide_no_nan(tp, tp + fn)
         if self.curve == "ROC":
-            x, y = _divide_no_nan(fp, fp + tn), recall
+            x, y = divide_no_nan(fp, fp + tn), recall
         elif self.curve == "PR":
-            x, y = recall, _divide_no_nan(tp, tp + fp)
+            x, y = recall, divide_no_nan(tp, tp + fp)
         else:
-            scale = _divide_no_nan(tp + fn, tn + fp)
-            recall_gain = 1.0 - scale * _divide_no_nan(fn, tp)
-            precision_gain = 1.0 - scale * _divide_no_nan(fp, tp)
+            scale = divide_no_nan(tp + fn, tn + fp)
+            recall_gain = 1.0 - scale * divide_no_nan(fn, tp)
+            precision_gain = 1.0 - scale * divide_no_nan(fp, tp)
             recall_gain = jnp.maximum(jnp.where(tp == 0, 0.0, recall_gain), 0.0)
             precision_gain = jnp.where(tp == 0, 1.0, precision_gain)
             x, y = recall_gain, precision_gain
