@@ -12,7 +12,7 @@ Variants (conv / max-pool gradient):
   concat+rs     the same with pooling as reshape + max, differentiated by JAX
   xla+rs        XLA convolution, reshape + max pooling
   patches       trine's CPU path: gathered patches x matrix with its own derivative rule, masked-copy
-                max-pool gradient (`trine.layers._cpu_paths`)
+                max-pool gradient (`trine.ops.cpu_paths`)
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def run_variant(variant, n_images=2560, batch=128):
 
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path.insert(0, os.path.join(here, "src"))
-    from trine.layers import _cpu_paths
+    from trine.ops import cpu_paths as _cpu_paths
 
     def conv_xla(x, k):
         return _cpu_paths._xla_valid_conv(x, k, (1, 1), (1, 1))

@@ -4,8 +4,8 @@ as predict runs it, and forward + both gradients, as a training step does), inte
     python bench/conv_shapes.py [--batch 128] [--rounds 7]
 
 Prints, per shape, milliseconds for XLA, "patches" (the patch path forced on), and "trine"
-(what `_cpu_paths.conv_channels_last` chooses for that shape), and the patches/XLA ratios the
-per-shape rule in `_cpu_paths` is drawn from.
+(what `trine.ops.cpu_paths.conv_channels_last` chooses for that shape), and the patches/XLA ratios the
+per-shape rule in `trine.ops.cpu_paths` is drawn from.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from trine.layers import _cpu_paths as cp  # noqa: E402
+from trine.ops import cpu_paths as cp  # noqa: E402
 
 DN = ("NHWC", "HWIO", "NHWC")
 # (input H, W, C), kernel (kh, kw, cin, cout), stride, padding (W3's, then W5's shapes)

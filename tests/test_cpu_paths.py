@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from trine.layers import _cpu_paths
-from trine.layers.conv import _conv, same_padding
+from trine.ops import cpu_paths as _cpu_paths
+from trine.ops.convolution import convolve as _conv, same_padding
 from trine.layers.pooling import MaxPooling2D
 
 pytestmark = pytest.mark.skipif(jax.default_backend() != "cpu",

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from trine import ops
 from trine.core import registration
 from trine.core.variable import Variable
 
@@ -402,8 +403,7 @@ def tanh_shrink(x):
     Returns:
         An array like `x`.
     """
-    x = _arr(x)
-    return x - jnp.tanh(x)
+    return ops.tanh_shrink(x)
 
 
 def soft_shrink(x, threshold: float = 0.5):
@@ -416,9 +416,7 @@ def soft_shrink(x, threshold: float = 0.5):
     Returns:
         An array like `x`.
     """
-    x = _arr(x)
-    zero = jnp.zeros((), x.dtype)
-    return jnp.where(x > threshold, x - threshold, jnp.where(x < -threshold, x + threshold, zero))
+    return ops.soft_shrink(x, threshold)
 
 
 def hard_shrink(x, threshold: float = 0.5):
@@ -431,8 +429,7 @@ def hard_shrink(x, threshold: float = 0.5):
     Returns:
         An array like `x`.
     """
-    x = _arr(x)
-    return jnp.where(jnp.abs(x) > threshold, x, jnp.zeros((), x.dtype))
+    return ops.hard_shrink(x, threshold)
 
 
 def threshold(x, threshold, default_value):
@@ -446,8 +443,7 @@ def threshold(x, threshold, default_value):
     Returns:
         An array like `x`.
     """
-    x = _arr(x)
-    return jnp.where(x > threshold, x, jnp.asarray(default_value, x.dtype))
+    return ops.threshold(x, threshold, default_value)
 
 
 def sparsemax(x, axis: int = -1):
@@ -468,18 +464,7 @@ def sparsemax(x, axis: int = -1):
     Example:
         >>> sparsemax(jnp.array([1.0, 1.2, 0.0]))
     """
-    x = _arr(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.float32)
-    z = -jnp.sort(-x, axis=axis)
-    shape = [1] * x.ndim
-    shape[axis] = x.shape[axis]
-    k = jnp.arange(1, x.shape[axis] + 1, dtype=x.dtype).reshape(shape)
-    cum = jnp.cumsum(z, axis=axis)
-    support = 1 + k * z > cum  # the support is a prefix of the sorted entries
-    n = jnp.sum(support, axis=axis, keepdims=True)
-    tau = (jnp.take_along_axis(cum, n - 1, axis=axis) - 1) / n.astype(x.dtype)
-    return jnp.maximum(x - tau, 0)
+    return ops.sparsemax(x, axis=axis)
 
 
 _BY_NAME: dict[str, Callable] = {

@@ -7,6 +7,26 @@ import jax.numpy as jnp
 from trine.core import allocation
 
 
+# Recording an operation as a graph node needs the op layer, which sits above core: it
+# registers itself here when trine.layers is imported.
+_op_recorder = [None]
+
+
+def register_op_recorder(recorder) -> None:
+    """Install `recorder(name, args, kwargs)`, which turns an operation on symbolic tensors
+    into a graph node and returns its symbolic output."""
+    _op_recorder[0] = recorder
+
+
+def record_op(name: str, args, kwargs=None):
+    """Apply operation `name` (an operator such as "add", or "ops.<function>") to symbolic
+    `args` as a node of the graph being built."""
+    if _op_recorder[0] is None:
+        raise RuntimeError("trine.layers is not imported: operations on symbolic tensors "
+                           "cannot be recorded. Import trine (or trine.layers) first.")
+    return _op_recorder[0](name, tuple(args), dict(kwargs or {}))
+
+
 class KerasTensor:
     """A symbolic tensor: a shape (None for unknown dims), a dtype and the call that made it.
 
@@ -44,8 +64,7 @@ class KerasTensor:
 
     # Operators record an op node, so `x + y` on symbolic tensors becomes part of the graph.
     def _op(self, name, *others):
-        from trine.layers.ops_layer import op_call
-        return op_call(name, self, *others)
+        return record_op(name, (self,) + others)
 
     def __add__(self, o): return self._op("add", o)
     def __radd__(self, o): return self._op("radd", o)

@@ -1,5 +1,6 @@
 """Layers (Keras `keras.layers`)."""
 from trine.core.layer import InputSpec, Layer
+from trine.layers import ops_layer as _ops_layer  # noqa: F401  (registers op recording)
 from trine.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from trine.layers.adaptive_pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
                                            AdaptiveAveragePooling3D, AdaptiveMaxPooling1D,

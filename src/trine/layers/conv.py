@@ -8,19 +8,20 @@ Kernel layouts are exactly Keras 3's, so weights move between trine and Keras un
 - `SeparableConvND`:   depthwise as above; pointwise
                        `(1,) * rank + (in_channels * depth_multiplier, filters)`
 
-Every convolution goes through one function, `_conv`; on CPU it runs channels-last
-convolutions as patches times a matrix (`_cpu_paths`), which XLA's CPU backend runs 2-4x
-faster than its own convolution.
+Every convolution goes through one function, `trine.ops.convolution.convolve`; on CPU it
+runs channels-last convolutions as patches times a matrix (`trine.ops.cpu_paths`), which
+XLA's CPU backend runs 2-4x faster than its own convolution.
 """
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from trine import activations, constraints, initializers, regularizers
 from trine.core.layer import InputSpec, Layer
-from trine.layers._cpu_paths import conv_channels_last
+from trine.ops.convolution import (conv_output_length, convolve, normalize_data_format,
+                                   normalize_padding, normalize_tuple, transpose_output_length,
+                                   transpose_padding)
 
 
 # --------------------------------------------------------------------------------------
@@ -29,152 +30,12 @@ def _ser(mod, obj):
     return mod.serialize(obj) if obj is not None else None
 
 
-def normalize_tuple(value, n: int, arg: str, layer: str, *, allow_zero: bool = False) -> tuple:
-    """`value` (an int or a sequence of `n` ints) as a tuple of `n` ints.
-
-    Raises:
-        ValueError: naming `layer` and `arg` when the value is not of that form.
-    """
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        out = (int(value),) * n
-    elif isinstance(value, (list, tuple)) and len(value) == n and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-        out = tuple(int(v) for v in value)
-    else:
-        raise ValueError(
-            f"{layer}: argument `{arg}` must be an integer or a tuple of {n} integers, "
-            f"received {arg}={value!r}.")
-    low = 0 if allow_zero else 1
-    if any(v < low for v in out):
-        what = "non-negative" if allow_zero else "positive"
-        raise ValueError(
-            f"{layer}: every entry of `{arg}` must be {what}, received {arg}={value!r}.")
-    return out
-
-
-def normalize_data_format(value, layer: str) -> str:
-    """`None` -> the global `trine.config.image_data_format()`; otherwise one of the two
-    Keras names (case-insensitive)."""
-    if value is None:
-        from trine.config import image_data_format
-        return image_data_format()
-    if isinstance(value, str) and value.lower() in ("channels_last", "channels_first"):
-        return value.lower()
-    raise ValueError(
-        f"{layer}: argument `data_format` must be 'channels_last' or 'channels_first', "
-        f"received data_format={value!r}.")
-
-
-def normalize_padding(value, layer: str, *, allow_causal: bool = False) -> str:
-    """"valid" / "same" (and "causal" where allowed), case-insensitive."""
-    allowed = ("valid", "same", "causal") if allow_causal else ("valid", "same")
-    if isinstance(value, str) and value.lower() in allowed:
-        return value.lower()
-    names = ", ".join(repr(a) for a in allowed)
-    raise ValueError(
-        f"{layer}: argument `padding` must be one of {names}, received padding={value!r}.")
-
-
 def _is_positive_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
 
 
 def _layer_label(layer) -> str:
     return f"{type(layer).__name__} layer '{layer.name}'"
-
-
-# --------------------------------------------------------------------------------------
-# the convolution primitive
-def _dimension_numbers(rank: int, data_format: str) -> jax.lax.ConvDimensionNumbers:
-    if data_format == "channels_last":
-        lhs = (0, rank + 1) + tuple(range(1, rank + 1))
-    else:
-        lhs = (0, 1) + tuple(range(2, rank + 2))
-    rhs = (rank + 1, rank) + tuple(range(rank))  # kernel: spatial..., in, out
-    return jax.lax.ConvDimensionNumbers(lhs_spec=lhs, rhs_spec=rhs, out_spec=lhs)
-
-
-def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """(low, high) padding of TensorFlow/XLA "SAME": output size ceil(size / stride)."""
-    eff = (kernel - 1) * dilation + 1
-    out = -(-size // stride)
-    total = max((out - 1) * stride + eff - size, 0)
-    return total // 2, total - total // 2
-
-
-def _conv(x, kernel, strides, padding, dilation_rate, data_format, groups=1, lhs_dilation=None):
-    """N-d cross-correlation of `x` with `kernel` (the one place convolutions happen).
-
-    Args:
-        x: input, `(batch, *spatial, channels)` or `(batch, channels, *spatial)`.
-        kernel: `spatial_kernel + (in_channels // groups, out_channels)`.
-        strides: one int per spatial axis.
-        padding: "valid", "same", or one `(low, high)` pair per spatial axis.
-        dilation_rate: kernel dilation, one int per spatial axis.
-        data_format: "channels_last" or "channels_first".
-        groups: number of channel groups (`feature_group_count`).
-        lhs_dilation: input dilation (for transposed convolutions), or None.
-
-    Returns:
-        The convolution, in the layout of `x`.
-    """
-    rank = x.ndim - 2
-    if isinstance(padding, str):
-        if padding == "valid":
-            pads = [(0, 0)] * rank
-        else:
-            sizes = x.shape[1:-1] if data_format == "channels_last" else x.shape[2:]
-            pads = [same_padding(n, k, s, d) for n, k, s, d in
-                    zip(sizes, kernel.shape[:rank], strides, dilation_rate)]
-    else:
-        pads = [tuple(p) for p in padding]
-    # as Keras: the inputs take the kernel's dtype (integer inputs become float)
-    x = x.astype(kernel.dtype)
-
-    def xla_conv(x, kernel):
-        return jax.lax.conv_general_dilated(
-            x, kernel, window_strides=tuple(strides), padding=pads,
-            lhs_dilation=None if lhs_dilation is None else tuple(lhs_dilation),
-            rhs_dilation=tuple(dilation_rate),
-            dimension_numbers=_dimension_numbers(rank, data_format),
-            feature_group_count=groups)
-
-    if data_format == "channels_last" and groups == 1 and lhs_dilation is None:
-        # on CPU: patches and one matrix product (see _cpu_paths for why)
-        return conv_channels_last(x, kernel, tuple(strides), tuple(map(tuple, pads)),
-                                  tuple(dilation_rate), xla_conv)
-    return xla_conv(x, kernel)
-
-
-def _conv_output_length(size, kernel, stride, padding, dilation):
-    if size is None:
-        return None
-    if padding == "valid":
-        return (size - (kernel - 1) * dilation - 1) // stride + 1
-    return (size - 1) // stride + 1
-
-
-def _transpose_output_length(size, kernel, stride, padding, output_padding, dilation):
-    if size is None:
-        return None
-    eff = (kernel - 1) * dilation + 1
-    if padding == "valid":
-        op = max(eff, stride) - eff if output_padding is None else output_padding
-        return (size - 1) * stride + eff + op
-    if output_padding is None:
-        return size * stride
-    return (size - 1) * stride + eff % 2 + output_padding
-
-
-def _transpose_padding(kernel, stride, padding, output_padding, dilation):
-    """(low, high) padding of the dilated-input convolution equal to Keras's transpose."""
-    eff = (kernel - 1) * dilation + 1
-    if padding == "valid":
-        op = max(eff, stride) - eff if output_padding is None else output_padding
-        return eff - 1, eff - 1 + op
-    total = stride + eff - 2 if output_padding is None else eff + eff % 2 - 2 + output_padding
-    low = min(total // 2 + total % 2, eff - 1)
-    return low, total - low
 
 
 # --------------------------------------------------------------------------------------
@@ -255,7 +116,7 @@ class _BaseConv(Layer):
     def _check_output_size(self, input_shape):
         spatial = self._spatial(input_shape)
         pad = "same" if self.padding == "causal" else self.padding
-        out = [_conv_output_length(n, k, s, pad, d) for n, k, s, d in
+        out = [conv_output_length(n, k, s, pad, d) for n, k, s, d in
                zip(spatial, self.kernel_size, self.strides, self.dilation_rate)]
         if any(o is not None and o <= 0 for o in out):
             raise ValueError(
@@ -268,7 +129,7 @@ class _BaseConv(Layer):
         input_shape = tuple(input_shape)
         ch = self._out_channels(input_shape)
         pad = "same" if self.padding == "causal" else self.padding
-        spatial = tuple(_conv_output_length(n, k, s, pad, d) for n, k, s, d in
+        spatial = tuple(conv_output_length(n, k, s, pad, d) for n, k, s, d in
                         zip(self._spatial(input_shape), self.kernel_size, self.strides,
                             self.dilation_rate))
         if self.data_format == "channels_last":
@@ -354,7 +215,7 @@ class _Conv(_BaseConv):
             The convolution, before bias and activation.
         """
         kernel = getattr(kernel, "value", kernel)
-        return _conv(inputs, kernel, self.strides, self._conv_padding(), self.dilation_rate,
+        return convolve(inputs, kernel, self.strides, self._conv_padding(), self.dilation_rate,
                      self.data_format, groups=self.groups)
 
     def call(self, inputs):
@@ -535,7 +396,7 @@ class _ConvTranspose(_BaseConv):
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         ops = self.output_padding or (None,) * self.rank
-        spatial = tuple(_transpose_output_length(n, k, s, self.padding, op, d) for n, k, s, op, d
+        spatial = tuple(transpose_output_length(n, k, s, self.padding, op, d) for n, k, s, op, d
                         in zip(self._spatial(input_shape), self.kernel_size, self.strides, ops,
                                self.dilation_rate))
         if self.data_format == "channels_last":
@@ -544,14 +405,14 @@ class _ConvTranspose(_BaseConv):
 
     def call(self, inputs):
         ops = self.output_padding or (None,) * self.rank
-        pads = [_transpose_padding(k, s, self.padding, op, d) for k, s, op, d in
+        pads = [transpose_padding(k, s, self.padding, op, d) for k, s, op, d in
                 zip(self.kernel_size, self.strides, ops, self.dilation_rate)]
         # A transposed convolution is the convolution of the stride-dilated input with the
         # spatially flipped kernel whose in/out channel axes are swapped.
         k = self.kernel.value
         k = jnp.flip(k, axis=tuple(range(self.rank)))
         k = jnp.swapaxes(k, -1, -2)
-        y = _conv(inputs, k, (1,) * self.rank, pads, self.dilation_rate, self.data_format,
+        y = convolve(inputs, k, (1,) * self.rank, pads, self.dilation_rate, self.data_format,
                   lhs_dilation=self.strides)
         return self._finish(y)
 
@@ -723,7 +584,7 @@ class _DepthwiseConv(_BaseConv):
         k = self.kernel.value
         in_ch = k.shape[-2]
         k = jnp.reshape(k, k.shape[:-2] + (1, in_ch * self.depth_multiplier))
-        y = _conv(inputs, k, self.strides, self.padding, self.dilation_rate, self.data_format,
+        y = convolve(inputs, k, self.strides, self.padding, self.dilation_rate, self.data_format,
                   groups=in_ch)
         return self._finish(y)
 
@@ -863,9 +724,9 @@ class _SeparableConv(_BaseConv):
         dk = self.depthwise_kernel.value
         in_ch = dk.shape[-2]
         dk = jnp.reshape(dk, dk.shape[:-2] + (1, in_ch * self.depth_multiplier))
-        y = _conv(inputs, dk, self.strides, self.padding, self.dilation_rate, self.data_format,
+        y = convolve(inputs, dk, self.strides, self.padding, self.dilation_rate, self.data_format,
                   groups=in_ch)
-        y = _conv(y, self.pointwise_kernel.value, (1,) * self.rank, "valid", (1,) * self.rank,
+        y = convolve(y, self.pointwise_kernel.value, (1,) * self.rank, "valid", (1,) * self.rank,
                   self.data_format)
         return self._finish(y)
 

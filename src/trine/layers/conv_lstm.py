@@ -17,8 +17,8 @@ import numpy as np
 
 from trine import activations, constraints, initializers, regularizers
 from trine.core.layer import InputSpec, Layer, unique_name
-from trine.layers.conv import (_conv, _conv_output_length, normalize_data_format,
-                               normalize_padding, normalize_tuple)
+from trine.ops.convolution import (conv_output_length, convolve, normalize_data_format,
+                                   normalize_padding, normalize_tuple)
 from trine.layers.recurrent import RNN, _check_rate, _scan
 
 __all__ = ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
@@ -117,7 +117,7 @@ class ConvLSTMCell(Layer):
 
     def output_spatial(self, spatial):
         """The spatial shape of the output (and states) for inputs of spatial shape `spatial`."""
-        return tuple(_conv_output_length(n, k, s, self.padding, d) for n, k, s, d in
+        return tuple(conv_output_length(n, k, s, self.padding, d) for n, k, s, d in
                      zip(spatial, self.kernel_size, self.strides, self.dilation_rate))
 
     def state_shape(self, batch, spatial):
@@ -211,7 +211,7 @@ class ConvLSTMCell(Layer):
         batch, steps, step = x.shape[0], x.shape[1], tuple(x.shape[2:])
 
         def conv(v, k):
-            return _conv(jnp.reshape(v, (batch * steps,) + step), k, self.strides,
+            return convolve(jnp.reshape(v, (batch * steps,) + step), k, self.strides,
                          self.padding, self.dilation_rate, self.data_format)
 
         kernel = self.kernel.value
@@ -233,10 +233,10 @@ class ConvLSTMCell(Layer):
         rk = self.recurrent_kernel.value
         one = (1,) * self.rank
         if rec_m is None:
-            z_h = _conv(h, rk, one, "same", one, self.data_format)
+            z_h = convolve(h, rk, one, "same", one, self.data_format)
         else:
             z_h = jnp.concatenate(
-                [_conv(h * m, k, one, "same", one, self.data_format)
+                [convolve(h * m, k, one, "same", one, self.data_format)
                  for m, k in zip(rec_m, self._split(rk))], axis=self._channel_axis)
         z = z_x + z_h.astype(z_x.dtype)
         zi, zf, zc, zo = jnp.split(z, 4, axis=self._channel_axis)

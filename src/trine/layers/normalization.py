@@ -7,14 +7,14 @@ pure step function); in inference they replace the batch statistics.
 """
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from trine import constraints, initializers, regularizers
 from trine.core.layer import InputSpec, Layer
+from trine.ops.normalization import (batch_norm, group_norm, layer_norm, masked_moments,
+                                     moving_average, unit_norm)
 
 
 def _ser(mod, obj):
@@ -23,11 +23,6 @@ def _ser(mod, obj):
 
 def _label(layer) -> str:
     return f"{type(layer).__name__} layer '{layer.name}'"
-
-
-def _compute_dtype(x):
-    """Statistics are computed in at least float32 (as Keras, for half-precision inputs)."""
-    return jnp.result_type(x.dtype, jnp.float32)
 
 
 def _canonical_axes(layer, axis, ndim: int) -> list[int]:
@@ -51,103 +46,6 @@ def _check_axis_arg(layer, axis):
             f"{_label(layer)}: argument `axis` must be an integer or a list of integers, "
             f"received axis={axis!r}.")
     return int(axis) if ok_int else [int(a) for a in axis]
-
-
-# --------------------------------------------------------------------------------------
-# The maths, as pure functions jitted with their hyperparameters static: an eager call runs
-# one compiled program instead of one per operation, and inside a jitted step they inline.
-def _affine(x, mean, var, gamma, beta, epsilon):
-    """`(x - mean) * rsqrt(var + epsilon) * gamma + beta`, folded as Keras does it."""
-    inv = jax.lax.rsqrt(var + epsilon)
-    if gamma is not None:
-        inv = inv * gamma
-    res = -mean * inv
-    if beta is not None:
-        res = res + beta
-    return x * inv + res
-
-
-@functools.partial(jax.jit, static_argnames=("axes",))
-def _moments(x, mask, axes):
-    """Mean and variance over `axes` (of the unmasked entries when a mask is given)."""
-    x = x.astype(_compute_dtype(x))
-    if mask is None:
-        return jnp.mean(x, axis=axes), jnp.var(x, axis=axes)
-    m = jnp.broadcast_to(jnp.expand_dims(mask.astype(bool), -1), x.shape)
-    count = jnp.sum(m.astype(x.dtype), axis=axes, keepdims=True) + 1e-7
-    mean = jnp.sum(jnp.where(m, x, 0), axis=axes, keepdims=True) / count
-    var = jnp.sum(jnp.square(jnp.where(m, x - mean, 0)), axis=axes, keepdims=True) / count
-    return jnp.squeeze(mean, axes), jnp.squeeze(var, axes)
-
-
-@jax.jit
-def _moving_average(moving, value, momentum):
-    return (moving * momentum + value.astype(moving.dtype) * (1.0 - momentum)).astype(
-        moving.dtype)
-
-
-@functools.partial(jax.jit, static_argnames=("axis", "epsilon"))
-def _batch_norm(x, mean, var, gamma, beta, axis, epsilon):
-    dtype = _compute_dtype(x)
-    shape = [1] * x.ndim
-    shape[axis] = mean.shape[0]
-
-    def bc(v):
-        return None if v is None else jnp.reshape(v.astype(dtype), shape)
-
-    y = _affine(x.astype(dtype), bc(mean), bc(var), bc(gamma), bc(beta), epsilon)
-    return y.astype(x.dtype)
-
-
-@functools.partial(jax.jit, static_argnames=("axes", "epsilon", "rms_scaling"))
-def _layer_norm(x, gamma, beta, axes, epsilon, rms_scaling):
-    dtype = _compute_dtype(x)
-    xc = x.astype(dtype)
-    bshape = [1] * x.ndim
-    for a in axes:
-        bshape[a] = x.shape[a]
-
-    def bc(v):
-        return None if v is None else jnp.reshape(v.astype(dtype), bshape)
-
-    return _normalize_over(xc, axes, bc(gamma), bc(beta), epsilon, rms_scaling).astype(x.dtype)
-
-
-def _normalize_over(x, axes, gamma, beta, epsilon, rms_scaling):
-    """Layer normalization of `x` over `axes`, with `gamma` / `beta` (None or broadcastable
-    to `x`); shared by LayerNormalization and `trine.ops.layer_normalization`."""
-    var = jnp.var(x, axis=axes, keepdims=True)
-    if rms_scaling:  # Keras's deprecated flag: scales by the variance, without centering
-        y = x * jax.lax.rsqrt(var + epsilon)
-        return y if gamma is None else y * gamma
-    return _affine(x, jnp.mean(x, axis=axes, keepdims=True), var, gamma, beta, epsilon)
-
-
-@functools.partial(jax.jit, static_argnames=("axis", "groups", "epsilon"))
-def _group_norm(x, gamma, beta, axis, groups, epsilon):
-    dtype = _compute_dtype(x)
-    dim = x.shape[axis]
-    gshape = list(x.shape)
-    gshape[axis:axis + 1] = [groups, dim // groups]
-    xg = jnp.reshape(x.astype(dtype), gshape)
-    red = tuple(i for i in range(1, x.ndim + 1) if i != axis)
-    bshape = [1] * (x.ndim + 1)
-    bshape[axis:axis + 2] = [groups, dim // groups]
-
-    def bc(v):
-        return None if v is None else jnp.reshape(v.astype(dtype), bshape)
-
-    y = _affine(xg, jnp.mean(xg, axis=red, keepdims=True), jnp.var(xg, axis=red, keepdims=True),
-                bc(gamma), bc(beta), epsilon)
-    return jnp.reshape(y, x.shape).astype(x.dtype)
-
-
-@functools.partial(jax.jit, static_argnames=("axes",))
-def _unit_norm(x, axes):
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype("float32")
-    inv = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=axes, keepdims=True))
-    return x * jnp.minimum(inv, 1e12)
 
 
 def _value(var):
@@ -296,17 +194,17 @@ class BatchNormalization(Layer):
         gamma, beta = _value(self.gamma), _value(self.beta)
         if training and self.trainable:
             axes = tuple(i for i in range(inputs.ndim) if i != axis)
-            mean, var = _moments(inputs, None if mask is None else jnp.asarray(mask), axes)
+            mean, var = masked_moments(inputs, None if mask is None else jnp.asarray(mask), axes)
             if self.renorm:
                 gamma, beta = self._renorm(mean, var, gamma, beta, mean.dtype)
             else:
-                self.moving_mean.assign(_moving_average(self.moving_mean.value, mean,
+                self.moving_mean.assign(moving_average(self.moving_mean.value, mean,
                                                         self.momentum))
-                self.moving_variance.assign(_moving_average(self.moving_variance.value, var,
+                self.moving_variance.assign(moving_average(self.moving_variance.value, var,
                                                             self.momentum))
         else:
             mean, var = self.moving_mean.value, self.moving_variance.value
-        return _batch_norm(inputs, mean, var, gamma, beta, axis, self.epsilon)
+        return batch_norm(inputs, mean, var, gamma, beta, axis, self.epsilon)
 
     def _renorm(self, mean, var, gamma, beta, dtype):
         """Batch renormalization: correct the batch statistics towards the moving ones."""
@@ -434,7 +332,7 @@ class LayerNormalization(Layer):
 
     def call(self, inputs):
         axes = tuple(_canonical_axes(self, self.axis, inputs.ndim))
-        return _layer_norm(inputs, _value(self.gamma), _value(self.beta), axes, self.epsilon,
+        return layer_norm(inputs, _value(self.gamma), _value(self.beta), axes, self.epsilon,
                            self.rms_scaling)
 
     def compute_output_shape(self, input_shape):
@@ -545,7 +443,7 @@ class GroupNormalization(Layer):
     def call(self, inputs):
         axis = self.axis % inputs.ndim
         groups = inputs.shape[axis] if self.groups == -1 else self.groups
-        return _group_norm(inputs, _value(self.gamma), _value(self.beta), axis, groups,
+        return group_norm(inputs, _value(self.gamma), _value(self.beta), axis, groups,
                            self.epsilon)
 
     def compute_output_shape(self, input_shape):
@@ -593,7 +491,7 @@ class UnitNormalization(Layer):
         self.supports_masking = True
 
     def call(self, inputs):
-        return _unit_norm(inputs, tuple(_canonical_axes(self, self.axis, inputs.ndim)))
+        return unit_norm(inputs, tuple(_canonical_axes(self, self.axis, inputs.ndim)))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -6,6 +6,8 @@ import operator
 import jax.numpy as jnp
 
 from trine import registry
+from trine.registry.errors import UnsafeFileError
+from trine.core import symbolic
 from trine.core.layer import Layer
 
 _OPS = {
@@ -64,7 +66,6 @@ class OpLayer(Layer):
         where = f"OpLayer '{config.get('name', '?')}'"
         if not isinstance(op, str) or not (op in _OPS or (
                 op.startswith("ops.") and registry.is_allowed_op(op[4:]))):
-            from trine.saving.errors import UnsafeFileError
             raise UnsafeFileError(
                 f"{where}: refused to load op {op!r}: only the tensor operators "
                 f"{sorted(_OPS)} and the pure ops listed in trine.registry.allowlist "
@@ -92,5 +93,8 @@ class OpLayer(Layer):
         return cfg
 
 
-def op_call(name, x, *others):
-    return OpLayer(name)(x, *others)
+def _record(name, args, kwargs):
+    return OpLayer(name, op_kwargs=kwargs)(*args)
+
+
+symbolic.register_op_recorder(_record)

@@ -5,26 +5,15 @@ and average pooling divides by the number of real (unpadded) values in each wind
 """
 from __future__ import annotations
 
-import math
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 
 from trine.core.layer import InputSpec, Layer
-from trine.layers._cpu_paths import max_pool
-from trine.layers.conv import normalize_data_format, normalize_padding, normalize_tuple
+from trine.ops.convolution import normalize_data_format, normalize_padding, normalize_tuple, pool
 
 
 def _label(layer) -> str:
     return f"{type(layer).__name__} layer '{layer.name}'"
-
-
-def _window(rank, data_format, values):
-    """Per-axis window/stride tuple for an input of rank `rank + 2`."""
-    if data_format == "channels_last":
-        return (1,) + tuple(values) + (1,)
-    return (1, 1) + tuple(values)
 
 
 class _Pooling(Layer):
@@ -45,27 +34,8 @@ class _Pooling(Layer):
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs):
-        window = _window(self.rank, self.data_format, self.pool_size)
-        strides = _window(self.rank, self.data_format, self.strides)
-        pad = self.padding.upper()
-        if self.mode == "max":
-            if jnp.issubdtype(inputs.dtype, jnp.floating):
-                return max_pool(inputs, window, strides, pad)
-            # a NumPy init value stays concrete under jit
-            init = np.array(jnp.iinfo(inputs.dtype).min, inputs.dtype)
-            return jax.lax.reduce_window(inputs, init, jax.lax.max, window, strides, pad)
-        x = inputs
-        if not jnp.issubdtype(x.dtype, jnp.floating):
-            x = x.astype("float32")
-        zero = np.array(0, x.dtype)
-        summed = jax.lax.reduce_window(x, zero, jax.lax.add, window, strides, pad)
-        if self.padding == "valid":
-            return summed / math.prod(self.pool_size)
-        # "same": divide by the count of real values in each window (padding excluded)
-        ones_shape = tuple(d if w != 1 else 1 for d, w in zip(x.shape, window))
-        counts = jax.lax.reduce_window(jnp.ones(ones_shape, x.dtype), zero, jax.lax.add, window,
-                                       strides, pad)
-        return summed / counts
+        return pool(inputs, self.mode, self.pool_size, self.strides, self.padding,
+                    self.data_format)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)

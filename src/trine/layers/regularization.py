@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from trine.core.layer import InputSpec, Layer
 from trine.core.random import SeedGenerator
-from trine.layers.conv import normalize_data_format
+from trine.ops.convolution import normalize_data_format
 from trine.layers.core import Dropout
 
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.core.layer import InputSpec, Layer
-from trine.layers.conv import normalize_data_format, normalize_tuple
+from trine.ops.convolution import normalize_data_format, normalize_tuple
 
 
 def _label(layer) -> str:

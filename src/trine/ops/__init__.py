@@ -22,8 +22,10 @@ import jax
 import jax.numpy as jnp
 import numpy as _np
 
-from trine.core.symbolic import any_symbolic
+from trine.core.symbolic import any_symbolic, record_op
 from trine.core.variable import Variable
+from trine.ops import convolution as _convolution
+from trine.ops import normalization as _normalization
 
 # NB: this module defines (or lazily caches) `sum`, `max`, `min`, `abs`, `round`, `all`,
 # `any`, `pow`, `divmod`, `bool`, `slice` and `map`: inside it, the Python builtins of those
@@ -96,9 +98,8 @@ def _wrap(fn, name=None):
         if any_symbolic((args, kwargs)):
             # On symbolic tensors (a Functional graph being built) the op becomes a node
             # of the graph, as keras.ops does; its name is saved, never code.
-            from trine.layers.ops_layer import OpLayer
             args, kwargs = _symbolic_kwargs_as_args(fn, op_name, args, kwargs)
-            return OpLayer(f"ops.{op_name}", op_kwargs=kwargs)(*args)
+            return record_op(f"ops.{op_name}", args, kwargs)
         kwargs = _listify_axes({k: _unwrap(v) for k, v in kwargs.items()})
         return fn(*[_unwrap(a) for a in args], **kwargs)
     return inner
@@ -778,11 +779,6 @@ def pinv(x, rcond=None):
 
 
 # ============================================================================ nn
-def _act(name):
-    from trine import activations
-    return getattr(activations, name)
-
-
 @_op
 def leaky_relu(x, negative_slope=0.2):
     """`x` for positive values, `negative_slope * x` otherwise (Keras's default slope 0.2)."""
@@ -792,61 +788,66 @@ def leaky_relu(x, negative_slope=0.2):
 @_op
 def softsign(x):
     """`x / (abs(x) + 1)`."""
-    return _act("softsign")(x)
+    return jax.nn.soft_sign(jnp.asarray(x))
 
 
 @_op
 def hard_silu(x):
     """`x * hard_sigmoid(x)`."""
-    return _act("hard_silu")(x)
+    return jax.nn.hard_silu(jnp.asarray(x))
 
 
 @_op
 def hard_swish(x):
     """`x * hard_sigmoid(x)` (same as `hard_silu`)."""
-    return _act("hard_silu")(x)
+    return jax.nn.hard_silu(jnp.asarray(x))
 
 
 @_op
 def hard_shrink(x, threshold=0.5):
     """`x` where `abs(x) > threshold`, else 0."""
-    return _act("hard_shrink")(x, threshold)
+    x = jnp.asarray(x)
+    return jnp.where(jnp.abs(x) > threshold, x, jnp.zeros((), x.dtype))
 
 
 @_op
 def soft_shrink(x, threshold=0.5):
     """`x` moved toward 0 by `threshold`; 0 within it."""
-    return _act("soft_shrink")(x, threshold)
+    x = jnp.asarray(x)
+    zero = jnp.zeros((), x.dtype)
+    return jnp.where(x > threshold, x - threshold, jnp.where(x < -threshold, x + threshold, zero))
 
 
 @_op
 def tanh_shrink(x):
     """`x - tanh(x)`."""
-    return _act("tanh_shrink")(x)
+    x = jnp.asarray(x)
+    return x - jnp.tanh(x)
 
 
 @_op
 def threshold(x, threshold, default_value):
     """`x` where `x > threshold`, else `default_value`."""
-    return _act("threshold")(x, threshold, default_value)
+    x = jnp.asarray(x)
+    return jnp.where(x > threshold, x, jnp.asarray(default_value, x.dtype))
 
 
 @_op
 def squareplus(x, b=4):
     """`(x + sqrt(x**2 + b)) / 2`."""
-    return _act("squareplus")(x, b)
+    return jax.nn.squareplus(jnp.asarray(x), b=b)
 
 
 @_op
 def sparse_plus(x):
     """0 below -1, `x` above 1, `(x + 1)**2 / 4` between."""
-    return _act("sparse_plus")(x)
+    return jax.nn.sparse_plus(jnp.asarray(x))
 
 
 @_op
 def sparse_sigmoid(x):
     """0 below -1, 1 above 1, `(x + 1) / 2` between."""
-    return _act("sparse_sigmoid")(x)
+    return jax.nn.sparse_sigmoid(jnp.asarray(x))
 
 
 @_op
@@ -937,7 +938,6 @@ def moments(x, axes, keepdims=False, synchronized=False):
 def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
     """`(x - mean) / sqrt(variance + epsilon) * scale + offset`, the statistics (vectors)
     laid along `axis` of `x`."""
-    from trine.layers.normalization import _affine
     x, mean = jnp.asarray(x), jnp.asarray(mean)
     shape = [1] * x.ndim
     shape[axis] = mean.shape[0]
@@ -945,7 +945,7 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     def bc(v):
         return None if v is None else jnp.reshape(jnp.asarray(v), shape)
 
-    return _affine(x, bc(mean), bc(variance), bc(scale), bc(offset), epsilon)
+    return _normalization.affine(x, bc(mean), bc(variance), bc(scale), bc(offset), epsilon)
 
 
 def _norm_axes(axis, ndim, op):
@@ -960,7 +960,6 @@ def _norm_axes(axis, ndim, op):
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
     """Normalize `x` to zero mean and unit variance over `axis`, then scale by `gamma` and
     shift by `beta` (epsilon defaults to 1e-7). Computed in at least float32."""
-    from trine.layers.normalization import _normalize_over
     rms_scaling = kwargs.pop("rms_scaling", False)
     if kwargs:
         raise TypeError(f"layer_normalization: unexpected arguments {sorted(kwargs)}.")
@@ -983,7 +982,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
             v = jnp.reshape(v, bshape)
         return v
 
-    return _normalize_over(x, axes, bc(gamma), bc(beta), eps, rms_scaling).astype(orig)
+    return _normalization.normalize_over(x, axes, bc(gamma), bc(beta), eps, rms_scaling).astype(orig)
 
 
 @_op
@@ -1004,33 +1003,84 @@ def rms_normalization(x, scale=None, axis=-1, epsilon=None):
     return y.astype(orig)
 
 
+def _epsilon():
+    from trine.config import epsilon
+    return epsilon()
+
+
+def _clipped_log_probs(output, axis):
+    """Keras's probability path: renormalise along `axis`, clip to [eps, 1-eps], log."""
+    p = output / jnp.sum(output, axis=axis, keepdims=True)
+    return jnp.log(jnp.clip(p, _epsilon(), 1.0 - _epsilon()))
+
+
+def _check_class_axis(axis, op):
+    if isinstance(axis, _bi.bool) or not isinstance(axis, (int, _np.integer)):
+        raise ValueError(f"{op} expected axis to be an integer, received axis={axis!r}.")
+
+
 @_op
 def binary_crossentropy(target, output, from_logits=False):
-    """Elementwise binary cross-entropy (probabilities clipped to [1e-7, 1 - 1e-7] unless
+    """Elementwise binary cross-entropy (probabilities clipped to [eps, 1 - eps] unless
     `from_logits`)."""
-    from trine import losses
-    target, output = jnp.asarray(target), jnp.asarray(output)
+    output = _float(output)
+    target = jnp.asarray(target).astype(output.dtype)
     if target.shape != output.shape:
         raise ValueError(f"binary_crossentropy: target and output must have the same shape, "
                          f"received {tuple(target.shape)} and {tuple(output.shape)}.")
-    # the loss function averages over an axis: give it one of size 1
-    return losses.binary_crossentropy(target[..., None], output[..., None],
-                                      from_logits=from_logits, axis=-1)
+    if from_logits:
+        import optax  # imported on first use: keeps `import trine` fast
+        return optax.sigmoid_binary_cross_entropy(output, target)
+    p = jnp.clip(output, _epsilon(), 1.0 - _epsilon())
+    return -(target * jnp.log(p) + (1.0 - target) * jnp.log(1.0 - p))
 
 
 @_op
 def categorical_crossentropy(target, output, from_logits=False, axis=-1):
-    """Cross-entropy between distributions `target` and `output` along `axis`."""
-    from trine import losses
-    return losses.categorical_crossentropy(target, output, from_logits=from_logits, axis=axis)
+    """Cross-entropy between distributions `target` and `output` along `axis` (`output`
+    renormalised and clipped to [eps, 1 - eps] unless `from_logits`)."""
+    _check_class_axis(axis, "categorical_crossentropy")
+    output = _float(output)
+    target = jnp.asarray(target).astype(output.dtype)
+    if target.shape != output.shape:
+        raise ValueError(
+            f"categorical_crossentropy expected y_true and y_pred of the same shape, received "
+            f"y_true.shape={tuple(target.shape)} and y_pred.shape={tuple(output.shape)}. For "
+            "integer class labels use sparse_categorical_crossentropy instead.")
+    if output.ndim < 1:
+        raise ValueError("categorical_crossentropy expected inputs of rank >= 1, received scalars.")
+    if from_logits:
+        import optax
+        return optax.softmax_cross_entropy(output, target, axis=axis)
+    return -jnp.sum(target * _clipped_log_probs(output, axis), axis=axis)
 
 
 @_op
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
-    """Cross-entropy between integer labels `target` and distributions `output`."""
-    from trine import losses
-    return losses.sparse_categorical_crossentropy(target, output, from_logits=from_logits,
-                                                  axis=axis)
+    """Cross-entropy between integer labels `target` (shape `output.shape[:-1]`; a trailing
+    axis of size 1 is squeezed) and distributions `output`."""
+    _check_class_axis(axis, "sparse_categorical_crossentropy")
+    output = _float(output)
+    target = jnp.asarray(target)
+    if output.ndim < 1:
+        raise ValueError(
+            "sparse_categorical_crossentropy expected y_pred of rank >= 1 (the class axis "
+            f"last), received shape {tuple(output.shape)}.")
+    if target.ndim == output.ndim and target.shape[axis] == 1:
+        target = jnp.squeeze(target, axis=axis)
+    if target.ndim == output.ndim and target.shape[-1] == 1:
+        target = jnp.squeeze(target, axis=-1)
+    if tuple(target.shape) != tuple(output.shape[:-1]):
+        raise ValueError(
+            "sparse_categorical_crossentropy expected y_true of shape y_pred.shape[:-1] "
+            f"(one integer label per sample), received y_true.shape={tuple(target.shape)} and "
+            f"y_pred.shape={tuple(output.shape)}. For one-hot targets use "
+            "categorical_crossentropy instead.")
+    log_probs = (jax.nn.log_softmax(output, axis=axis) if from_logits
+                 else _clipped_log_probs(output, axis))
+    one_hot = jax.nn.one_hot(target.astype(jnp.int32), output.shape[axis], dtype=output.dtype,
+                             axis=axis)
+    return -jnp.sum(one_hot * log_probs, axis=axis)
 
 
 @_op
@@ -1102,9 +1152,8 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None,
 
 
 def _block_check(x, block_size, data_format, op):
-    from trine.layers.conv import normalize_data_format
     x = jnp.asarray(x)
-    df = normalize_data_format(data_format, f"ops.{op}")
+    df = _convolution.normalize_data_format(data_format, f"ops.{op}")
     bs = _check_int(block_size, "block_size", op, minimum=1)
     if x.ndim != 4:
         raise ValueError(f"{op}: expected a 4D input, received shape {tuple(x.shape)}.")
@@ -1153,7 +1202,6 @@ def space_to_depth(x, block_size, data_format="channels_last"):
 # ---------------------------------------------------------------- convolution and pooling
 def _conv_args(op, x, kernel_rank, strides, padding, data_format, dilation_rate):
     """Validated `(rank, strides, padding, data_format, dilation)` of a convolution op."""
-    from trine.layers.conv import normalize_data_format, normalize_padding, normalize_tuple
     who = f"ops.{op}"
     rank = x.ndim - 2
     if rank < 1:
@@ -1162,9 +1210,9 @@ def _conv_args(op, x, kernel_rank, strides, padding, data_format, dilation_rate)
     if kernel_rank != rank + 2:
         raise ValueError(f"{who}: expected a kernel of rank {rank + 2} for inputs of rank "
                          f"{x.ndim}, received a kernel of rank {kernel_rank}.")
-    return (rank, normalize_tuple(strides, rank, "strides", who),
-            normalize_padding(padding, who), normalize_data_format(data_format, who),
-            normalize_tuple(dilation_rate, rank, "dilation_rate", who))
+    return (rank, _convolution.normalize_tuple(strides, rank, "strides", who),
+            _convolution.normalize_padding(padding, who), _convolution.normalize_data_format(data_format, who),
+            _convolution.normalize_tuple(dilation_rate, rank, "dilation_rate", who))
 
 
 def _channels(x, df):
@@ -1176,8 +1224,7 @@ def _spatial(x, df):
 
 
 def _check_output(op, x, kernel_spatial, strides, padding, dilation, df):
-    from trine.layers.conv import _conv_output_length
-    out = [_conv_output_length(n, k, s, padding, d) for n, k, s, d in
+    out = [_convolution.conv_output_length(n, k, s, padding, d) for n, k, s, d in
            zip(_spatial(x, df), kernel_spatial, strides, dilation)]
     if _bi.any(o <= 0 for o in out):
         raise ValueError(
@@ -1190,7 +1237,6 @@ def _check_output(op, x, kernel_spatial, strides, padding, dilation, df):
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """N-d convolution; `kernel` is `spatial... + (in_channels // groups, out_channels)`
     (grouped when the input has a multiple of the kernel's input channels)."""
-    from trine.layers.conv import _conv
     x, k = jnp.asarray(inputs), jnp.asarray(kernel)
     rank, strides, padding, df, dil = _conv_args("conv", x, k.ndim, strides, padding,
                                                  data_format, dilation_rate)
@@ -1199,11 +1245,10 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
         raise ValueError(f"conv: the input channels ({ch}) must be a multiple of the kernel's "
                          f"input channels ({kin}); received kernel shape {tuple(k.shape)}.")
     _check_output("conv", x, k.shape[:rank], strides, padding, dil, df)
-    return _conv(x, k, strides, padding, dil, df, groups=ch // kin)
+    return _convolution.convolve(x, k, strides, padding, dil, df, groups=ch // kin)
 
 
 def _depthwise(op, x, k, strides, padding, df, dil):
-    from trine.layers.conv import _conv
     rank = x.ndim - 2
     ch = _channels(x, df)
     if k.shape[-2] != ch:
@@ -1211,7 +1256,7 @@ def _depthwise(op, x, k, strides, padding, df, dil):
                          f"input's channels ({ch}); received kernel shape {tuple(k.shape)}.")
     _check_output(op, x, k.shape[:rank], strides, padding, dil, df)
     k = jnp.reshape(k, k.shape[:-2] + (1, ch * k.shape[-1]))
-    return _conv(x, k, strides, padding, dil, df, groups=ch)
+    return _convolution.convolve(x, k, strides, padding, dil, df, groups=ch)
 
 
 @_op
@@ -1229,7 +1274,6 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
 def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid",
                    data_format=None, dilation_rate=1):
     """Depthwise convolution followed by a 1x1 (pointwise) convolution."""
-    from trine.layers.conv import _conv
     x, dk, pk = jnp.asarray(inputs), jnp.asarray(depthwise_kernel), jnp.asarray(pointwise_kernel)
     rank, strides, padding, df, dil = _conv_args("separable_conv", x, dk.ndim, strides,
                                                  padding, data_format, dilation_rate)
@@ -1238,7 +1282,7 @@ def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, paddin
         raise ValueError(f"separable_conv: expected a pointwise kernel of shape "
                          f"{(1,) * rank + (_channels(y, df), 'filters')}, received "
                          f"{tuple(pk.shape)}.")
-    return _conv(y, pk, (1,) * rank, "valid", (1,) * rank, df)
+    return _convolution.convolve(y, pk, (1,) * rank, "valid", (1,) * rank, df)
 
 
 @_op
@@ -1246,7 +1290,6 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
                    data_format=None, dilation_rate=1):
     """Transposed convolution (the gradient of `conv`); `kernel` is
     `spatial... + (out_channels, in_channels)`."""
-    from trine.layers.conv import _conv, _transpose_padding, normalize_tuple
     x, k = jnp.asarray(inputs), jnp.asarray(kernel)
     rank, strides, padding, df, dil = _conv_args("conv_transpose", x, k.ndim, strides,
                                                  padding, data_format, dilation_rate)
@@ -1257,37 +1300,31 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     if output_padding is None:
         ops_ = (None,) * rank
     else:
-        ops_ = normalize_tuple(output_padding, rank, "output_padding", "ops.conv_transpose",
+        ops_ = _convolution.normalize_tuple(output_padding, rank, "output_padding", "ops.conv_transpose",
                                allow_zero=True)
-    pads = [_transpose_padding(ks, s, padding, op, d)
+    pads = [_convolution.transpose_padding(ks, s, padding, op, d)
             for ks, s, op, d in zip(k.shape[:rank], strides, ops_, dil)]
     # the convolution of the stride-dilated input with the flipped, in/out-swapped kernel
     k = jnp.swapaxes(jnp.flip(k, axis=tuple(range(rank))), -1, -2)
-    return _conv(x, k, (1,) * rank, pads, dil, df, lhs_dilation=strides)
+    return _convolution.convolve(x, k, (1,) * rank, pads, dil, df, lhs_dilation=strides)
 
 
 def _pool(op, mode, inputs, pool_size, strides, padding, data_format):
-    from trine.layers.conv import normalize_data_format, normalize_padding, normalize_tuple
-    from trine.layers.pooling import _Pooling
     who = f"ops.{op}"
     x = jnp.asarray(inputs)
     rank = x.ndim - 2
     if rank < 1:
         raise ValueError(f"{who}: expected inputs of rank >= 3 (batch, spatial..., channels), "
                          f"received shape {tuple(x.shape)}.")
-    pool_size = normalize_tuple(pool_size, rank, "pool_size", who)
-    # the pooling layers' own computation, given the op's arguments in place of a layer
-    cfg = types.SimpleNamespace(
-        rank=rank, mode=mode, pool_size=pool_size,
-        strides=normalize_tuple(pool_size if strides is None else strides, rank, "strides",
-                                who),
-        padding=normalize_padding(padding, who), data_format=normalize_data_format(
-            data_format, who))
-    if cfg.padding == "valid" and _bi.any(
-            n < p for n, p in zip(_spatial(x, cfg.data_format), pool_size)):
+    pool_size = _convolution.normalize_tuple(pool_size, rank, "pool_size", who)
+    strides = _convolution.normalize_tuple(pool_size if strides is None else strides, rank, "strides", who)
+    padding = _convolution.normalize_padding(padding, who)
+    data_format = _convolution.normalize_data_format(data_format, who)
+    if padding == "valid" and _bi.any(
+            n < p for n, p in zip(_spatial(x, data_format), pool_size)):
         raise ValueError(f"{op}: inputs of shape {tuple(x.shape)} are smaller than "
                          f"pool_size={pool_size} with padding='valid'.")
-    return _Pooling.call(cfg, x)
+    return _convolution.pool(x, mode, pool_size, strides, padding, data_format)
 
 
 @_op
@@ -1311,8 +1348,7 @@ def _image_resize(images, size, interpolation="bilinear", antialias=False,
                   crop_to_aspect_ratio=False, pad_to_aspect_ratio=False, fill_mode="constant",
                   fill_value=0.0, data_format=None):
     """Resize images (rank 3 or 4) to `size = (height, width)`."""
-    from trine.layers.conv import normalize_data_format
-    df = normalize_data_format(data_format, "image.resize")
+    df = _convolution.normalize_data_format(data_format, "image.resize")
     if interpolation not in _RESIZE:
         raise ValueError(f"image.resize: argument `interpolation` must be one of {_RESIZE}, "
                          f"received interpolation={interpolation!r}.")
@@ -1354,8 +1390,7 @@ def _image_resize(images, size, interpolation="bilinear", antialias=False,
 
 def _image_rgb_to_grayscale(images, data_format=None):
     """Luma of RGB images (rank 3 or 4) as one channel; one-channel images pass through."""
-    from trine.layers.conv import normalize_data_format
-    df = normalize_data_format(data_format, "image.rgb_to_grayscale")
+    df = _convolution.normalize_data_format(data_format, "image.rgb_to_grayscale")
     x = jnp.asarray(images)
     axis = -1 if df == "channels_last" else -3
     if x.ndim not in (3, 4) or x.shape[axis] not in (1, 3):
