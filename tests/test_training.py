@@ -210,10 +210,9 @@ def assert_same_fit(x, y, configure, variants, **fit_kwargs):
 
 
 def test_streaming_path_gives_same_result(monkeypatch):
-    from trine.training import data as data_mod
     x, y = toy_data(n=300)
-    assert_same_fit(x, y, lambda budget: monkeypatch.setattr(data_mod, "_budget", [budget]),
-                    (1 << 30, 0))
+    assert_same_fit(x, y, lambda budget: keras.config.set_execution_policy(
+        device_data_budget=budget), (1 << 30, 0))
 
 
 def test_sliced_device_put_is_the_same_data_and_the_same_fit(monkeypatch):
@@ -232,7 +231,7 @@ def test_sliced_device_put_is_the_same_data_and_the_same_fit(monkeypatch):
         assert isinstance(got, jax.Array) and got.dtype == want.dtype
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
     x, y = toy_data(n=300)
-    monkeypatch.setattr(data_mod, "_budget", [1 << 30])
+    keras.config.set_execution_policy(device_data_budget=1 << 30)
     put = data_mod.put_on_device
     assert_same_fit(x, y, lambda sliced: monkeypatch.setattr(
         data_mod, "put_on_device", lambda t: put(t, sliced=sliced)), (False, True))
@@ -265,24 +264,24 @@ def test_labels_out_of_range(bad):
 def test_device_labels_are_checked_once_per_array():
     """JAX labels are immutable: one passed check stands for that array object (fetching it
     again would sync with the device on every call); a new array is checked afresh."""
-    from trine.training import trainer as trainer_mod
+    from trine.training import compile as compile_mod
     x, y = toy_data(n=64)
     good = jnp.asarray(y)
     m = compiled(mlp())
     m.fit(x, good, verbose=0)
-    assert trainer_mod._labels_known_good(good, (3, None))
+    assert compile_mod.labels_known_good(good, (3, None))
     m.fit(x, good, verbose=0)
     bad = jnp.asarray(y).at[7].set(3)
-    assert not trainer_mod._labels_known_good(bad, (3, None))
+    assert not compile_mod.labels_known_good(bad, (3, None))
     with pytest.raises(ValueError, match="\\[0, 3\\).*3"):
         m.fit(x, bad, verbose=0)
-    assert not trainer_mod._labels_known_good(bad, (3, None))
-    assert not trainer_mod._labels_known_good(y, (3, None))  # NumPy: always checked
+    assert not compile_mod.labels_known_good(bad, (3, None))
+    assert not compile_mod.labels_known_good(y, (3, None))  # NumPy: always checked
     key = id(good)
     del good
     import gc
     gc.collect()
-    assert key not in trainer_mod._GOOD_LABELS
+    assert key not in compile_mod.GOOD_LABELS
 
 
 def test_repeated_fits_shuffle_afresh_and_equal_one_longer_fit():
@@ -328,7 +327,7 @@ def test_background_device_copy_gives_the_same_fit(monkeypatch):
     here on the CPU, a fit and its validation are exactly those of the direct copy."""
     from trine.training import data as data_mod
     x, y = toy_data(n=300)
-    monkeypatch.setattr(data_mod, "_budget", [1 << 30])
+    keras.config.set_execution_policy(device_data_budget=1 << 30)
     start = data_mod.ArrayData.start_device_copy
     assert_same_fit(x, y, lambda background: monkeypatch.setattr(
         data_mod.ArrayData, "start_device_copy",
@@ -430,13 +429,11 @@ def test_donated_state_path_matches_and_never_reuses_deleted_arrays(monkeypatch,
     """Off the CPU fit donates its train state; force that path here (the CPU honours
     donation too) through auto's measurement, a second fit, evaluate, predict and a
     checkpoint of the weights, and check it gives exactly the undonated results."""
-    from trine.training import data as data_mod
-    from trine.training import trainer as trainer_mod
-    monkeypatch.setattr(data_mod, "_budget", [budget])
+    keras.config.set_execution_policy(device_data_budget=budget)
     x, y = toy_data(n=1100)  # enough batches for auto to measure
     runs = []
     for donate in (False, True):
-        monkeypatch.setattr(trainer_mod, "DONATE_STATE", donate)
+        keras.config.set_execution_policy(donate_state=donate)
         keras.utils.set_random_seed(9)
         m = compiled(mlp(dropout=0.2))
         h = m.fit(x, y, epochs=2, batch_size=32, verbose=0)
@@ -458,11 +455,9 @@ def test_fixed_trip_count_loops_match_single_steps(monkeypatch, source):
     makes a GPU read the loop predicate back every step); the last partial chunk then gets a
     program of its own length. Force that path on the CPU: every steps_per_execution gives the
     single-step results bit for bit, and later epochs compile nothing new."""
-    from trine.training import data as data_mod
-    from trine.training import trainer as trainer_mod
-    monkeypatch.setattr(trainer_mod, "STATIC_LOOPS", True)
+    keras.config.set_execution_policy(static_loops=True)
     if source == "streaming":
-        monkeypatch.setattr(data_mod, "_budget", [0])
+        keras.config.set_execution_policy(device_data_budget=0)
     x, y = toy_data(n=300)  # 9 full batches of 32 and a partial one of 12
 
     def data():
@@ -493,8 +488,7 @@ def test_auto_fuses_dense_steps_and_runs_convolutions_one_per_call_on_cpu(
     per call; a convolution (XLA's CPU backend runs it several times slower in a loop body)
     makes every call one step. One program is compiled either way, and results equal
     steps_per_execution=1 bit for bit."""
-    from trine.training import data as data_mod
-    monkeypatch.setattr(data_mod, "_budget", [budget])
+    keras.config.set_execution_policy(device_data_budget=budget)
     x, y = toy_data(n=2100)
     runs = []
     for spe in (1, "auto"):
@@ -539,10 +533,10 @@ def test_logs_stay_on_device_until_epoch_end_when_no_callback_reads_batches(monk
     """With no per-batch callback, fit and evaluate fetch the stacked logs once per pass
     (no device-to-host sync per chunk); History and evaluate's results equal those of a run
     whose callback reads every batch."""
-    from trine.training import trainer as trainer_mod
+    from trine.training import loop as loop_mod
     fetched = []
-    real_fetch = trainer_mod._fetch
-    monkeypatch.setattr(trainer_mod, "_fetch", lambda t: fetched.append(1) or real_fetch(t))
+    real_fetch = loop_mod.fetch
+    monkeypatch.setattr(loop_mod, "fetch", lambda t: fetched.append(1) or real_fetch(t))
     x, y = toy_data(n=1100)  # 34 full batches and a tail: 10 calls per epoch at 4 steps
 
     class Steps(keras.callbacks.Callback):
@@ -574,7 +568,7 @@ def test_cpu_default_budget_streams_copies_and_keeps_in_place_arrays(monkeypatch
     (JAX arrays, 64-byte aligned NumPy arrays); others stream, so fit never doubles the
     data's memory. An explicit budget applies as given."""
     from trine.training import data as data_mod
-    monkeypatch.setattr(data_mod, "_budget", [None])
+    keras.config.set_execution_policy(device_data_budget=None)
     base = np.ones((101, 3), np.float32)
     unaligned = base[1:] if base[1:].ctypes.data % 64 else base[:100]
     unaligned = np.ascontiguousarray(unaligned)
@@ -601,7 +595,6 @@ def test_programs_needed_later_compile_ahead_once(monkeypatch):
     chunk's) is compiled on a worker thread while the first chunks run; the call then finds
     it: every program of the pass is compiled exactly once, and results are unchanged."""
     from jax._src import monitoring
-    from trine.training import trainer as trainer_mod
     compiled_runs, active = [], [True]
 
     def listen(event, duration, **kw):
@@ -613,7 +606,7 @@ def test_programs_needed_later_compile_ahead_once(monkeypatch):
     try:
         x, y = toy_data(n=1100)  # 34 full batches of 32 and a last batch of 12
         for static in (False, True):
-            monkeypatch.setattr(trainer_mod, "STATIC_LOOPS", static)
+            keras.config.set_execution_policy(static_loops=static)
             compiled_runs.clear()
             keras.utils.set_random_seed(6)
             m = compiled(mlp(), steps_per_execution=8)
@@ -633,12 +626,10 @@ def test_programs_needed_later_compile_ahead_once(monkeypatch):
 def test_fixed_length_loops_split_a_pass_evenly(monkeypatch):
     """With fixed-length loops (accelerators) every chunk length is a program: "auto" picks
     a length near AUTO_CHUNK_ACCELERATOR that divides the pass, so one program runs it."""
-    from trine.training import trainer as trainer_mod
     from trine.training.trainer import even_chunk
     assert [even_chunk(t, 256) for t in (58, 512, 1875, 1000, 997)] == [58, 512, 375, 250, 256]
-    from trine.training import data as data_mod
-    monkeypatch.setattr(trainer_mod, "STATIC_LOOPS", True)
-    monkeypatch.setattr(data_mod, "_budget", [1 << 30])  # device-resident, as on a GPU
+    keras.config.set_execution_policy(static_loops=True)
+    keras.config.set_execution_policy(device_data_budget=1 << 30)  # device-resident, as on a GPU
     x, y = toy_data(n=32 * 90)
     keras.utils.set_random_seed(7)
     m = compiled(mlp())
@@ -652,12 +643,10 @@ def test_streaming_keeps_at_most_max_in_flight_chunks_queued(monkeypatch):
     """Without per-chunk log fetches nothing would stop dispatch from queueing a whole
     epoch of host chunks (each holds its batches): the loop waits for the chunk
     MAX_IN_FLIGHT behind the newest before dispatching more."""
-    from trine.training import data as data_mod
-    from trine.training import trainer as trainer_mod
-    monkeypatch.setattr(data_mod, "_budget", [0])
+    keras.config.set_execution_policy(device_data_budget=0)
     waited = []
     real = jax.block_until_ready
-    monkeypatch.setattr(trainer_mod.jax, "block_until_ready", lambda t: waited.append(1) or real(t))
+    monkeypatch.setattr(jax, "block_until_ready", lambda t: waited.append(1) or real(t))
     x, y = toy_data(n=32 * 40)  # 10 chunks of 4 steps
     m = compiled(mlp(), steps_per_execution=4)
     m.fit(x, y, epochs=1, batch_size=32, verbose=0)
@@ -772,8 +761,7 @@ def test_mid_epoch_checkpoints_save_the_latest_state(monkeypatch, tmp_path, dona
     mid-epoch: fit writes its device-resident state back first (Keras's jax_state_sync), so
     the file holds the weights after the steps run so far, not the epoch's starting ones.
     With the state donated (GPUs), the model's copies stay readable (no deleted arrays)."""
-    from trine.training import trainer as trainer_mod
-    monkeypatch.setattr(trainer_mod, "DONATE_STATE", donate)
+    keras.config.set_execution_policy(donate_state=donate)
     x, y = toy_data(n=256)  # 8 batches of 32
 
     def model():

@@ -11,18 +11,101 @@ default `safe_mode`.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
+
+import jax
 
 __all__ = [
     "backend", "disable_flash_attention", "disable_interactive_logging",
     "disable_traceback_filtering", "dtype_policy", "enable_flash_attention",
     "enable_interactive_logging", "enable_traceback_filtering", "enable_unsafe_deserialization",
-    "epsilon", "fit_limits", "floatx", "image_data_format", "is_flash_attention_enabled",
+    "epsilon", "execution_policy", "ExecutionPolicy", "fit_limits", "floatx", "image_data_format", "is_flash_attention_enabled",
     "is_interactive_logging_enabled", "is_nnx_enabled", "is_traceback_filtering_enabled",
-    "max_epochs", "max_steps_per_epoch", "set_backend", "set_dtype_policy", "set_epsilon",
+    "max_epochs", "max_steps_per_epoch", "on_accelerator", "resolved_execution_policy",
+    "set_backend", "set_execution_policy", "set_dtype_policy", "set_epsilon",
     "set_floatx", "set_image_data_format", "set_max_epochs", "set_max_steps_per_epoch",
     "unsafe_deserialization_enabled",
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutionPolicy:
+    """How fit / evaluate / predict run their compiled steps; None leaves a field to the
+    backend (`resolved` fills it in). Every field gives the same results, only speed and
+    memory differ.
+
+    Attributes:
+        donate_state: donate the train state to the compiled steps, so XLA updates weights
+            and optimizer state in place (default: on accelerators; the CPU gains little).
+        static_loops: run a fused chunk as a loop of fixed trip count, one program per chunk
+            length (default: on accelerators, where a run-time count makes the device read
+            the loop predicate back every step); else one program for any count.
+        device_data_budget: the largest data set in bytes put on the device whole; larger
+            ones stream (None: the rule of `trine.training.data.fits_on_device`).
+        sliced_copies: send large NumPy arrays to the device as row slices in parallel, in
+            the background (default: on accelerators; on the CPU a put is a host copy).
+    """
+    donate_state: bool | None = None
+    static_loops: bool | None = None
+    device_data_budget: int | None = None
+    sliced_copies: bool | None = None
+
+    def resolved(self) -> "ExecutionPolicy":
+        """This policy with the backend's choice in each boolean left None."""
+        accelerator = on_accelerator()
+        return dataclasses.replace(self, **{
+            f: accelerator if getattr(self, f) is None else bool(getattr(self, f))
+            for f in ("donate_state", "static_loops", "sliced_copies")})
+
+
+def on_accelerator() -> bool:
+    """Whether JAX runs on an accelerator (GPU / TPU) rather than the CPU: the one place the
+    execution defaults choose by backend."""
+    return jax.default_backend() != "cpu"
+
+
+def _env_budget():
+    value = os.environ.get("TRINE_DEVICE_DATA_BUDGET")
+    return None if value is None else int(value)
+
+
+def set_execution_policy(**fields) -> None:
+    """Change fields of the process-wide execution policy (see `ExecutionPolicy`).
+
+    Raises:
+        ValueError: for a negative device_data_budget.
+        TypeError: for a name that is not a field of ExecutionPolicy.
+    """
+    budget = fields.get("device_data_budget")
+    if budget is not None and int(budget) < 0:
+        raise ValueError(f"device_data_budget expected bytes >= 0 or None, received "
+                         f"{budget!r}.")
+    if budget is not None:
+        fields["device_data_budget"] = int(budget)
+    _SETTINGS["execution_policy"] = dataclasses.replace(_SETTINGS["execution_policy"], **fields)
+
+
+def resolved_execution_policy() -> ExecutionPolicy:
+    """The execution policy now in force, with the backend's defaults filled in."""
+    return _SETTINGS["execution_policy"].resolved()
+
+
+@contextlib.contextmanager
+def execution_policy(**fields):
+    """Run a block under changed execution-policy fields, restored afterwards:
+
+        with trine.config.execution_policy(donate_state=True, device_data_budget=0):
+            model.fit(x, y)   # the donating, streaming path, on any backend
+    """
+    saved = _SETTINGS["execution_policy"]
+    set_execution_policy(**fields)
+    try:
+        yield _SETTINGS["execution_policy"]
+    finally:
+        _SETTINGS["execution_policy"] = saved
+
 
 _FLOATS = ("bfloat16", "float16", "float32", "float64")
 _FORMATS = ("channels_last", "channels_first")
@@ -39,6 +122,7 @@ _SETTINGS = {
     "max_epochs": None,
     "max_steps_per_epoch": None,
     "flash_attention": None,
+    "execution_policy": ExecutionPolicy(device_data_budget=_env_budget()),
 }
 
 

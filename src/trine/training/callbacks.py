@@ -66,6 +66,10 @@ class Callback:
         ...         print(epoch, logs["loss"])
     """
 
+    # True: fit's steps keep the previous weights where a step's loss is not finite, so the
+    # callback can stop training on the state before it
+    guards_nonfinite = False
+
     def __init__(self):
         self.params: Optional[dict] = None
         self._model = None
@@ -980,6 +984,8 @@ class TerminateOnNaN(Callback):
     Args:
         raise_error: raise a RuntimeError instead of setting `model.stop_training`.
     """
+
+    guards_nonfinite = True
 
     def __init__(self, raise_error: bool = False):
         super().__init__()

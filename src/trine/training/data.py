@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 
 import jax
 import numpy as np
 
-_ENV_BUDGET = os.environ.get("TRINE_DEVICE_DATA_BUDGET")
-_DEFAULT_BUDGET = None if _ENV_BUDGET is None else int(_ENV_BUDGET)
+from trine import config
+
 _ACCELERATOR_BUDGET = 2 * 1024**3
-_budget = [_DEFAULT_BUDGET]
 
 
 def set_device_data_budget(nbytes) -> None:
@@ -28,17 +26,18 @@ def set_device_data_budget(nbytes) -> None:
     chooses by backend: 2 GiB on accelerators and in multi-process runs; on a single-process
     CPU, where the "device" is host memory and a resident copy would double the data's
     footprint, only arrays the CPU device can use in place (JAX arrays, 64-byte aligned NumPy
-    arrays) stay resident and others stream.
+    arrays) stay resident and others stream. Sets `trine.config`'s execution policy.
     """
-    if nbytes is not None and int(nbytes) < 0:
+    try:
+        config.set_execution_policy(device_data_budget=nbytes)
+    except ValueError:
         raise ValueError(f"set_device_data_budget expected bytes >= 0 or None, received "
-                         f"{nbytes!r}.")
-    _budget[0] = None if nbytes is None else int(nbytes)
+                         f"{nbytes!r}.") from None
 
 
 def device_data_budget():
     """The budget in bytes, or None for the backend's default rule."""
-    return _budget[0]
+    return config.resolved_execution_policy().device_data_budget
 
 
 def _usable_in_place(a) -> bool:
@@ -54,7 +53,7 @@ def fits_on_device(arrays, nbytes) -> bool:
     budget = device_data_budget()
     if budget is not None:
         return nbytes <= budget
-    if jax.default_backend() == "cpu" and jax.process_count() == 1:
+    if not config.on_accelerator() and jax.process_count() == 1:
         return all(_usable_in_place(a) for a in jax.tree_util.tree_leaves(arrays))
     # Several processes must all choose the same program (else their collectives mismatch),
     # so the choice rests on sizes, never on where each process's allocator put the arrays.
@@ -87,9 +86,10 @@ def _worker():
 
 def put_on_device(tree, sliced=None):
     """`jax.device_put(tree)`, with large NumPy leaves sent as row slices in parallel and
-    joined on the device: the same arrays, bit for bit. `sliced` defaults to True on
-    accelerators; on the CPU a put is a host copy that slicing does not speed up."""
-    if not (jax.default_backend() != "cpu" if sliced is None else sliced):
+    joined on the device: the same arrays, bit for bit. `sliced` defaults to the execution
+    policy's sliced_copies (on accelerators: on the CPU a put is a host copy that slicing
+    does not speed up)."""
+    if not (config.resolved_execution_policy().sliced_copies if sliced is None else sliced):
         return jax.device_put(tree)
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     counts = [min(_MAX_SLICES, a.nbytes // _SLICE_BYTES)
@@ -227,10 +227,11 @@ class ArrayData:
     def start_device_copy(self, background=None):
         """Begin putting the arrays on the device on a worker thread, so that the host work
         before the first step (building the train state, the epoch's permutation) runs
-        while they travel; `device_arrays` waits for it. `background` defaults to True on
-        accelerators (on the CPU only arrays usable in place are resident: nothing travels)."""
+        while they travel; `device_arrays` waits for it. `background` defaults to the
+        policy's sliced_copies (accelerators: on the CPU only arrays usable in place are
+        resident, nothing travels)."""
         if background is None:
-            background = jax.default_backend() != "cpu"
+            background = config.resolved_execution_policy().sliced_copies
         if (background and self.on_device and self._device is None and self._copying is None
                 and any(isinstance(a, np.ndarray) for a in jax.tree_util.tree_leaves(self.arrays))):
             self._copying = _worker().submit(put_on_device, self.arrays)

@@ -1,0 +1,201 @@
+"""The compiled programs fit / evaluate / predict run: up to K steps in one jitted call,
+gathering each batch from device-resident arrays ("gather") or from a stacked chunk of
+batches ("stacked"), with per-step logs stacked for callbacks.
+
+A program is cached per (kind, source, K, batch size, guard, loop form, distribution);
+programs a pass needs later are compiled ahead on a worker thread.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trine.core.layer import CallContext
+from trine.core.random import global_seed
+from trine.distribution import placement as _distribution
+
+_POOLS = {}
+
+
+def worker_pool(name, workers):
+    """A process-wide worker pool, made on first use: "compile" compiles programs a pass
+    needs later (XLA drops the GIL), "prefetch" gathers the next host chunk (so does
+    NumPy's take)."""
+    if name not in _POOLS:
+        _POOLS[name] = concurrent.futures.ThreadPoolExecutor(workers, f"trine-{name}")
+    return _POOLS[name]
+
+
+# Primitives that XLA's CPU backend runs several times slower inside a loop body than as a
+# program of their own: with them, "auto" runs one step per call on the CPU. Measured on W3
+# (two Conv2D layers, 2-core CPU): a 64-step fused chunk 6-8x slower per step than single
+# steps, while every dense / recurrent / embedding workload gains 10-40% from fusion.
+SLOW_IN_CPU_LOOPS = frozenset({"conv_general_dilated"})
+
+
+def jaxpr_primitives(jaxpr, found=None) -> set:
+    """Names of all primitives in `jaxpr` (a Jaxpr or ClosedJaxpr), nested ones included."""
+    found = set() if found is None else found
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    for eqn in jaxpr.eqns:
+        found.add(eqn.primitive.name)
+        for value in eqn.params.values():
+            for sub in (value if isinstance(value, (tuple, list)) else (value,)):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    jaxpr_primitives(inner, found)
+    return found
+
+
+# evaluate / predict steps fold (pass seed, batch number in the pass) into this key
+_EVAL_KEY = np.array([0x7E57, 0x5EED], np.uint32)
+
+
+class _EvalSeeded:
+    """An evaluate / predict runner called with two more arguments: a uint32 seed new with
+    every pass (from the global seed and a per-model count of passes) and the number of the
+    chunk's first batch in the pass (counted from the `n_steps` of earlier calls), so
+    `trine.random` draws and `Layer.rng_key()` in those steps get a key per pass and batch:
+    fresh noise every batch and every predict call, reproducible, and the same whatever
+    `steps_per_execution` is. `trace` (to inspect, to compile ahead) passes placeholders."""
+
+    def __init__(self, fn, model):
+        self.fn, self.model = fn, model
+
+    def __call__(self, *args):
+        m = self.model
+        seed, first = m._eval_pass
+        m._eval_pass = (seed, first + int(args[-1]))
+        return self.fn(*args, seed, np.int32(first))
+
+    def __getattr__(self, name):  # `trace` only where the runner is jitted
+        if name == "trace":
+            inner = getattr(self.fn, "trace")
+            return lambda *args: inner(*args, np.uint32(0), np.int32(0))
+        raise AttributeError(name)
+
+
+def first_batch(source, data, bs):
+    """The first batch of a runner's data argument (for tracing one step)."""
+    if source == "gather":
+        return jax.tree_util.tree_map(lambda a: a[:bs], data)
+    return jax.tree_util.tree_map(lambda a: a[0], data)
+
+
+class CompiledPrograms:
+    """Mixin of `Trainer`: the jitted runners and their cache (`_trainer_cache`)."""
+
+    def _runner(self, kind, source, K, bs, guard=False):
+        """A jitted function running up to K steps of `kind` ('train'/'test'/'predict')."""
+        key = (kind, source, K, bs, guard, self._policy.static_loops, _distribution.cache_token())
+        pending = self._compiling.pop(key, None)
+        if pending is not None:
+            pending.result()  # compiled ahead on a worker thread: the call will find it
+        fn = self._trainer_cache.get(key)
+        if fn is not None:
+            return fn
+        step = _distribution.wrap_step(self, self._wrapped_step(kind, guard), kind)
+
+        static = self._policy.static_loops
+
+        def loop(carry, get_batch, n_steps, seed=()):
+            self.trace_counts[kind] += 1
+            if seed:  # evaluate / predict: random draws get a key per pass and batch
+                base = jax.random.fold_in(jax.random.wrap_key_data(_EVAL_KEY), seed[0])
+
+                def run_step(c, batch, i):
+                    with CallContext(rng=jax.random.fold_in(base, seed[1] + i)):
+                        return step(c, batch)
+            else:
+                run_step = lambda c, batch, i: step(c, batch)  # noqa: E731
+            if K == 1:
+                carry, logs = run_step(carry, get_batch(0), 0)
+                return carry, jax.tree_util.tree_map(lambda l: l[None], logs)
+            if static:  # always K steps (n_steps == K): a loop XLA knows the length of
+                return jax.lax.scan(lambda c, i: run_step(c, get_batch(i), i), carry,
+                                    jnp.arange(K, dtype=jnp.int32))
+            _, log_spec = jax.eval_shape(lambda c, b: run_step(c, b, 0), carry, get_batch(0))
+            buf = jax.tree_util.tree_map(lambda s: jnp.zeros((K,) + s.shape, s.dtype), log_spec)
+
+            def body(i, c):
+                carry, buf = c
+                carry, logs = run_step(carry, get_batch(i), i)
+                buf = jax.tree_util.tree_map(lambda b, l: b.at[i].set(l), buf, logs)
+                return carry, buf
+
+            return jax.lax.fori_loop(0, n_steps, body, (carry, buf))
+
+        if source == "gather":
+            def run(carry, data, perm, start_row, n_steps, *seed):
+                def get(i):
+                    idx = jax.lax.dynamic_slice_in_dim(perm, start_row + i * bs, bs)
+                    return jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), data)
+                return loop(carry, get, n_steps, seed)
+        else:
+            def run(carry, batches, n_steps, *seed):
+                def get(i):
+                    if K == 1:
+                        return jax.tree_util.tree_map(lambda a: a[0], batches)
+                    # rows i*bs.. of the flattened chunk, as a gather: XLA's CPU backend
+                    # runs W2 about 20% faster per step this way than with a dynamic slice
+                    return jax.tree_util.tree_map(lambda a: jnp.take(
+                        a.reshape((-1,) + a.shape[2:]), i * a.shape[1] + jnp.arange(a.shape[1]),
+                        axis=0), batches)
+                return loop(carry, get, n_steps, seed)
+
+        run = _distribution.wrap_run(self, run, kind)
+        if self._run_eagerly:
+            fn = run
+        else:
+            donate = (0,) if (kind == "train" and self._policy.donate_state) else ()
+            fn = jax.jit(run, donate_argnums=donate)
+        if kind != "train":
+            fn = _EvalSeeded(fn, self)
+        self._trainer_cache[("traceable",) + key] = fn
+        fn = _distribution.wrap_runner(self, fn, kind, source)
+        self._trainer_cache[key] = fn
+        return fn
+
+    def _slow_primitives(self, kind, source, k, bs, guard, args):
+        """The SLOW_IN_CPU_LOOPS primitives in the fused program (traced once: a later call
+        with the same arguments reuses the trace)."""
+        fn = self._traceable(kind, source, k, bs, guard)
+        if hasattr(fn, "trace"):
+            jaxpr = fn.trace(*args).jaxpr
+        else:  # run eagerly: trace the step alone
+            jaxpr = jax.make_jaxpr(self._wrapped_step(kind, guard))(args[0], first_batch(
+                source, args[1], bs))
+        return SLOW_IN_CPU_LOOPS & jaxpr_primitives(jaxpr)
+
+    def _compile_ahead(self, kind, source, K, bs, guard, args):
+        """Start compiling a program this pass needs later (the last partial chunk, the
+        shorter last batch) on a worker thread, while this thread compiles and runs the
+        first chunks: first epochs are mostly compiles, and XLA compiles in parallel.
+        Tracing stays on this thread. Skipped under a distribution (its runner places the
+        arguments first) and when running eagerly."""
+        if self._run_eagerly or _distribution.cache_token() is not None:
+            return
+        key = (kind, source, K, bs, guard, self._policy.static_loops, None)
+        sig = (key, tuple((np.shape(a), str(getattr(a, "dtype", type(a))))
+                          for a in jax.tree_util.tree_leaves(args)))
+        if sig in self._ahead or key in self._compiling:
+            return
+        self._ahead.add(sig)
+        lowered = self._traceable(kind, source, K, bs, guard).trace(*args).lower()
+        self._compiling[key] = worker_pool("compile", 2).submit(lowered.compile)
+
+    def _traceable(self, kind, source, K, bs, guard):
+        """The jitted function inside the runner for these arguments (built if needed): the
+        one `.trace()` / `.lower()` work on, before a distribution's argument placement."""
+        self._runner(kind, source, K, bs, guard)
+        return self._trainer_cache[("traceable", kind, source, K, bs, guard,
+                                    self._policy.static_loops, _distribution.cache_token())]
+
+    def _new_eval_pass(self):
+        """Start numbering evaluate / predict batches afresh, under a new pass seed."""
+        self._eval_passes = getattr(self, "_eval_passes", 0) + 1
+        self._eval_pass = (np.uint32((global_seed() * 0x9E3779B1 + self._eval_passes) % 2 ** 32),
+                           0)
