@@ -26,6 +26,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from trine.distribution.strategies import distribution
+from trine.distribution.transfer import multi_process, place
 
 
 def cache_token():
@@ -36,29 +37,6 @@ def cache_token():
 
 
 # ---------------------------------------------------------------------- placing values
-def _multi() -> bool:
-    return jax.process_count() > 1
-
-
-def place(x, sharding):
-    """`x` (host or device, local or global) as a global array with `sharding`."""
-    if x is None:
-        return None
-    if isinstance(x, jax.Array):
-        # Equal, not merely equivalent: a one-device array is equivalent to a replicated
-        # NamedSharding but its type carries no mesh, and jit keys programs on that type
-        # (each fit then compiled its programs again for the first chunks). device_put
-        # between equivalent shardings relabels without copying.
-        if x.sharding == sharding:
-            return x
-        if not (_multi() and x.is_fully_addressable and not sharding.is_fully_addressable):
-            return jax.device_put(x, sharding)
-    host = np.asarray(x)
-    if not _multi() or sharding.is_fully_addressable:
-        return jax.device_put(host, sharding)
-    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-
-
 def _place_tree(tree, shardings):
     return jax.tree_util.tree_map(place, tree, shardings)
 
@@ -260,7 +238,7 @@ def wrap_runner(model, fn, kind, source):
             data = jax.tree_util.tree_map(
                 lambda a: place(a, batch_sharding(d, np.shape(a), axis=1)), data)
         carry, out = fn(carry, data, *rest)
-        if _multi():
+        if multi_process():
             out = jax.tree_util.tree_map(to_host, out)
         return carry, out
 
@@ -309,7 +287,7 @@ def device_arrays(data):
 def host_state(ts):
     """At a sync point of a multi-process run: the state as local arrays, so the Variables
     (and `get_weights`, `save_weights`) can be read on every host. Identity otherwise."""
-    if distribution() is None or not _multi():
+    if distribution() is None or not multi_process():
         return ts
     import jax.numpy as jnp
     return jax.tree_util.tree_map(

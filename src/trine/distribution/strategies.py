@@ -16,6 +16,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from trine.distribution.mesh import DeviceMesh, LayoutMap, TensorLayout
+from trine.distribution.transfer import place
 
 DEFAULT_BATCH_DIM_NAME = "batch"
 _tokens = itertools.count(1)
@@ -270,7 +271,6 @@ def distribute_tensor(tensor, layout):
     sharding = layout.sharding if isinstance(layout, TensorLayout) else layout
     if isinstance(tensor, jax.core.Tracer):
         return jax.lax.with_sharding_constraint(tensor, sharding)
-    from trine.distribution.placement import place
     return place(tensor, sharding)
 
 
