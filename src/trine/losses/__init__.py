@@ -18,10 +18,9 @@ from typing import Any, Callable
 
 from trine.losses.base import (BUILTIN_FUNCTIONS, EPSILON, Loss, LossFunctionWrapper,
                                reduce_weighted_values, squeeze_or_expand_to_same_rank)
-from trine.losses.circle import Circle, circle
-from trine.losses.ctc import CTC, ctc
-from trine.losses.hinge import (CategoricalHinge, Hinge, SquaredHinge, categorical_hinge, hinge,
-                                squared_hinge)
+from trine.losses.margin import (CategoricalHinge, Hinge, SquaredHinge, categorical_hinge, hinge,
+                                 squared_hinge)
+from trine.losses.metric_learning import Circle, circle
 from trine.losses.probabilistic import (BinaryCrossentropy, BinaryFocalCrossentropy,
                                         CategoricalCrossentropy, CategoricalFocalCrossentropy,
                                         CategoricalGeneralizedCrossEntropy, KLDivergence,
@@ -38,6 +37,7 @@ from trine.losses.regression import (CosineSimilarity, Huber, LogCosh, MeanAbsol
                                      mean_absolute_percentage_error, mean_squared_error,
                                      mean_squared_logarithmic_error)
 from trine.losses.segmentation import Dice, Tversky, dice, tversky
+from trine.losses.sequence import CTC, ctc
 
 __all__ = [
     "Loss", "LossFunctionWrapper", "BinaryCrossentropy", "CategoricalCrossentropy",

@@ -28,14 +28,14 @@ _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", 
 
 
 # ------------------------------------------------------------------------ helpers
-def _as_array(x, dtype=None):
+def as_array(x, dtype=None):
     if isinstance(x, Variable):
         x = x.value
     return jnp.asarray(x, dtype=dtype)
 
 
 def _float_pred(y_pred):
-    y_pred = _as_array(y_pred)
+    y_pred = as_array(y_pred)
     if not jnp.issubdtype(y_pred.dtype, jnp.floating):
         y_pred = y_pred.astype(jnp.float32)
     return y_pred
@@ -131,7 +131,7 @@ def reduce_weighted_values(values, sample_weight=None, mask=None,
     values = jnp.asarray(values, dtype)
     dtype = values.dtype
     if sample_weight is not None:
-        sample_weight = _as_array(sample_weight, dtype)
+        sample_weight = as_array(sample_weight, dtype)
     sample_weight = apply_mask(sample_weight, mask, dtype, reduction)
     if sample_weight is not None:
         sample_weight = sample_weight.astype(dtype)
@@ -200,8 +200,8 @@ class Loss:
             A scalar (or the weighted per-sample losses for reduction "none").
         """
         in_mask = get_mask(y_pred)
-        y_pred = jax.tree_util.tree_map(lambda x: _as_array(x, self._dtype), y_pred)
-        y_true = jax.tree_util.tree_map(lambda x: _as_array(x, self._dtype), y_true)
+        y_pred = jax.tree_util.tree_map(lambda x: as_array(x, self._dtype), y_pred)
+        y_true = jax.tree_util.tree_map(lambda x: as_array(x, self._dtype), y_true)
         values, out_mask = self._call_with_mask(y_true, y_pred)
         if in_mask is not None and out_mask is not None:
             mask = jnp.asarray(in_mask, bool) & jnp.asarray(out_mask, bool)

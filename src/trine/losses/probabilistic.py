@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.losses.base import (EPSILON, Loss, LossFunctionWrapper, _BuiltinLoss, _apply_fn,
-                               _as_array, _eps, _float_pred, builtin_function)
+                               as_array, _eps, _float_pred, builtin_function)
 
 
 @builtin_function
@@ -24,7 +24,7 @@ def kl_divergence(y_true, y_pred):
         Per-sample losses (last axis reduced).
     """
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true, y_pred.dtype)
+    y_true = as_array(y_true, y_pred.dtype)
     y_true = jnp.clip(y_true, _eps(), 1)
     y_pred = jnp.clip(y_pred, _eps(), 1)
     return jnp.sum(y_true * jnp.log(y_true / y_pred), axis=-1)
@@ -42,7 +42,7 @@ def poisson(y_true, y_pred):
         Per-sample losses (last axis reduced).
     """
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true, y_pred.dtype)
+    y_true = as_array(y_true, y_pred.dtype)
     eps = jnp.asarray(_eps(), y_pred.dtype)
     return jnp.mean(y_pred - y_true * jnp.log(y_pred + eps), axis=-1)
 
@@ -83,7 +83,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
     """
     _check_axis(axis, "categorical_crossentropy")
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true).astype(y_pred.dtype)
+    y_true = as_array(y_true).astype(y_pred.dtype)
     if y_true.shape != y_pred.shape:
         raise ValueError(
             f"categorical_crossentropy expected y_true and y_pred of the same shape, received "
@@ -104,7 +104,7 @@ def _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis):
     """Sparse categorical crossentropy and the mask of valid entries (None without ignore_class)."""
     _check_axis(axis, "sparse_categorical_crossentropy")
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true)
+    y_true = as_array(y_true)
     if y_pred.ndim < 1:
         raise ValueError(
             "sparse_categorical_crossentropy expected y_pred of rank >= 1 (the class axis "
@@ -193,7 +193,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False,
         ValueError: if the shapes differ.
     """
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true).astype(y_pred.dtype)
+    y_true = as_array(y_true).astype(y_pred.dtype)
     if y_true.shape != y_pred.shape:
         raise ValueError(
             f"binary_crossentropy expected y_true and y_pred of the same shape, received "

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine.losses.base import (_BuiltinLoss, _as_array, _eps, _float_pred, builtin_function,
+from trine.losses.base import (_BuiltinLoss, as_array, _eps, _float_pred, builtin_function,
                                squeeze_or_expand_to_same_rank)
 
 
@@ -21,7 +21,7 @@ def mean_squared_error(y_true, y_pred):
         Per-sample losses, shape `(batch, d0, ..., dN-1)`.
     """
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true, y_pred.dtype)
+    y_true = as_array(y_true, y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     return jnp.mean(jnp.square(y_true - y_pred), axis=-1)
 
@@ -38,7 +38,7 @@ def mean_absolute_error(y_true, y_pred):
         Per-sample losses (last axis reduced).
     """
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true, y_pred.dtype)
+    y_true = as_array(y_true, y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     return jnp.mean(jnp.abs(y_true - y_pred), axis=-1)
 
@@ -55,7 +55,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
         Per-sample losses (last axis reduced).
     """
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true, y_pred.dtype)
+    y_true = as_array(y_true, y_pred.dtype)
     eps = jnp.asarray(_eps(), y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     diff = jnp.abs((y_true - y_pred) / jnp.maximum(jnp.abs(y_true), eps))
@@ -74,7 +74,7 @@ def mean_squared_logarithmic_error(y_true, y_pred):
         Per-sample losses (last axis reduced).
     """
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true, y_pred.dtype)
+    y_true = as_array(y_true, y_pred.dtype)
     eps = jnp.asarray(_eps(), y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     a = jnp.log(jnp.maximum(y_pred, eps) + 1.0)
@@ -103,7 +103,7 @@ def cosine_similarity(y_true, y_pred, axis: int = -1):
         Per-sample losses with `axis` reduced.
     """
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true, y_pred.dtype)
+    y_true = as_array(y_true, y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     return -jnp.sum(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis), axis=axis)
 
@@ -124,7 +124,7 @@ def huber(y_true, y_pred, delta: float = 1.0):
         Per-sample losses (last axis reduced).
     """
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true, y_pred.dtype)
+    y_true = as_array(y_true, y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     delta = jnp.asarray(delta, y_pred.dtype)
     err = y_pred - y_true
@@ -147,7 +147,7 @@ def log_cosh(y_true, y_pred):
         Per-sample losses (last axis reduced).
     """
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true, y_pred.dtype)
+    y_true = as_array(y_true, y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     log2 = jnp.asarray(np.log(2.0), y_pred.dtype)
     e = y_pred - y_true

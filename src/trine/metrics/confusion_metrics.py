@@ -1,5 +1,5 @@
-"""Confusion-matrix metrics (Keras `keras.metrics` names): counts, precision / recall, AUC,
-the "X at Y" family, F-scores and R2.
+"""Confusion-matrix metrics (Keras `keras.metrics` names): counts, precision / recall and AUC,
+and the threshold counting the "X at Y" family shares.
 
 Every metric keeps its counts in `Metric` variables and implements a pure
 `_update(state, y_true, y_pred, sample_weight) -> state` and `_result(state)`, so it runs
@@ -20,33 +20,18 @@ Example:
 """
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine.core.variable import current_scope
-from trine.losses import squeeze_or_expand_to_same_rank
-from trine.metrics import Metric, _arr, _snake
+from trine.losses.base import EPSILON, as_array, squeeze_or_expand_to_same_rank
+from trine.metrics.base import Metric, _LazyShapeMetric, _auto_name
 from trine.ops import divide_no_nan
 
-__all__ = [
-    "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "Precision",
-    "Recall", "AUC", "PrecisionAtRecall", "RecallAtPrecision", "SensitivityAtSpecificity",
-    "SpecificityAtSensitivity", "FBetaScore", "F1Score", "R2Score",
-]
-
-_EPSILON = 1e-7
 _NEG_INF = -1e10   # the threshold used with top_k: everything kept by top_k is above it
 _KINDS = ("tp", "fp", "tn", "fn")
-
-
-def _auto_name(cls_name: str) -> str:
-    """Keras's naming for `name=None`: the snake-case class name, then `_1`, `_2`, ..."""
-    from trine.core.layer import unique_name
-    return unique_name(_snake(cls_name))
 
 
 def _as_float_list(who: str, arg: str, value) -> list[float]:
@@ -87,7 +72,7 @@ def _evenly_spaced(thresholds: Sequence[float]) -> bool:
     if n < 3:
         return False
     even = np.arange(n, dtype=np.float32) / (n - 1)
-    return bool(np.allclose(np.asarray(thresholds, dtype=np.float64), even, atol=_EPSILON))
+    return bool(np.allclose(np.asarray(thresholds, dtype=np.float64), even, atol=EPSILON))
 
 
 def _check_class_id(who: str, class_id):
@@ -125,15 +110,15 @@ def _confusion_counts(kinds, y_true, y_pred, thresholds, *, evenly: bool, top_k=
         A dict kind -> counts of shape `(num_thresholds,)` (or `(num_thresholds,
         num_labels)` with `multi_label`).
     """
-    y_true = _arr(y_true).astype(dtype)
-    y_pred = _arr(y_pred).astype(dtype)
+    y_true = as_array(y_true).astype(dtype)
+    y_pred = as_array(y_pred).astype(dtype)
     thresholds = list(thresholds)
     with_epsilon = evenly and (thresholds[0] < 0.0 or thresholds[-1] > 1.0)
     thr = jnp.asarray(np.asarray(thresholds, dtype=np.float64), dtype)
     n = len(thresholds)
     y_pred, y_true = squeeze_or_expand_to_same_rank(y_pred, y_true)
     if sample_weight is not None:
-        sample_weight = jnp.expand_dims(_arr(sample_weight).astype(dtype), -1)
+        sample_weight = jnp.expand_dims(as_array(sample_weight).astype(dtype), -1)
         _, sample_weight = squeeze_or_expand_to_same_rank(y_true, sample_weight,
                                                           expand_rank_1=False)
     if top_k is not None:
@@ -424,248 +409,6 @@ class Recall(_PrecisionRecall):
     _OTHER_NAME = "false_negatives"
 
 
-# ------------------------------------------------------------------------ X at Y
-class _AtValueBase(Metric):
-    """The four counts at `num_thresholds` evenly spaced thresholds, and a constrained max."""
-
-    _VALUE_ARG = "value"
-
-    def __init__(self, value: float, num_thresholds: int = 200, class_id: int | None = None,
-                 name: str | None = None, dtype=None):
-        who = type(self).__name__
-        arg = self._VALUE_ARG
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or \
-                not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"{who} expected {arg} to be a number in [0, 1], received "
-                             f"{arg}={value!r}.")
-        if isinstance(num_thresholds, bool) or not isinstance(
-                num_thresholds, (int, np.integer)) or num_thresholds <= 0:
-            raise ValueError(f"{who} expected num_thresholds to be an integer > 0, received "
-                             f"num_thresholds={num_thresholds!r}.")
-        _check_class_id(who, class_id)
-        super().__init__(name=name or _auto_name(who), dtype=dtype)
-        setattr(self, arg, value)
-        self.value = value
-        self.num_thresholds = num_thresholds
-        self.class_id = class_id
-        if num_thresholds == 1:
-            self.thresholds = [0.5]
-            self._thresholds_distributed_evenly = False
-        else:
-            inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
-            self.thresholds = [0.0] + inner + [1.0]
-            self._thresholds_distributed_evenly = True
-        shape = (len(self.thresholds),)
-        for var in ("true_positives", "false_positives", "true_negatives", "false_negatives"):
-            setattr(self, var, self.add_variable(shape, "zeros", name=var))
-
-    def _update(self, state, y_true, y_pred, sample_weight=None):
-        c = _confusion_counts(
-            _KINDS, y_true, y_pred, self.thresholds,
-            evenly=self._thresholds_distributed_evenly, class_id=self.class_id,
-            sample_weight=sample_weight, dtype=self.dtype)
-        return [s + c[k] for s, k in zip(state, _KINDS)]
-
-    def _rates(self, state):
-        tp, fp, tn, fn = state
-        return {"recall": divide_no_nan(tp, tp + fn),
-                "specificity": divide_no_nan(tn, tn + fp),
-                "precision": divide_no_nan(tp, tp + fp)}
-
-    _CONSTRAINED = "recall"
-    _DEPENDENT = "precision"
-
-    def _result(self, state):
-        rates = self._rates(state)
-        feasible = rates[self._CONSTRAINED] >= self.value
-        return jnp.max(jnp.where(feasible, rates[self._DEPENDENT], 0), initial=0)
-
-    def get_config(self):
-        return {**super().get_config(), "class_id": self.class_id,
-                "num_thresholds": self.num_thresholds, self._VALUE_ARG: self.value}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-class SensitivityAtSpecificity(_AtValueBase):
-    """The best sensitivity (recall) among thresholds whose specificity is >= `specificity`.
-
-    Args:
-        specificity: the required specificity, in [0, 1].
-        num_thresholds: how many evenly spaced thresholds in [0, 1] to try (default 200).
-        class_id: score only this column of `y_pred` / `y_true`.
-        name: default "sensitivity_at_specificity".
-        dtype: default float32.
-
-    Raises:
-        ValueError: for specificity outside [0, 1] or num_thresholds <= 0.
-
-    Example:
-        >>> m = SensitivityAtSpecificity(0.5)
-        >>> m.update_state([0, 0, 0, 1, 1], [0, 0.3, 0.8, 0.3, 0.8])
-        >>> float(m.result())
-        0.5
-    """
-
-    _VALUE_ARG = "specificity"
-    _CONSTRAINED = "specificity"
-    _DEPENDENT = "recall"
-
-    def __init__(self, specificity: float, num_thresholds: int = 200,
-                 class_id: int | None = None, name: str | None = None, dtype=None):
-        super().__init__(specificity, num_thresholds, class_id, name, dtype)
-
-
-class SpecificityAtSensitivity(_AtValueBase):
-    """The best specificity among thresholds whose sensitivity is >= `sensitivity`.
-
-    Args:
-        sensitivity: the required sensitivity (recall), in [0, 1].
-        num_thresholds: how many evenly spaced thresholds in [0, 1] to try (default 200).
-        class_id: score only this column of `y_pred` / `y_true`.
-        name: default "specificity_at_sensitivity".
-        dtype: default float32.
-
-    Raises:
-        ValueError: for sensitivity outside [0, 1] or num_thresholds <= 0.
-
-    Example:
-        >>> m = SpecificityAtSensitivity(0.5)
-        >>> m.update_state([0, 0, 0, 1, 1], [0, 0.3, 0.8, 0.3, 0.8])
-        >>> round(float(m.result()), 4)
-        0.6667
-    """
-
-    _VALUE_ARG = "sensitivity"
-    _CONSTRAINED = "recall"
-    _DEPENDENT = "specificity"
-
-    def __init__(self, sensitivity: float, num_thresholds: int = 200,
-                 class_id: int | None = None, name: str | None = None, dtype=None):
-        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
-
-
-class PrecisionAtRecall(_AtValueBase):
-    """The best precision among thresholds whose recall is >= `recall`.
-
-    Args:
-        recall: the required recall, in [0, 1].
-        num_thresholds: how many evenly spaced thresholds in [0, 1] to try (default 200).
-        class_id: score only this column of `y_pred` / `y_true`.
-        name: default "precision_at_recall".
-        dtype: default float32.
-
-    Raises:
-        ValueError: for recall outside [0, 1] or num_thresholds <= 0.
-
-    Example:
-        >>> m = PrecisionAtRecall(0.5)
-        >>> m.update_state([0, 0, 0, 1, 1], [0, 0.3, 0.8, 0.3, 0.8])
-        >>> float(m.result())
-        0.5
-    """
-
-    _VALUE_ARG = "recall"
-    _CONSTRAINED = "recall"
-    _DEPENDENT = "precision"
-
-    def __init__(self, recall: float, num_thresholds: int = 200,
-                 class_id: int | None = None, name: str | None = None, dtype=None):
-        super().__init__(recall, num_thresholds, class_id, name, dtype)
-
-
-class RecallAtPrecision(_AtValueBase):
-    """The best recall among thresholds whose precision is >= `precision`.
-
-    Args:
-        precision: the required precision, in [0, 1].
-        num_thresholds: how many evenly spaced thresholds in [0, 1] to try (default 200).
-        class_id: score only this column of `y_pred` / `y_true`.
-        name: default "recall_at_precision".
-        dtype: default float32.
-
-    Raises:
-        ValueError: for precision outside [0, 1] or num_thresholds <= 0.
-
-    Example:
-        >>> m = RecallAtPrecision(0.8)
-        >>> m.update_state([0, 0, 1, 1], [0, 0.5, 0.3, 0.9])
-        >>> float(m.result())
-        0.5
-    """
-
-    _VALUE_ARG = "precision"
-    _CONSTRAINED = "precision"
-    _DEPENDENT = "recall"
-
-    def __init__(self, precision: float, num_thresholds: int = 200,
-                 class_id: int | None = None, name: str | None = None, dtype=None):
-        super().__init__(precision, num_thresholds, class_id, name, dtype)
-
-
-# ------------------------------------------------------------------------ lazily built state
-class _LazyShapeMetric(Metric):
-    """A metric whose state shape comes from the first batch (as in Keras).
-
-    The first eager `update_state` creates the variables. Inside a jitted step (compiled
-    `fit` / `evaluate`, or the stateless API) they must exist already: call
-    `metric.build(y_true_shape, y_pred_shape)` (or one eager `update_state`) beforehand.
-    """
-
-    _built = False
-
-    def _build(self, y_true_shape, y_pred_shape):
-        raise NotImplementedError
-
-    def build(self, y_true_shape, y_pred_shape) -> None:
-        """Create the state for inputs of these shapes (does nothing once built).
-
-        Args:
-            y_true_shape: the shape of the labels (None: same as `y_pred_shape`).
-            y_pred_shape: the shape of the predictions.
-        """
-        if not self._built:
-            y_pred_shape = None if y_pred_shape is None else tuple(y_pred_shape)
-            self._build(y_pred_shape if y_true_shape is None else tuple(y_true_shape),
-                        y_pred_shape)
-            self._built = True
-
-    def _require_built(self, what: str):
-        if not self._built:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}' has no state yet: its size comes from "
-                f"the data and it has not seen any. {what} needs it to exist; call "
-                f"metric.build(y_true_shape, y_pred_shape) (or update_state once, outside "
-                f"jit) first{self._build_hint}.")
-
-    _build_hint = ""
-
-    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        if not self._built:
-            traced = any(isinstance(a, jax.core.Tracer) for a in (y_true, y_pred))
-            if current_scope() is not None or traced:
-                self._require_built("update_state inside a jitted step")
-            y_pred_a = _arr(y_pred)
-            self.build(jnp.shape(_arr(y_true)) if y_true is not None else None,
-                       y_pred_a.shape)
-        Metric.update_state(self, y_true, y_pred, sample_weight)
-
-    def result(self):
-        self._require_built("result()")
-        return Metric.result(self)
-
-    def stateless_result(self, metric_variables):
-        self._require_built("stateless_result")
-        return self._result(list(metric_variables))
-
-    def stateless_update_state(self, metric_variables, *args, **kwargs):
-        self._require_built("stateless_update_state")
-        self._check_state(metric_variables, "stateless_update_state")
-        return list(self._update(list(metric_variables), *args, **kwargs))
-
-
 # ------------------------------------------------------------------------ AUC
 _CURVES = {"ROC": "ROC", "roc": "ROC", "PR": "PR", "pr": "PR", "PRGAIN": "PRGAIN",
            "prgain": "PRGAIN"}
@@ -734,7 +477,7 @@ class AUC(_LazyShapeMetric):
             self.num_thresholds = int(num_thresholds)
             inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
             self._thresholds_distributed_evenly = True
-        self._thresholds = np.array([0.0 - _EPSILON] + inner + [1.0 + _EPSILON])
+        self._thresholds = np.array([0.0 - EPSILON] + inner + [1.0 + EPSILON])
         if num_labels is not None and not multi_label:
             raise ValueError(
                 f"AUC received num_labels={num_labels!r} with multi_label=False; num_labels is "
@@ -782,7 +525,7 @@ class AUC(_LazyShapeMetric):
             setattr(self, var, self.add_variable(shape, "zeros", name=var))
 
     def _update(self, state, y_true, y_pred, sample_weight=None):
-        y_pred = _arr(y_pred).astype(self.dtype)
+        y_pred = as_array(y_pred).astype(self.dtype)
         if self._from_logits:
             y_pred = jax.nn.sigmoid(y_pred)
         c = _confusion_counts(
@@ -850,246 +593,3 @@ class AUC(_LazyShapeMetric):
         return config
 
 
-# ------------------------------------------------------------------------ F-scores
-class FBetaScore(_LazyShapeMetric):
-    """The F-beta score, `(1 + beta^2) * p * r / (beta^2 * p + r)`, per class or averaged.
-
-    Inputs are rank 2, `(batch, num_classes)`: one-hot (or multi-hot) labels and scores.
-
-    Args:
-        average: None (one score per class), "micro" (from the counts summed over
-            classes), "macro" (unweighted mean of the class scores) or "weighted" (mean
-            weighted by each class's support).
-        beta: the weight of recall relative to precision, a float > 0 (default 1.0).
-        threshold: a float in (0, 1]: scores above it count as positive. None (default):
-            the highest score of each sample counts as positive.
-        name: default "fbeta_score".
-        dtype: default float32.
-
-    Raises:
-        ValueError: for an unknown average, beta not a float > 0, or a threshold outside
-            (0, 1].
-
-    Example:
-        >>> m = FBetaScore(beta=2.0, threshold=0.5)
-        >>> m.update_state([[1, 1, 0]], [[0.9, 0.2, 0.7]])
-        >>> [round(float(v), 4) for v in m.result()]
-        [1.0, 0.0, 0.0]
-    """
-
-    def __init__(self, average: str | None = None, beta: float = 1.0,
-                 threshold: float | None = None, name: str = "fbeta_score", dtype=None):
-        who = type(self).__name__
-        if average not in (None, "micro", "macro", "weighted"):
-            raise ValueError(
-                f"{who} expected average to be one of None, 'micro', 'macro' or 'weighted', "
-                f"received average={average!r}.")
-        if not isinstance(beta, float):
-            raise ValueError(
-                f"{who} expected beta to be a Python float > 0, received beta={beta!r} of "
-                f"type {type(beta).__name__}. Pass e.g. beta=2.0.")
-        if beta <= 0.0:
-            raise ValueError(f"{who} expected beta to be a float > 0, received beta={beta!r}.")
-        if threshold is not None:
-            if not isinstance(threshold, float):
-                raise ValueError(
-                    f"{who} expected threshold to be None or a Python float in (0, 1], "
-                    f"received threshold={threshold!r} of type {type(threshold).__name__}.")
-            if threshold > 1.0 or threshold <= 0.0:
-                raise ValueError(f"{who} expected threshold in (0, 1], received "
-                                 f"threshold={threshold!r}.")
-        super().__init__(name=name, dtype=dtype)
-        self.average = average
-        self.beta = beta
-        self.threshold = threshold
-        self.axis = None if average == "micro" else 0
-
-    def _build(self, y_true_shape, y_pred_shape):
-        who = type(self).__name__
-        if len(y_pred_shape) != 2 or len(y_true_shape) != 2:
-            raise ValueError(
-                f"{who} expects rank-2 inputs of shape (batch_size, num_classes), received "
-                f"y_true.shape={tuple(y_true_shape)} and y_pred.shape={tuple(y_pred_shape)}.")
-        if y_pred_shape[-1] is None or y_true_shape[-1] is None:
-            raise ValueError(
-                f"{who} needs a known number of classes (last axis), received "
-                f"y_true.shape={tuple(y_true_shape)} and y_pred.shape={tuple(y_pred_shape)}.")
-        shape = () if self.average == "micro" else (int(y_pred_shape[-1]),)
-        for var in ("true_positives", "false_positives", "false_negatives",
-                    "intermediate_weights"):
-            setattr(self, var, self.add_variable(shape, "zeros", name=var))
-
-    def _update(self, state, y_true, y_pred, sample_weight=None):
-        y_true = _arr(y_true).astype(self.dtype)
-        y_pred = _arr(y_pred).astype(self.dtype)
-        if self.threshold is None:
-            top = jnp.max(y_pred, axis=-1, keepdims=True)
-            y_pred = (y_pred >= top) & (jnp.abs(y_pred) > 1e-9)
-        else:
-            y_pred = y_pred > self.threshold
-        y_pred = y_pred.astype(self.dtype)
-        sw = None if sample_weight is None else _arr(sample_weight).astype(self.dtype)
-
-        def wsum(v):
-            if sw is not None:
-                v = v * jnp.expand_dims(sw, 1)
-            return jnp.sum(v, axis=self.axis)
-
-        return [state[0] + wsum(y_pred * y_true), state[1] + wsum(y_pred * (1 - y_true)),
-                state[2] + wsum((1 - y_pred) * y_true), state[3] + wsum(y_true)]
-
-    def _result(self, state):
-        tp, fp, fn, support = state
-        precision = tp / (tp + fp + _EPSILON)
-        recall = tp / (tp + fn + _EPSILON)
-        b2 = self.beta ** 2
-        score = precision * recall / (b2 * precision + recall + _EPSILON) * (1 + b2)
-        if self.average == "weighted":
-            weights = support / (jnp.sum(support) + _EPSILON)
-            return jnp.sum(score * weights)
-        if self.average is not None:
-            return jnp.mean(score)
-        return score
-
-    def get_config(self):
-        return {**super().get_config(), "average": self.average, "beta": self.beta,
-                "threshold": self.threshold}
-
-
-class F1Score(FBetaScore):
-    """The F1 score, `2 * p * r / (p + r)` (an `FBetaScore` with beta=1).
-
-    Args:
-        average: None, "micro", "macro" or "weighted" (see `FBetaScore`).
-        threshold: None (the top score counts as positive) or a float in (0, 1].
-        name: default "f1_score".
-        dtype: default float32.
-
-    Example:
-        >>> m = F1Score(threshold=0.5)
-        >>> m.update_state([[1, 1, 0]], [[0.9, 0.2, 0.7]])
-        >>> [round(float(v), 4) for v in m.result()]
-        [1.0, 0.0, 0.0]
-    """
-
-    def __init__(self, average: str | None = None, threshold: float | None = None,
-                 name: str = "f1_score", dtype=None):
-        super().__init__(average=average, beta=1.0, threshold=threshold, name=name,
-                         dtype=dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        del config["beta"]
-        return config
-
-
-# ------------------------------------------------------------------------ R2
-class R2Score(_LazyShapeMetric):
-    """The coefficient of determination, `1 - SS_res / SS_tot`, per output column.
-
-    Inputs are rank 2, `(batch, num_outputs)` (a rank-1 pair is treated as one column).
-
-    Args:
-        class_aggregation: "uniform_average" (default, the mean over columns),
-            "variance_weighted_average" (weighted by each column's variance) or None (one
-            score per column).
-        num_regressors: the number of independent variables, for the adjusted R2 (default 0:
-            plain R2).
-        name: default "r2_score".
-        dtype: default float32.
-
-    Raises:
-        ValueError: for an unknown class_aggregation or num_regressors < 0.
-
-    Example:
-        >>> m = R2Score()
-        >>> m.update_state([[1.0], [2.0], [3.0]], [[1.0], [2.0], [4.0]])
-        >>> float(m.result())
-        0.5
-    """
-
-    def __init__(self, class_aggregation: str | None = "uniform_average",
-                 num_regressors: int = 0, name: str = "r2_score", dtype=None):
-        valid = (None, "uniform_average", "variance_weighted_average")
-        if class_aggregation not in valid:
-            raise ValueError(
-                f"R2Score expected class_aggregation to be one of {valid}, received "
-                f"class_aggregation={class_aggregation!r}.")
-        if isinstance(num_regressors, bool) or not isinstance(
-                num_regressors, (int, np.integer)) or num_regressors < 0:
-            raise ValueError(f"R2Score expected num_regressors to be an integer >= 0, "
-                             f"received num_regressors={num_regressors!r}.")
-        super().__init__(name=name, dtype=dtype)
-        self.class_aggregation = class_aggregation
-        self.num_regressors = int(num_regressors)
-        self.num_samples = self.add_variable((), "zeros", name="num_samples")
-
-    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        if not self._built:
-            yt, yp = _arr(y_true, self.dtype), _arr(y_pred, self.dtype)
-            if not (current_scope() is not None or isinstance(yt, jax.core.Tracer)
-                    or isinstance(yp, jax.core.Tracer)):
-                yt, yp = squeeze_or_expand_to_same_rank(yt, yp)
-                self.build(yt.shape, yp.shape)
-        _LazyShapeMetric.update_state(self, y_true, y_pred, sample_weight)
-
-    def _build(self, y_true_shape, y_pred_shape):
-        if len(y_pred_shape) != 2 or len(y_true_shape) != 2:
-            raise ValueError(
-                f"R2Score expects rank-2 inputs of shape (batch_size, num_outputs), received "
-                f"y_true.shape={tuple(y_true_shape)} and y_pred.shape={tuple(y_pred_shape)}.")
-        if y_pred_shape[-1] is None or y_true_shape[-1] is None:
-            raise ValueError(
-                f"R2Score needs a known number of outputs (last axis), received "
-                f"y_true.shape={tuple(y_true_shape)} and y_pred.shape={tuple(y_pred_shape)}.")
-        shape = (int(y_pred_shape[-1]),)
-        self.squared_sum = self.add_variable(shape, "zeros", name="squared_sum")
-        self.sum = self.add_variable(shape, "zeros", name="sum")
-        self.total_mse = self.add_variable(shape, "zeros", name="residual")
-        self.count = self.add_variable(shape, "zeros", name="count")
-
-    def _update(self, state, y_true, y_pred, sample_weight=None):
-        y_true = _arr(y_true, self.dtype)
-        y_pred = _arr(y_pred, self.dtype)
-        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-        num_samples, squared_sum, total, residual, count = state
-        sw = jnp.asarray(1.0 if sample_weight is None else _arr(sample_weight), self.dtype)
-        if sw.ndim == 1:
-            sw = jnp.expand_dims(sw, 1)
-        sw = jnp.broadcast_to(sw, y_true.shape)
-        weighted = y_true * sw
-        return [num_samples + jnp.asarray(y_true.size, self.dtype),
-                squared_sum + jnp.sum(y_true * weighted, axis=0),
-                total + jnp.sum(weighted, axis=0),
-                residual + jnp.sum(jnp.square(y_true - y_pred) * sw, axis=0),
-                count + jnp.sum(sw, axis=0)]
-
-    def _result(self, state):
-        num_samples, squared_sum, total, residual, count = state
-        mean = total / count
-        ss_tot = squared_sum - total * mean
-        raw = 1 - residual / ss_tot
-        raw = jnp.where(jnp.isinf(raw), 0.0, raw)
-        if self.class_aggregation == "uniform_average":
-            score = jnp.mean(raw)
-        elif self.class_aggregation == "variance_weighted_average":
-            score = jnp.sum(ss_tot * raw) / jnp.sum(ss_tot)
-        else:
-            score = raw
-        p = self.num_regressors
-        if p == 0:
-            return score
-        n = num_samples.astype(jnp.float32)
-        if not isinstance(n, jax.core.Tracer):
-            if p > float(n) - 1:
-                warnings.warn("R2Score: more regressors than data points for the adjusted R2; "
-                              "returning the plain R2.", stacklevel=2)
-            elif p == float(n) - 1:
-                warnings.warn("R2Score: the adjusted R2 divides by zero (num_regressors == "
-                              "num_samples - 1); returning the plain R2.", stacklevel=2)
-        adjusted = 1.0 - (1.0 - score) * (n - 1.0) / (n - p - 1.0)
-        return jnp.where(p >= n - 1, score, adjusted)
-
-    def get_config(self):
-        return {**super().get_config(), "class_aggregation": self.class_aggregation,
-                "num_regressors": self.num_regressors}

@@ -35,7 +35,6 @@ def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal
     Example:
         >>> circle(jnp.array([0, 0, 1]), jnp.eye(3))
     """
-    from trine.core.context import set_mask
     values = _circle_values(y_true, y_pred, ref_labels, ref_embeddings, remove_diagonal,
                             gamma, margin)
     set_mask(values, values > 0)

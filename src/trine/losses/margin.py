@@ -1,11 +1,9 @@
 """Hinge losses for maximum-margin classifiers: hinge, squared hinge, categorical hinge."""
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 
-from trine.losses.base import _BuiltinLoss, _as_array, _float_pred, builtin_function
+from trine.losses.base import _BuiltinLoss, as_array, _float_pred, builtin_function
 
 
 def _hinge_labels(y_true):
@@ -26,7 +24,7 @@ def hinge(y_true, y_pred):
         Per-sample losses (last axis reduced).
     """
     y_pred = _float_pred(y_pred)
-    y_true = _hinge_labels(_as_array(y_true, y_pred.dtype))
+    y_true = _hinge_labels(as_array(y_true, y_pred.dtype))
     return jnp.mean(jnp.maximum(1.0 - y_true * y_pred, 0.0), axis=-1)
 
 
@@ -42,7 +40,7 @@ def squared_hinge(y_true, y_pred):
         Per-sample losses (last axis reduced).
     """
     y_pred = _float_pred(y_pred)
-    y_true = _hinge_labels(_as_array(y_true, y_pred.dtype))
+    y_true = _hinge_labels(as_array(y_true, y_pred.dtype))
     return jnp.mean(jnp.square(jnp.maximum(1.0 - y_true * y_pred, 0.0)), axis=-1)
 
 
@@ -58,7 +56,7 @@ def categorical_hinge(y_true, y_pred):
         Per-sample losses (last axis reduced).
     """
     y_pred = _float_pred(y_pred)
-    y_true = _as_array(y_true, y_pred.dtype)
+    y_true = as_array(y_true, y_pred.dtype)
     pos = jnp.sum(y_true * y_pred, axis=-1)
     neg = jnp.max((1.0 - y_true) * y_pred, axis=-1)
     return jnp.maximum(neg - pos + 1.0, jnp.zeros((), y_pred.dtype))

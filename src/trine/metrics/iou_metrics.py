@@ -1,16 +1,4 @@
-"""Keras's correlation and intersection-over-union metrics.
-
-`PearsonCorrelation` / `ConcordanceCorrelation` average a per-sample correlation along `axis`
-(as Keras 3 does); the IoU family accumulates a `num_classes x num_classes` confusion matrix
-and reads IoU = TP / (TP + FP + FN) from it. Every metric has a pure `_update` / `_result`,
-so it runs inside the jitted training step. Re-exported from `trine.metrics`.
-
-Example:
-    >>> m = MeanIoU(num_classes=2)
-    >>> m.update_state([0, 0, 1, 1], [0, 1, 0, 1])
-    >>> round(float(m.result()), 4)
-    0.3333
-"""
+"""Intersection-over-union metrics: IoU = TP / (TP + FP + FN) from a confusion matrix."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -18,104 +6,10 @@ from typing import Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from trine.losses import squeeze_or_expand_to_same_rank
-from trine.metrics import Metric, _arr, _BuiltinWrapper
-from trine.metrics_confusion import _auto_name
-
-__all__ = ["BinaryIoU", "ConcordanceCorrelation", "IoU", "MeanIoU", "OneHotIoU",
-           "OneHotMeanIoU", "PearsonCorrelation", "concordance_correlation",
-           "pearson_correlation"]
-
-_EPSILON = 1e-7
+from trine.losses.base import EPSILON, as_array
+from trine.metrics.base import Metric, _auto_name
 
 
-# ------------------------------------------------------------------------ correlations
-def _pair(y_true, y_pred):
-    y_pred = jnp.asarray(y_pred)
-    if not jnp.issubdtype(y_pred.dtype, jnp.floating):
-        y_pred = y_pred.astype(jnp.float32)
-    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
-    return squeeze_or_expand_to_same_rank(y_true, y_pred)
-
-
-def pearson_correlation(y_true, y_pred, axis: int = -1):
-    """Pearson's correlation coefficient between `y_true` and `y_pred` along `axis`.
-
-    Args:
-        y_true: targets.
-        y_pred: predictions, same shape.
-        axis: the axis the correlation runs along. Default -1.
-
-    Returns:
-        The correlations, with `axis` reduced.
-
-    Example:
-        >>> float(pearson_correlation(jnp.array([[1.0, 2.0, 3.0]]), jnp.array([[2.0, 4.0, 7.0]]))[0])
-    """
-    y_true, y_pred = _pair(y_true, y_pred)
-    t = y_true - jnp.mean(y_true, axis=axis, keepdims=True)
-    p = y_pred - jnp.mean(y_pred, axis=axis, keepdims=True)
-    t = t / jnp.std(t, axis=axis, keepdims=True)
-    p = p / jnp.std(p, axis=axis, keepdims=True)
-    return jnp.mean(t * p, axis=axis)
-
-
-def concordance_correlation(y_true, y_pred, axis: int = -1):
-    """Lin's concordance correlation coefficient along `axis`, with Keras's arithmetic.
-
-    Args:
-        y_true: targets.
-        y_pred: predictions, same shape.
-        axis: the axis it runs along. Default -1.
-
-    Returns:
-        The coefficients, with `axis` reduced.
-
-    Example:
-        >>> concordance_correlation(jnp.array([[1.0, 2.0, 3.0]]), jnp.array([[1.1, 2.0, 2.9]]))
-    """
-    y_true, y_pred = _pair(y_true, y_pred)
-    t_mean = jnp.mean(y_true, axis=axis, keepdims=True)
-    p_mean = jnp.mean(y_pred, axis=axis, keepdims=True)
-    t_var = jnp.var(y_true - t_mean, axis=axis, keepdims=True)
-    p_var = jnp.var(y_pred - p_mean, axis=axis, keepdims=True)
-    # Keras centres y_true on the prediction mean here; kept for identical numbers
-    covar = (y_true - p_mean) * (y_pred - p_mean)
-    norm = t_var + p_var + jnp.square(t_mean - p_mean)
-    return jnp.mean(2 * covar / (norm + _EPSILON), axis=axis)
-
-
-class PearsonCorrelation(_BuiltinWrapper):
-    """The mean over samples of `pearson_correlation` along `axis`.
-
-    Args:
-        name: default "pearson_correlation".
-        dtype: default float32.
-        axis: Default -1.
-    """
-
-    _CONFIG_KEYS = ("axis",)
-
-    def __init__(self, name="pearson_correlation", dtype=None, axis=-1):
-        super().__init__(pearson_correlation, name=name, dtype=dtype, axis=axis)
-
-
-class ConcordanceCorrelation(_BuiltinWrapper):
-    """The mean over samples of `concordance_correlation` along `axis`.
-
-    Args:
-        name: default "concordance_correlation".
-        dtype: default float32.
-        axis: Default -1.
-    """
-
-    _CONFIG_KEYS = ("axis",)
-
-    def __init__(self, name="concordance_correlation", dtype=None, axis=-1):
-        super().__init__(concordance_correlation, name=name, dtype=dtype, axis=axis)
-
-
-# ------------------------------------------------------------------------ IoU
 def _check_int(who: str, arg: str, value, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{who}: {arg} must be an integer >= {low}, received {arg}={value!r}.")
@@ -188,8 +82,8 @@ class IoU(Metric):
         (cm,) = state
         dtype = self.dtype
         y_true, y_pred = self._labels(y_true, y_pred)
-        y_true = _arr(y_true, dtype).reshape(-1)
-        y_pred = _arr(y_pred, dtype).reshape(-1)
+        y_true = as_array(y_true, dtype).reshape(-1)
+        y_pred = as_array(y_pred, dtype).reshape(-1)
         if y_true.shape != y_pred.shape:
             raise ValueError(
                 f"{type(self).__name__} expected as many labels as predictions, received "
@@ -214,8 +108,8 @@ class IoU(Metric):
         ids = jnp.asarray(self.target_class_ids, jnp.int32)
         tp, denom = tp[ids], denom[ids]
         valid = denom > 1e-9
-        iou = jnp.where(valid, tp / (denom + _EPSILON), 0.0)
-        return jnp.sum(iou, axis=self.axis) / (jnp.sum(valid.astype(jnp.float32)) + _EPSILON)
+        iou = jnp.where(valid, tp / (denom + EPSILON), 0.0)
+        return jnp.sum(iou, axis=self.axis) / (jnp.sum(valid.astype(jnp.float32)) + EPSILON)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_classes": self.num_classes,
@@ -248,7 +142,7 @@ class BinaryIoU(IoU):
 
     def _update(self, state, y_true, y_pred, sample_weight=None):
         y_pred = (jnp.asarray(y_pred, jnp.float32) >= self.threshold).astype(self.dtype)
-        return IoU._update(self, state, _arr(y_true, self.dtype), y_pred, sample_weight)
+        return IoU._update(self, state, as_array(y_true, self.dtype), y_pred, sample_weight)
 
     def get_config(self) -> dict:
         return {"target_class_ids": self.target_class_ids, "threshold": self.threshold,
@@ -331,7 +225,3 @@ class OneHotMeanIoU(MeanIoU):
                 "ignore_class": self.ignore_class, "sparse_y_pred": self.sparse_y_pred,
                 "axis": self.axis}
 
-
-_NEW_METRICS: tuple = (IoU, BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU, PearsonCorrelation,
-                       ConcordanceCorrelation)
-_NEW_FUNCTIONS: tuple = (pearson_correlation, concordance_correlation)
