@@ -20,7 +20,7 @@ from trine import regularizers, registry
 from trine.layers.lambda_layer import deserialize_function
 from trine.layers.ops_layer import _OPS, OpLayer
 from trine.registry import allowlist
-from trine.saving import serialization
+from trine.registry import deserialize as serialization
 
 
 def _names():

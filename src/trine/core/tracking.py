@@ -1,5 +1,6 @@
 """A layer's own variables: the one definition of "own" that Layer's saving hooks and the
-weight files share (Keras: `_trainable_variables + _non_trainable_variables`).
+weight files share (Keras: `_trainable_variables + _non_trainable_variables`), and whether a
+class overrides the saving hooks.
 
 A layer owns the variables it created with `add_weight`, then those held in its attributes
 (directly or in lists / dicts), except in the attributes trine's own machinery sets. Each
@@ -45,3 +46,10 @@ def own_variables(layer) -> list:
         if name not in skipped and name != "_own_variables":
             visit(value, 0)
     return [v for v in found if v.trainable] + [v for v in found if not v.trainable]
+
+
+def overrides(obj, method: str) -> bool:
+    """Whether `obj`'s class overrides one of Keras's saving hooks (`save_own_variables`,
+    `get_build_config`, `compile_from_config`, ...) of the trine class that defines it."""
+    definers = [klass for klass in type(obj).__mro__ if method in klass.__dict__]
+    return bool(definers) and getattr(type(obj), method) is not definers[-1].__dict__[method]

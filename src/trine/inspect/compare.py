@@ -86,7 +86,7 @@ def _node_signature(g, nodes, idx_of, n):
 
 
 def _compare_structure(ga, gb, res):
-    from trine.inspect._graph import ordered_nodes
+    from trine.graph.topology import build_order
     if len(ga._input_tensors) != len(gb._input_tensors):
         res.differences.append(
             f"'{res.name_a}' has {len(ga._input_tensors)} inputs, '{res.name_b}' has "
@@ -97,7 +97,7 @@ def _compare_structure(ga, gb, res):
             res.differences.append(f"input {i} has shape {ta.shape} in '{res.name_a}' but "
                                    f"{tb.shape} in '{res.name_b}'.")
             return None
-    na, nb = ordered_nodes(ga), ordered_nodes(gb)
+    na, nb = build_order(ga), build_order(gb)
     if len(na) != len(nb):
         res.differences.append(
             f"'{res.name_a}' has {len(na)} layer calls, '{res.name_b}' has {len(nb)}: "

@@ -24,7 +24,7 @@ import numpy as np
 
 from trine.core.layer import to_snake_case
 from trine.core.symbolic import KerasTensor
-from trine.inspect._graph import ordered_nodes
+from trine.graph.topology import build_order
 
 __all__ = ["ConversionError", "copy_weights", "sequential_reason", "to_source"]
 
@@ -462,7 +462,7 @@ def _functional_body(g, ctx, model_name, indent):
         expr[id(t)] = var
         lines.append(f"{indent}{var} = {_input_ctor(t)}")
     expr_of = lambda t: expr[id(t)]  # noqa: E731
-    nodes = ordered_nodes(g)
+    nodes = build_order(g)
     counts = {}
     for n in nodes:
         counts[id(n.layer)] = counts.get(id(n.layer), 0) + 1
@@ -565,7 +565,7 @@ def _subclass_source(model, g, ctx, class_name):
     from trine.layers.ops_layer import OpLayer
     cname = _class_name(model, ctx, class_name)
     attr_namer = _Namer(_model_attrs())
-    nodes = ordered_nodes(g)
+    nodes = build_order(g)
     attrs, init = {}, []
     for n in nodes:
         layer = n.layer

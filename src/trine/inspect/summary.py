@@ -129,12 +129,12 @@ def _is_chain(g) -> bool:
 
 
 def _conn(g, node):
-    from trine.inspect._graph import graph_node_index
+    from trine.graph.topology import node_index
     out = []
     for t in node.input_tensors:
         src, ni, ti = t._keras_history
         src_node = src._inbound_nodes[ni]
-        out.append(f"{src.name}[{graph_node_index(g, src_node)}][{ti}]")
+        out.append(f"{src.name}[{node_index(g, src_node)}][{ti}]")
     return out
 
 
@@ -177,9 +177,9 @@ def _functional_rows(g, level, expand_nested, skip_inputs):
 
 def _traced_rows(g, level, expand_nested):
     """One row per layer call, in call order, for a traced subclassed model."""
-    from trine.inspect._graph import ordered_nodes
+    from trine.graph.topology import build_order
     rows, seen = [], set()
-    for n in ordered_nodes(g):
+    for n in build_order(g):
         layer = n.layer
         again = id(layer) in seen
         seen.add(id(layer))

@@ -79,7 +79,7 @@ def deserialize_layer(config, custom_objects=None):
     # trine's own layer classes resolve through the registry's allow-list, never by scanning
     classes = dict(custom_objects or {})
     try:
-        from trine.saving.serialization import deserialize_keras_object
+        from trine.registry.deserialize import deserialize_keras_object
     except ImportError:
         deserialize_keras_object = None
     if deserialize_keras_object is not None:

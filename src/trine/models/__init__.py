@@ -2,24 +2,22 @@
 from trine.models.functional import Functional
 from trine.models.model import Model
 from trine.models.sequential import Sequential
+from trine.models.upper import upper
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Load a model saved with `model.save` (see trine.saving)."""
-    from trine.saving import load_model as _load
-    return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    return upper("saving").load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
 def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     """Save a model to a `.keras` archive (see trine.saving.save_model)."""
-    from trine.saving import save_model as _save
-    return _save(model, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+    return upper("saving").save_model(model, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
 
 def model_from_json(json_string, custom_objects=None):
     """Rebuild a model from `model.to_json()` (see trine.saving.model_json)."""
-    from trine.saving.model_json import model_from_json as _from_json
-    return _from_json(json_string, custom_objects=custom_objects)
+    return upper("model_json").model_from_json(json_string, custom_objects=custom_objects)
 
 
 from trine.models.cloning import clone_model  # noqa: E402 - after the model classes it clones

@@ -77,7 +77,8 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         raise ValueError(
             "clone_model: call_function is only supported for Functional models; model "
             f"'{getattr(model, 'name', model)}' is a '{type(model).__name__}'.")
-    from trine.saving.serialization import deserialize_keras_object, serialize_keras_object
+    from trine.registry.deserialize import deserialize_keras_object
+    from trine.registry.serialize import serialize_keras_object
     config = serialize_keras_object(model)
     return deserialize_keras_object(config, custom_objects={type(model).__name__: type(model)})
 
@@ -203,7 +204,7 @@ def _functional_like(cls) -> bool:
 def _copy_compile(model, clone):
     if not getattr(model, "compiled", False):
         return
-    from trine.saving.serialization import compile_from_config, get_compile_config
+    from trine.models.compile_config import compile_from_config, get_compile_config
     config = get_compile_config(model)
     if config:
         compile_from_config(clone, config)

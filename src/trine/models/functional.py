@@ -7,6 +7,8 @@ import numpy as np
 
 from trine.core.layer import Layer
 from trine.core.symbolic import KerasTensor, is_symbolic
+from trine.graph.functional_config import functional_config, functional_from_config
+from trine.graph.topology import execution_order
 from trine.layers.core import InputLayer
 from trine.models.input_checks import adjust_rank, incompatible_input
 from trine.models.model import Model
@@ -29,6 +31,9 @@ class Functional(Model):
         ValueError: if an input does not come from `Input`, if the outputs depend on an
             input that is not listed ("graph disconnected"), or two layers share a name.
     """
+
+    # Keras numbers a Functional model's calls from 1 in configs (node 0: its own creation)
+    _is_functional_graph = True
 
     # the graph's bookkeeping: its layers are reached through `layers`, never these
     _machinery_attrs = frozenset({
@@ -60,7 +65,7 @@ class Functional(Model):
         self._outputs_struct = outputs
         self._input_tensors = flat_in
         self._output_tensors = flat_out
-        self._nodes = self._topological_nodes()
+        self._nodes = execution_order(flat_in, flat_out, f"Model '{self.name}'")
         layers = []
         for t in flat_in:
             layers.append(t._keras_history[0])
@@ -77,40 +82,6 @@ class Functional(Model):
                 "All layer names in a model must be unique; pass distinct name= arguments.")
         self._graph_layers = layers
         self.built = True
-
-    def _topological_nodes(self):
-        inputs = {id(t) for t in self._input_tensors}
-        order, visited, visiting = [], set(), set()
-        reached_ok = []
-
-        def visit_tensor(t):
-            if id(t) in inputs:
-                return
-            layer, ni, _ = t._keras_history
-            node = layer._inbound_nodes[ni]
-            if isinstance(layer, InputLayer):
-                raise ValueError(
-                    f"Graph disconnected: cannot obtain value for tensor {t!r} at layer "
-                    f"'{layer.name}': it is an Input that is not among the model's inputs. "
-                    f"The following layers were reached without issue: {reached_ok}. Add "
-                    f"'{layer.name}' to Model(inputs=[...]).")
-            if id(node) in visited:
-                return
-            if id(node) in visiting:
-                raise ValueError(f"Model '{self.name}': the graph has a cycle at layer '{layer.name}'.")
-            visiting.add(id(node))
-            for parent in node.input_tensors:
-                visit_tensor(parent)
-            visiting.discard(id(node))
-            visited.add(id(node))
-            order.append(node)
-            reached_ok.append(layer.name)
-
-        for t in self._output_tensors:
-            if t._keras_history is None:
-                raise ValueError(f"Model '{self.name}': output {t!r} was not produced by a layer.")
-            visit_tensor(t)
-        return order
 
     # ------------------------------------------------------------------ structure
     @property
@@ -227,10 +198,14 @@ class Functional(Model):
         pass
 
     def get_config(self) -> dict:
-        from trine.saving.serialization import functional_config
         return functional_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from trine.saving.serialization import functional_from_config
         return functional_from_config(cls, config, custom_objects=custom_objects)
+
+    def _saved_build_config(self):
+        return {"input_shape": None}
+
+
+Model._functional_class = Functional

@@ -15,6 +15,8 @@ from trine.core.layer import CallContext, Layer
 from trine.core.shapes import unbatched
 from trine.core.symbolic import KerasTensor
 from trine.core.variable import StatelessScope, Variable
+from trine.models.compile_config import compile_from_config, get_compile_config
+from trine.models.upper import upper
 from trine.training.trainer import Trainer
 
 
@@ -30,6 +32,9 @@ class Model(Trainer, Layer):
         >>> model = Model(inputs, Dense(2)(inputs))
     """
 
+    # models.functional sets it: `Model(inputs, outputs)` builds one (Keras's dispatch)
+    _functional_class = None
+
     # what Model and its trainer set on an instance: never a user's layers or variables
     _machinery_attrs = frozenset({
         "_ahead", "_auto_config", "_auto_k", "_batch_metric_state", "_compile_built",
@@ -38,7 +43,7 @@ class Model(Trainer, Layer):
 
     def __new__(cls, *args, **kwargs):
         if len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs:
-            from trine.models.functional import Functional
+            Functional = Model._functional_class
             if cls is Model:
                 return Functional.__new__(Functional)
             inputs = kwargs["inputs"] if "inputs" in kwargs else args[0] if args else None
@@ -227,10 +232,16 @@ class Model(Trainer, Layer):
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         """Print a table of the layers, their output shapes and parameter counts."""
-        from trine.inspect.summary import print_summary
-        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+        upper("summary").print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable,
                       layer_range=layer_range)
+
+    def _saved_build_config(self):
+        """The `build_config` a saved record holds: the input shape the model was built with."""
+        shape = getattr(self, "_build_input_shape", None)
+        if shape is None:
+            return None
+        return {"input_shape": _shape_to_json(shape)}
 
     def get_config(self) -> dict:
         """The constructor arguments (Keras's rule for a subclass without its own get_config:
@@ -272,7 +283,7 @@ class Model(Trainer, Layer):
             TypeError: when a subclass cannot be built from its config, saying how to fix
                 its get_config().
         """
-        from trine.models.functional import Functional
+        Functional = Model._functional_class
         keys = ("name", "layers", "input_layers", "output_layers")
         if isinstance(config, dict) and all(k in config for k in keys):
             spec = inspect.getfullargspec(cls.__init__)
@@ -293,36 +304,30 @@ class Model(Trainer, Layer):
     def get_compile_config(self) -> dict:
         """What `compile` was called with, as the `compile_config` Keras writes ({} if not
         compiled). Override it with `compile_from_config` for a custom `compile` signature."""
-        from trine.saving.serialization import get_compile_config
         return get_compile_config(self)
 
     def compile_from_config(self, config: dict) -> None:
         """Compile from `get_compile_config()`'s dict (names and classes resolve through the
         allow-list and your registered objects)."""
-        from trine.saving.serialization import compile_from_config
         compile_from_config(self, config)
 
     def to_json(self, **kwargs) -> str:
         """The model's config (`serialize_keras_object(model)`) as JSON; kwargs go to
         `json.dumps`. Rebuild it with `trine.models.model_from_json`."""
-        from trine.saving.model_json import model_to_json
-        return model_to_json(self, **kwargs)
+        return upper("model_json").model_to_json(self, **kwargs)
 
     # ------------------------------------------------------------------ files
     def save(self, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
         """Save architecture, weights and compile state to a `.keras` archive (Keras 3 layout)."""
-        from trine.saving import save_model
-        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+        upper("saving").save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
         """Save the weights to a `.weights.h5` file (Keras 3 layout)."""
-        from trine.saving import save_weights
-        save_weights(self, filepath, overwrite=overwrite)
+        upper("saving").save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch: bool = False, **kwargs) -> None:
         """Load weights saved by `save_weights` (trine or Keras 3)."""
-        from trine.saving import load_weights
-        load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+        upper("saving").load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
 
 
 _FUNCTIONAL_SUBCLASSES: dict = {}
@@ -330,7 +335,7 @@ _FUNCTIONAL_SUBCLASSES: dict = {}
 
 def _functional_subclass(cls):
     """`cls` combined with Functional (cached per class), keeping cls's name and module."""
-    from trine.models.functional import Functional
+    Functional = Model._functional_class
     out = _FUNCTIONAL_SUBCLASSES.get(cls)
     if out is None:
         out = type(cls.__name__, (cls, Functional),
@@ -343,6 +348,14 @@ def _all_symbolic(struct) -> bool:
     """Whether `struct` is a KerasTensor or a non-empty list / tuple / dict of them."""
     leaves = jax.tree_util.tree_leaves(struct, is_leaf=lambda t: isinstance(t, KerasTensor))
     return bool(leaves) and all(isinstance(t, KerasTensor) for t in leaves)
+
+
+def _shape_to_json(shape):
+    if isinstance(shape, dict):
+        return {k: _shape_to_json(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple, dict)):
+        return [_shape_to_json(s) for s in shape]
+    return tuple(None if d is None else int(d) for d in shape)
 
 
 def _placeholders(shape):

@@ -5,6 +5,7 @@ import jax
 
 from trine.core.layer import Layer
 from trine.core.symbolic import KerasTensor
+from trine.graph.functional_config import sequential_config, sequential_from_config
 from trine.layers.core import Input, InputLayer
 from trine.models.functional import Functional
 from trine.models.model import Model
@@ -129,6 +130,9 @@ class Sequential(Model):
             self._build_graph((None,) + shape[1:], str(dtype))
         self.built = True
 
+    def _build_from_batch(self, x_batch):  # fit's first batch gives the input shape
+        self._maybe_build(x_batch)
+
     def call(self, inputs, training=None, mask=None):
         if self._functional is None:
             self._maybe_build(inputs)
@@ -159,10 +163,13 @@ class Sequential(Model):
         return [self._seq_layers[-1].name] if self._seq_layers else []
 
     def get_config(self) -> dict:
-        from trine.saving.serialization import sequential_config
         return sequential_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from trine.saving.serialization import sequential_from_config
         return sequential_from_config(cls, config, custom_objects=custom_objects)
+
+    def _saved_build_config(self):
+        if self._functional is None:
+            return None
+        return {"input_shape": tuple(self._input_layer.batch_shape)}

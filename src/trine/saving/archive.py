@@ -6,12 +6,9 @@ Layout (as Keras 3 writes it; members stored uncompressed, in this order):
 - `config.json`: `serialize_keras_object(model)`, with `build_config` and `compile_config`;
 - `model.weights.h5`: the weights file (see `trine.saving.weights`), optimizer state included.
 
-Reading checks the archive before using it: member names must be plain relative paths
-(no absolute paths, `..`, backslashes, drive letters, NUL; no symlink entries; no duplicates;
-no encryption), only stored / deflated members, each member's declared size within a limit and
-at most `MAX_RATIO` times its compressed size, and bytes are read with a cap so a lying header
-cannot make trine read more. Nothing is extracted to disk: members are read into memory, so
-no file is ever written outside (or inside) any directory while loading.
+Reading vets the whole archive first (see `trine.saving.zip_reading`). Nothing is extracted
+to disk: members are read into memory, so no file is ever written outside (or inside) any
+directory while loading.
 """
 from __future__ import annotations
 
@@ -19,28 +16,22 @@ import datetime
 import io
 import json
 import os
-import stat
 import zipfile
-import zlib
 
-from trine.core import allocation
 from trine.saving.errors import SavingError, UnsafeFileError
+from trine.saving.zip_reading import (MAX_JSON_BYTES, MAX_MEMBER_BYTES, _as_saving_error,
+                                      _open_zip, _parse_json, _read, read_archive_member)
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
 KERAS_FORMAT_VERSION = "3.15.1"
 
-MAX_MEMBERS = 10_000
-MAX_JSON_BYTES = 64 << 20
-MAX_MEMBER_BYTES = 64 << 30
-MAX_RATIO = 100
-_RATIO_FLOOR = 1 << 20
 
 
 # ====================================================================== writing
 def _config_json(model) -> str:
-    from trine.saving.serialization import serialize_keras_object
+    from trine.registry.serialize import serialize_keras_object
     try:
         return json.dumps(serialize_keras_object(model))
     except TypeError as e:
@@ -49,7 +40,6 @@ def _config_json(model) -> str:
 
 def _metadata_json(model) -> str:
     import trine
-    from trine.saving.serialization import trine_compile_extras
     meta = {"keras_version": KERAS_FORMAT_VERSION,
             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
             "trine_version": getattr(trine, "__version__", "unknown")}
@@ -185,121 +175,15 @@ def _restore_assets(model, files, label):
                                   f"loaded: {e}") from e
 
 
+def trine_compile_extras(model) -> dict:
+    """Compile settings Keras's compile_config cannot hold (kept in metadata.json)."""
+    spe = getattr(model, "steps_per_execution", 1) if getattr(model, "compiled", False) else 1
+    if isinstance(spe, str):
+        return {"steps_per_execution": spe}
+    return {}
+
+
 # ====================================================================== reading
-def _check_name(name):
-    bad = (not name or name.startswith(("/", "\\")) or "\\" in name or "\x00" in name
-           or (len(name) > 1 and name[1] == ":") or len(name) > 1024
-           or any(part in ("..",) for part in name.split("/")))
-    if bad:
-        raise UnsafeFileError(
-            f"Refused to load the archive: member name {name!r} could escape the target "
-            "directory (absolute path, '..', backslash or drive letter).")
-
-
-def _vet(zf, label):
-    infos = zf.infolist()
-    if len(infos) > MAX_MEMBERS:
-        raise UnsafeFileError(f"Refused to load {label}: it has {len(infos)} members (more "
-                              f"than {MAX_MEMBERS}).")
-    seen = set()
-    for info in infos:
-        name = info.filename
-        _check_name(name)
-        if name in seen:
-            raise UnsafeFileError(f"Refused to load {label}: member {name!r} appears twice.")
-        seen.add(name)
-        mode = (info.external_attr >> 16) & 0o170000
-        if mode == stat.S_IFLNK:
-            raise UnsafeFileError(f"Refused to load {label}: member {name!r} is a symbolic link.")
-        if info.flag_bits & 0x1:
-            raise UnsafeFileError(f"Refused to load {label}: member {name!r} is encrypted.")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise UnsafeFileError(
-                f"Refused to load {label}: member {name!r} uses compression method "
-                f"{info.compress_type} (only stored and deflated members are accepted).")
-        if info.file_size > MAX_MEMBER_BYTES:
-            raise UnsafeFileError(
-                f"Refused to load {label}: member {name!r} declares {info.file_size} bytes.")
-        if info.file_size > _RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise UnsafeFileError(
-                f"Refused to load {label}: member {name!r} declares {info.file_size} bytes but "
-                f"stores only {info.compress_size} (a decompression bomb).")
-    return seen
-
-
-def _read(zf, name, cap, label):
-    info = zf.getinfo(name)
-    if info.file_size > cap:
-        raise UnsafeFileError(f"Refused to load {label}: member {name!r} declares "
-                              f"{info.file_size} bytes (the limit is {cap}).")
-    try:
-        with zf.open(info, "r") as f:
-            data = f.read(info.file_size + 1)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError) as e:
-        raise SavingError(f"The archive {label} is corrupted: cannot read {name!r} ({e}).") from e
-    if len(data) != info.file_size:
-        raise SavingError(f"The archive {label} is corrupted: member {name!r} holds "
-                          f"{len(data)} bytes, its header says {info.file_size}.")
-    return data
-
-
-def _open_zip(source, label):
-    try:
-        zf = zipfile.ZipFile(source, "r")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
-        raise SavingError(f"{label} is not a valid .keras archive (zip): {e}. It may be "
-                          "truncated or corrupted.") from e
-    try:
-        names = _vet(zf, label)
-    except BaseException:
-        zf.close()
-        raise
-    return zf, names
-
-
-def read_archive_member(filepath, name):
-    """The bytes of one member of a `.keras` archive (after vetting the whole archive)."""
-    label = repr(os.fspath(filepath))
-    with open(filepath, "rb") as f:
-        zf, names = _open_zip(f, label)
-        with zf:
-            if name not in names:
-                raise SavingError(f"The archive {label} has no {name!r} (members: "
-                                  f"{sorted(names)[:20]}).")
-            return _read(zf, name, MAX_MEMBER_BYTES, label)
-
-
-def _parse_json(data, label, what):
-    try:
-        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
-        value = json.loads(text)
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise SavingError(f"The {what} of {label} is not valid JSON ({e}).") from e
-    return value
-
-
-_FILE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
-                RecursionError, OSError, RuntimeError, UnicodeError, zlib.error, EOFError)
-
-
-def _as_saving_error(fn, label):
-    """Run `fn` under the load budget; turn any error a malformed file can provoke, whatever
-    its type (SystemExit, GeneratorExit, ...: only a user's KeyboardInterrupt passes), into a
-    SavingError."""
-    try:
-        with allocation.allocation_budget(label):
-            return fn()
-    except (SavingError, FileNotFoundError, IsADirectoryError, PermissionError, KeyboardInterrupt):
-        raise
-    except allocation.LoadRefused as e:
-        raise UnsafeFileError(str(e)) from e
-    except _FILE_ERRORS as e:
-        raise SavingError(f"Could not load {label}: {type(e).__name__}: {e}") from e
-    except BaseException as e:  # noqa: B036 - a file must never end the process or escape as anything else
-        raise SavingError(f"Could not load {label}: loading raised {type(e).__name__}: {e}. "
-                          "The file is malformed or hostile.") from e
-
-
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
     """Load a model saved with `model.save` (trine or Keras 3).
 
@@ -368,7 +252,7 @@ def _compile_extras(metadata_bytes, label):
 def _model_from_config_bytes(config_bytes, label, custom_objects, compile, safe_mode,
                              extras=None):
     from trine.models.model import Model
-    from trine.saving.serialization import _compile_scope, deserialize_keras_object
+    from trine.registry.deserialize import _compile_scope, deserialize_keras_object
     config = _parse_json(config_bytes, label, "config.json")
     if not isinstance(config, dict) or "class_name" not in config:
         raise SavingError(f"The config.json of {label} does not describe a model (expected a "

@@ -49,7 +49,7 @@ class KerasFileEditor:
         if not isinstance(path, str) or not path.endswith((".keras", ".weights.h5")):
             raise ValueError("KerasFileEditor: invalid filename, expected a '.keras' or "
                              f"'.weights.h5' extension. Received: filepath={filepath!r}")
-        from trine.saving.archive import _as_saving_error
+        from trine.saving.zip_reading import _as_saving_error
         self._direct = set()  # paths whose arrays sit in the group itself, not in `vars/`
         self.weights_dict, self.object_metadata = _as_saving_error(
             lambda: self._read(path), repr(path))

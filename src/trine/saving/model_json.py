@@ -48,7 +48,7 @@ def model_from_json(json_string, custom_objects=None):
     Example:
         >>> clone = trine.models.model_from_json(model.to_json())
     """
-    from trine.saving.archive import _as_saving_error
+    from trine.saving.zip_reading import _as_saving_error
     from trine.saving.serialization import deserialize_keras_object
     if isinstance(json_string, (bytes, bytearray)):
         try:

@@ -38,9 +38,12 @@ import numpy as np
 
 # one writer for every file trine saves: temp files named per target, mode from the umask
 from trine._util.atomic import atomic_write, remove_stale
-from trine.core.tracking import machinery_attrs, own_variables
-from trine.saving.errors import SavingError, UnsafeFileError
+from trine.core.tracking import machinery_attrs, overrides, own_variables
+from trine.graph.topology import keras_layer_order
+from trine.registry.serialize import _builtin_kind
+from trine.saving.errors import SavingError
 from trine.saving.safe_h5 import SafeH5Reader, ShapeMismatch
+from trine.saving.zip_reading import _as_saving_error, read_archive_member
 
 # ====================================================================== the walk
 
@@ -70,7 +73,6 @@ def _sublayers(layer):
     """Direct sublayers in Keras's tracking order (what `layer._layers` holds in Keras)."""
     from trine.models.functional import Functional
     from trine.models.sequential import Sequential
-    from trine.saving.serialization import keras_layer_order
     if isinstance(layer, Functional):
         return keras_layer_order(layer)
     if isinstance(layer, Sequential):
@@ -96,15 +98,6 @@ def _children(obj):
         if _holds_layer(v):
             attrs[k] = v
     return first + [(k, attrs[k]) for k in sorted(attrs, key=_name_key)]
-
-
-def overrides(obj, method: str) -> bool:
-    """Whether `obj`'s class overrides one of Keras's saving hooks of its trine base class
-    (Model's for models, where Model defines the hook; Layer's otherwise)."""
-    from trine.core.layer import Layer
-    from trine.models.model import Model
-    base = Model if isinstance(obj, Model) and hasattr(Model, method) else Layer
-    return getattr(type(obj), method, None) is not getattr(base, method, None)
 
 
 def walk(model):
@@ -219,7 +212,6 @@ def _slot_order(class_name, n_slots, paths):
 
 def _optimizer_arrays(model):
     """The Keras-layout arrays of the model's optimizer, or None if it has no Keras layout."""
-    from trine.saving.serialization import _builtin_kind
     import jax
     opt = getattr(model, "optimizer", None)
     if opt is None or _builtin_kind(opt) is None or type(opt).__name__ not in _KERAS_OPTIMIZERS:
@@ -576,7 +568,6 @@ def open_weights(filepath, label=None) -> SafeH5Reader:
     """Open and vet a `.weights.h5` file, or the weights inside a `.keras` archive."""
     filepath = os.fspath(filepath)
     if filepath.endswith(".keras"):
-        from trine.saving.archive import read_archive_member
         data = read_archive_member(filepath, "model.weights.h5")
         return SafeH5Reader(data, label=label or f"the weights in {filepath!r}")
     if not os.path.exists(filepath):
@@ -615,7 +606,6 @@ def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None
     if not filepath.endswith((".weights.h5", ".keras", ".h5")):
         raise ValueError(f"load_weights: expected a '.weights.h5' or '.keras' file, received "
                          f"{filepath!r}.")
-    from trine.saving.archive import _as_saving_error
     remove_stale(filepath)  # a killed save's temporary file goes with the next use of the path
 
     def load():
