@@ -52,17 +52,6 @@ def check_compile_args(loss, metrics, weighted_metrics, steps_per_execution):
             f"received {steps_per_execution!r}.")
 
 
-def takes_sparse_labels(loss) -> bool:
-    """Whether `loss` reads integer class labels, so fit checks them on the host first: a
-    loss says so with a `sparse_labels` attribute; a wrapped function, by being
-    `sparse_categorical_crossentropy`."""
-    flag = getattr(loss, "sparse_labels", None)
-    if flag is not None:
-        return bool(flag)
-    return (isinstance(loss, losses_mod.SparseCategoricalCrossentropy)
-            or getattr(loss, "fn", None) is losses_mod.sparse_categorical_crossentropy)
-
-
 GOOD_LABELS = {}  # id(jax.Array) -> (weakref to it, {(classes, ignore_class) checked})
 
 
@@ -169,7 +158,7 @@ class CompiledLossesAndMetrics:
             if entry is None:
                 continue
             fn = entry[0]
-            if takes_sparse_labels(fn):
+            if getattr(fn, "sparse_labels", False):  # integer labels: checked on the host
                 self._sparse_label_checks.append((i, int(pred_leaves[i].shape[-1] or 0), fn))
 
     def _symbolic_forward(self, x):

@@ -19,7 +19,9 @@ import numpy as np
 
 from trine import config
 from trine import optimizers as opt_mod
+from trine.core.layer import Layer
 from trine.core.random import global_seed
+from trine.core.symbolic import KerasTensor
 from trine.distribution import placement as _distribution
 from trine.training import data as data_mod
 from trine.training import loop as _loop
@@ -114,29 +116,30 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
                 "metrics=['accuracy']).")
 
     def _ensure_built(self, x_batch):
+        """Build an unbuilt model from the first batch fit / evaluate / predict see."""
         if self.built:
             return
-        from trine.core.layer import Layer
-        if type(self).call is Layer.call and all(l.built for l in self._flatten_layers(include_self=False)):
+        if type(self).call is Layer.call and all(
+                l.built for l in self._flatten_layers(include_self=False)):
             self.built = True  # no call() to trace: e.g. a GAN holding built sub-models
             return
+        self._build_from_batch(x_batch)
+
+    def _build_from_batch(self, x_batch):
+        """Trace `call` on symbolic inputs shaped like `x_batch` (any batch size). Models
+        that build otherwise override it (Sequential builds its graph from the shape)."""
         spec = jax.tree_util.tree_map(
             lambda a: jax.ShapeDtypeStruct(tuple(a.shape), a.dtype), x_batch)
-        from trine.core.symbolic import KerasTensor
 
         def to_sym(s):
             dt = s.dtype if jnp.issubdtype(s.dtype, jnp.floating) else jnp.float32
             return KerasTensor((None,) + tuple(s.shape[1:]), dt)
 
         sym = jax.tree_util.tree_map(to_sym, spec)
-        from trine.models.sequential import Sequential
-        if isinstance(self, Sequential):
-            self._maybe_build(x_batch if not isinstance(x_batch, (list, dict)) else x_batch)
-        else:
-            self.compute_output_spec(sym) if not isinstance(sym, list) else self.compute_output_spec(sym)
-            if self.__dict__.get("_build_input_shape") is None:  # for model files (build_config)
-                self._build_input_shape = jax.tree_util.tree_map(lambda t: t.shape, sym)
-            self.built = True
+        self.compute_output_spec(sym)
+        if self.__dict__.get("_build_input_shape") is None:  # for model files (build_config)
+            self._build_input_shape = jax.tree_util.tree_map(lambda t: t.shape, sym)
+        self.built = True
 
     # ================================================================== data intake
     def _make_data(self, x, y, sample_weight, batch_size, shuffle, steps, class_weight=None,
