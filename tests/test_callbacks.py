@@ -84,7 +84,7 @@ def test_callback_base_hooks_and_model():
     cb.set_model(model)
     cb.set_params({"epochs": 3})
     assert cb.model is model and cb.params == {"epochs": 3}
-    for hook in cbm._HOOKS:
+    for hook in cbm.base.HOOKS:
         args = () if hook.endswith(("train_begin", "train_end", "test_begin", "test_end",
                                     "predict_begin", "predict_end")) else (0,)
         getattr(cb, hook)(*args, None)  # all defaults exist and do nothing

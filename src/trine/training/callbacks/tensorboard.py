@@ -25,7 +25,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from trine.training.callbacks import Callback
+from trine.training.callbacks.base import Callback
 
 __all__ = ["TensorBoard"]
 
