@@ -21,7 +21,6 @@ def _fresh_names():
     trine.clear_session()
     trine.utils.set_random_seed(1337)
     settings = dict(trine.config._SETTINGS)
-    policy = trine.mixed_precision._GLOBAL[0]  # None: follow floatx (not a pinned policy)
     keras = sys.modules.get("keras")
     keras_state = None
     if keras is not None:
@@ -32,7 +31,6 @@ def _fresh_names():
     yield
     trine.config._SETTINGS.clear()
     trine.config._SETTINGS.update(settings)
-    trine.mixed_precision._GLOBAL[0] = policy
     if keras_state is not None:
         keras.config.set_floatx(keras_state[0])
         keras.config.set_epsilon(keras_state[1])

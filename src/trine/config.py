@@ -16,17 +16,19 @@ import dataclasses
 import os
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
-    "backend", "disable_flash_attention", "disable_interactive_logging",
-    "disable_traceback_filtering", "dtype_policy", "enable_flash_attention",
-    "enable_interactive_logging", "enable_traceback_filtering", "enable_unsafe_deserialization",
-    "epsilon", "execution_policy", "ExecutionPolicy", "fit_limits", "floatx", "image_data_format", "is_flash_attention_enabled",
-    "is_interactive_logging_enabled", "is_nnx_enabled", "is_traceback_filtering_enabled",
-    "max_epochs", "max_steps_per_epoch", "on_accelerator", "resolved_execution_policy",
-    "set_backend", "set_execution_policy", "set_dtype_policy", "set_epsilon",
-    "set_floatx", "set_image_data_format", "set_max_epochs", "set_max_steps_per_epoch",
-    "unsafe_deserialization_enabled",
+    "DTypePolicy", "ExecutionPolicy", "backend", "disable_flash_attention",
+    "disable_interactive_logging", "disable_traceback_filtering", "dtype_policy",
+    "enable_flash_attention", "enable_interactive_logging", "enable_traceback_filtering",
+    "enable_unsafe_deserialization", "epsilon", "execution_policy", "fit_limits", "floatx",
+    "image_data_format", "is_flash_attention_enabled", "is_interactive_logging_enabled",
+    "is_nnx_enabled", "is_traceback_filtering_enabled", "max_epochs", "max_steps_per_epoch",
+    "on_accelerator", "resolved_execution_policy", "set_backend", "set_dtype_policy",
+    "set_epsilon", "set_execution_policy", "set_floatx", "set_image_data_format",
+    "set_max_epochs", "set_max_steps_per_epoch", "unsafe_deserialization_enabled",
 ]
 
 
@@ -123,6 +125,7 @@ _SETTINGS = {
     "max_steps_per_epoch": None,
     "flash_attention": None,
     "execution_policy": ExecutionPolicy(device_data_budget=_env_budget()),
+    "dtype_policy": None,  # a DTypePolicy, or None: follow floatx()
 }
 
 
@@ -213,16 +216,100 @@ def standardize_data_format(data_format, who: str = "data_format") -> str:
     return value
 
 
-def dtype_policy():
-    """The global dtype policy (see `trine.mixed_precision`)."""
-    from trine.mixed_precision import dtype_policy as _get
-    return _get()
+_MIXED = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+
+
+def _dtype_name(name):
+    return jnp.dtype(name).name
+
+
+class DTypePolicy:
+    """A dtype policy: `compute_dtype` for the maths, `variable_dtype` for the weights.
+
+    Args:
+        name: "float32", "float16", "bfloat16", "float64", "mixed_float16",
+            "mixed_bfloat16", or any other dtype name (e.g. "int32") for both.
+
+    Raises:
+        ValueError: if the name is neither a mixed policy nor a dtype.
+    """
+
+    def __init__(self, name=None):
+        if name is None:
+            name = dtype_policy().name
+        if isinstance(name, DTypePolicy):
+            name = name.name
+        if not isinstance(name, str):
+            try:
+                name = _dtype_name(name)
+            except TypeError:
+                raise ValueError(
+                    f"DTypePolicy expected a policy name such as 'float32' or "
+                    f"'mixed_bfloat16', received {name!r}.") from None
+        if name in _MIXED:
+            self._compute, self._variable = _MIXED[name], "float32"
+        else:
+            try:
+                self._compute = self._variable = _dtype_name(name)
+            except TypeError:
+                raise ValueError(
+                    f"DTypePolicy: unknown policy {name!r}. Use 'float32', 'bfloat16', "
+                    f"'float16', 'mixed_bfloat16' or 'mixed_float16'.") from None
+            name = self._compute
+        self._name = name
+
+    name = property(lambda self: self._name)
+    compute_dtype = property(lambda self: self._compute)
+    variable_dtype = property(lambda self: self._variable)
+
+    @property
+    def is_mixed(self) -> bool:
+        return self._compute != self._variable
+
+    def get_config(self):
+        return {"name": self._name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __eq__(self, other):
+        return isinstance(other, DTypePolicy) and other.name == self.name
+
+    def __hash__(self):
+        return hash(self._name)
+
+    def __repr__(self):
+        return f'<DTypePolicy "{self._name}">'
+
+
+_FLOAT32 = DTypePolicy("float32")
 
 
 def set_dtype_policy(policy) -> None:
-    """Set the global dtype policy (see `trine.mixed_precision`)."""
-    from trine.mixed_precision import set_dtype_policy as _set
-    _set(policy)
+    """Set the dtype policy layers made from now on take when given no `dtype` (None:
+    follow `floatx()`); see `trine.mixed_precision`.
+
+    Raises:
+        ValueError: for a policy whose variables would not be floating.
+    """
+    if policy is None:
+        _SETTINGS["dtype_policy"] = None
+        return
+    p = policy if isinstance(policy, DTypePolicy) else DTypePolicy(policy)
+    if not np.issubdtype(np.dtype(p.variable_dtype), np.floating):
+        raise ValueError(
+            f"set_global_policy expected a floating policy, received {p.name!r}: layers "
+            "need floating weights by default.")
+    _SETTINGS["dtype_policy"] = p
+
+
+def dtype_policy() -> DTypePolicy:
+    """The global dtype policy: the one set, else `floatx()`'s (float32 unless set)."""
+    if _SETTINGS["dtype_policy"] is not None:
+        return _SETTINGS["dtype_policy"]
+    fx = floatx()
+    return _FLOAT32 if fx == "float32" else DTypePolicy(fx)
 
 
 def enable_unsafe_deserialization() -> None:
