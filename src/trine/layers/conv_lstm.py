@@ -19,7 +19,8 @@ from trine import activations, constraints, initializers, regularizers
 from trine.core.layer import InputSpec, Layer, unique_name
 from trine.ops.convolution import (conv_output_length, convolve, normalize_data_format,
                                    normalize_padding, normalize_tuple)
-from trine.layers.recurrent import RNN, _check_rate, _scan
+from trine.layers.recurrent.cells import _check_rate
+from trine.layers.recurrent.rnn import RNN, _scan
 
 __all__ = ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
 

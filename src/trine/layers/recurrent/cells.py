@@ -1,0 +1,608 @@
+"""The recurrent cells: one timestep of SimpleRNN, LSTM and GRU (Keras's weight layouts and
+gate orders), and StackedRNNCells, which chains cells into one.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trine import activations, constraints, initializers, regularizers
+from trine.core.layer import Layer
+from trine.layers.recurrent.layer_config import deserialize_layer, serialize_layer
+
+
+def _ser(mod, obj):
+    return mod.serialize(obj) if obj is not None else None
+
+
+def _check_units(cls, name, units):
+    if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+        raise ValueError(
+            f"{cls} layer '{name}' expected units to be a positive integer, received "
+            f"units={units!r}. Pass e.g. units=32.")
+    return int(units)
+
+
+def _check_rate(cls, name, arg, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(
+            f"{cls} layer '{name}' expected {arg} to be a float in [0, 1], received "
+            f"{arg}={value!r}.")
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(
+            f"{cls} layer '{name}' expected {arg} in [0, 1] (the fraction of units to drop), "
+            f"received {arg}={value!r}.")
+    return value
+
+
+def _is_nested(x):
+    return isinstance(x, (list, tuple))
+
+
+# ------------------------------------------------------------------------------- cells
+class _Cell(Layer):
+    """What the built-in cells share: the common arguments, dropout masks, initial state.
+
+    A cell processes one timestep: `call(inputs, states, training) -> (output, new_states)`.
+    For whole sequences the RNN layer calls the pure `_fused(static, params, sequences,
+    dropout_masks)` (masks drawn once per call and shared by all timesteps, as Keras), which
+    projects the inputs of all steps at once (time-major) and returns them with a
+    `step(states, x_t)` function. The loop around it is jitted once per cell configuration
+    and shape, so eager calls do not recompile.
+    """
+
+    _n_gates = 1
+
+    def _init_common(self, units, activation, use_bias, kernel_initializer,
+                     recurrent_initializer, bias_initializer, kernel_regularizer,
+                     recurrent_regularizer, bias_regularizer, kernel_constraint,
+                     recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed):
+        cls = type(self).__name__
+        self.units = _check_units(cls, self.name, units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = _check_rate(cls, self.name, "dropout", dropout)
+        self.recurrent_dropout = _check_rate(cls, self.name, "recurrent_dropout",
+                                             recurrent_dropout)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise TypeError(
+                f"{cls} layer '{self.name}' expected seed to be an integer or None, received "
+                f"seed={seed!r}.")
+        self.seed = None if seed is None else int(seed)
+
+    def _build_kernels(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' needs a known feature axis to create its "
+                f"kernel, received input shape {tuple(input_shape)}.")
+        g = self._n_gates
+        self.kernel = self.add_weight(
+            shape=(input_dim, g * self.units), initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+            name="kernel")
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, g * self.units), initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint,
+            name="recurrent_kernel")
+
+    def _init_value(self, init, shape, dtype):
+        """The value `add_weight` would give initializer `init` as the next weight."""
+        if isinstance(init, initializers.Initializer):
+            if getattr(init, "seed", None) is not None:
+                return init(shape, dtype)
+            return init(shape, dtype, key=self._seed_gen.key(len(self._own_variables)))
+        return init(shape, dtype)
+
+    # -- dropout ---------------------------------------------------------------------
+    def _dropout_key(self):
+        key = self.rng_key()
+        if self.seed is not None:
+            key = jax.random.fold_in(key, self.seed)
+        return key
+
+    @staticmethod
+    def _masks(key, like_shape, dtype, rate, count):
+        keep = 1.0 - rate
+        keys = jax.random.split(key, count)
+        return [jax.random.bernoulli(k, keep, like_shape).astype(dtype) / jnp.asarray(keep, dtype)
+                for k in keys]
+
+    def _dropout_spec(self, training):
+        """Static dropout settings for this call: None, or (rate, recurrent_rate, n_in, n_rec)."""
+        drop = bool(training) and 0.0 < self.dropout < 1.0
+        rdrop = bool(training) and 0.0 < self.recurrent_dropout < 1.0
+        if not (drop or rdrop):
+            return None
+        n_in = self._n_gates if getattr(self, "implementation", 2) == 1 else 1
+        return (self.dropout if drop else 0.0, self.recurrent_dropout if rdrop else 0.0, n_in,
+                self._n_gates)
+
+    @staticmethod
+    def _masks_from(spec, key, batch, features, units, dtype):
+        """Keras-style masks, fixed for all timesteps of one call: (input masks, state masks)."""
+        if spec is None:
+            return None, None
+        rate, rrate, n_in, n_rec = spec
+        in_m = (_Cell._masks(jax.random.fold_in(key, 0), (batch, features), dtype, rate, n_in)
+                if rate else None)
+        rec_m = (_Cell._masks(jax.random.fold_in(key, 1), (batch, units), dtype, rrate, n_rec)
+                 if rrate else None)
+        return in_m, rec_m
+
+    # -- states ----------------------------------------------------------------------
+    def get_initial_state(self, batch_size=None):
+        """Zero states, one `(batch_size, size)` array per entry of `state_size`."""
+        sizes = self.state_size if _is_nested(self.state_size) else [self.state_size]
+        return [jnp.zeros((batch_size, d), self.compute_dtype) for d in sizes]
+
+    def call(self, inputs, states, training=False):
+        """One timestep: `(output, new_states)` for `inputs` `(batch, features)`."""
+        single = not _is_nested(states)
+        states = [states] if single else list(states)
+        seq = jnp.asarray(inputs)[:, None, :]
+        static, params, masks = self._fused_args(seq, training)
+        xs, step = type(self)._fused(static, params, seq, masks)
+        out, new = step(states, xs[0])
+        return out, (new[0] if single else new)
+
+    # -- the pure maths, shared by `call` and the RNN layer's jitted loop ---------------
+    def _static(self, training=False):
+        """A hashable description of the cell's maths (a static argument of the loop)."""
+        return (type(self), self.units, self.activation,
+                getattr(self, "recurrent_activation", None), getattr(self, "reset_after", None),
+                self._dropout_spec(training))
+
+    def _params(self):
+        return (self.kernel.value, self.recurrent_kernel.value,
+                None if self.bias is None else self.bias.value)
+
+    def _fused_args(self, sequences, training):
+        """`(static, params, dropout_masks)` for `_fused` on these sequences.
+
+        The masks are drawn here, outside the compiled loop, so that eager calls share one
+        compiled random generator per shape instead of compiling it into every loop.
+        """
+        static = self._static(training)
+        masks = (None, None)
+        if static[-1] is not None:
+            masks = self.__dict__.get("_primed_masks")
+            if masks is None:
+                masks = self._masks_from(static[-1], self._dropout_key(), sequences.shape[0],
+                                         sequences.shape[-1], self.units, sequences.dtype)
+        return static, self._params(), masks
+
+    def _prime_dropout(self, batch, features, dtype, training):
+        """Draw this call's masks before a loop that calls `call` step by step (as Keras)."""
+        spec = self._dropout_spec(training)
+        self._primed_masks = (None if spec is None else
+                              self._masks_from(spec, self._dropout_key(), batch, features,
+                                               self.units, dtype))
+
+    @staticmethod
+    def _project(sequences, kernel, in_m, units):
+        """`sequences @ kernel` for all steps, one dropout mask per gate if several."""
+        if in_m is None:
+            return jnp.matmul(sequences, kernel)
+        if len(in_m) == 1:
+            return jnp.matmul(sequences * in_m[0][:, None, :], kernel)
+        return jnp.concatenate([jnp.matmul(sequences * m[:, None, :],
+                                           kernel[:, g * units:(g + 1) * units])
+                                for g, m in enumerate(in_m)], axis=-1)
+
+    def _common_config(self):
+        return {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _ser(initializers, self.kernel_initializer),
+            "recurrent_initializer": _ser(initializers, self.recurrent_initializer),
+            "bias_initializer": _ser(initializers, self.bias_initializer),
+            "kernel_regularizer": _ser(regularizers, self.kernel_regularizer),
+            "recurrent_regularizer": _ser(regularizers, self.recurrent_regularizer),
+            "bias_regularizer": _ser(regularizers, self.bias_regularizer),
+            "kernel_constraint": _ser(constraints, self.kernel_constraint),
+            "recurrent_constraint": _ser(constraints, self.recurrent_constraint),
+            "bias_constraint": _ser(constraints, self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+
+
+def _time_major(x):
+    return jnp.swapaxes(x, 0, 1)
+
+
+class SimpleRNNCell(_Cell):
+    """One step of a fully connected RNN: `h = activation(x @ kernel + h_prev @ recurrent + b)`.
+
+    Args:
+        units: size of the state and output.
+        activation: default "tanh".
+        use_bias: whether to add a bias.
+        kernel_initializer / recurrent_initializer / bias_initializer: default
+            "glorot_uniform" / "orthogonal" / "zeros".
+        kernel_regularizer / recurrent_regularizer / bias_regularizer: penalties.
+        kernel_constraint / recurrent_constraint / bias_constraint: projections.
+        dropout: fraction of the inputs dropped in training (one mask for all steps).
+        recurrent_dropout: fraction of the previous state dropped in training.
+        seed: optional integer folded into the dropout keys.
+
+    Returns:
+        `call(inputs, states)` returns `(output, new_states)`.
+
+    Raises:
+        ValueError: if `units` is not a positive integer or a rate is outside [0, 1].
+
+    Example:
+        >>> layer = RNN(SimpleRNNCell(4))
+        >>> layer(jnp.ones((2, 5, 3))).shape
+        (2, 4)
+    """
+
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self._init_common(units, activation, use_bias, kernel_initializer,
+                          recurrent_initializer, bias_initializer, kernel_regularizer,
+                          recurrent_regularizer, bias_regularizer, kernel_constraint,
+                          recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed)
+        self.state_size = self.units
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        self._build_kernels(input_shape)
+        self.bias = (self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
+                                     regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint, name="bias")
+                     if self.use_bias else None)
+        self.built = True
+
+    @staticmethod
+    def _fused(static, params, sequences, masks):
+        _, units, act, _, _, spec = static
+        kernel, rk, bias = params
+        in_m, rec_m = masks
+        xp = _Cell._project(sequences, kernel, in_m, units)
+        if bias is not None:
+            xp = xp + bias
+
+        def step(states, xp_t):
+            h = states[0]
+            if rec_m is not None:
+                h = h * rec_m[0]
+            out = act(xp_t + jnp.matmul(h, rk))
+            return out, [out]
+
+        return _time_major(xp), step
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(self._common_config())
+        return cfg
+
+
+class LSTMCell(_Cell):
+    """One step of a Long Short-Term Memory network (Hochreiter & Schmidhuber, 1997).
+
+    Gates in Keras's order i, f, c, o: `c = f * c_prev + i * activation(z_c)`,
+    `h = o * activation(c)`, with `i, f, o = recurrent_activation(z_i, z_f, z_o)`.
+    States are `[h, c]`.
+
+    Args:
+        units: size of the state and output.
+        activation: default "tanh".
+        recurrent_activation: activation of the gates, default "sigmoid".
+        use_bias: whether to add a bias.
+        kernel_initializer / recurrent_initializer / bias_initializer: default
+            "glorot_uniform" / "orthogonal" / "zeros".
+        unit_forget_bias: if True (default), the forget gate's bias starts at 1 (and
+            `bias_initializer` is used for the other gates).
+        kernel_regularizer / recurrent_regularizer / bias_regularizer: penalties.
+        kernel_constraint / recurrent_constraint / bias_constraint: projections.
+        dropout / recurrent_dropout: fractions of inputs / previous state dropped in training.
+        seed: optional integer folded into the dropout keys.
+
+    Returns:
+        `call(inputs, [h, c])` returns `(h, [h, c])`.
+
+    Raises:
+        ValueError: if `units` is not a positive integer or a rate is outside [0, 1].
+
+    Example:
+        >>> layer = RNN(LSTMCell(4))
+        >>> layer(jnp.ones((2, 5, 3))).shape
+        (2, 4)
+    """
+
+    _n_gates = 4
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, **kwargs):
+        implementation = kwargs.pop("implementation", 2)
+        super().__init__(**kwargs)
+        self._init_common(units, activation, use_bias, kernel_initializer,
+                          recurrent_initializer, bias_initializer, kernel_regularizer,
+                          recurrent_regularizer, bias_regularizer, kernel_constraint,
+                          recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.unit_forget_bias = bool(unit_forget_bias)
+        # Keras: implementation 1 (one dropout mask per gate) whenever recurrent dropout is on.
+        self.implementation = 1 if self.recurrent_dropout != 0.0 else int(implementation)
+        self.state_size = [self.units, self.units]
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        self._build_kernels(input_shape)
+        if self.use_bias:
+            u = self.units
+            if self.unit_forget_bias:
+                def bias_init(shape, dtype=None):
+                    init = self.bias_initializer
+                    first = self._init_value(init, (u,), dtype)
+                    rest = self._init_value(init, (2 * u,), dtype)
+                    return jnp.concatenate([jnp.asarray(first, dtype), jnp.ones((u,), dtype),
+                                            jnp.asarray(rest, dtype)])
+                init = bias_init
+            else:
+                init = self.bias_initializer
+            self.bias = self.add_weight(shape=(4 * u,), initializer=init,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint, name="bias")
+        else:
+            self.bias = None
+        self.built = True
+
+    @staticmethod
+    def _fused(static, params, sequences, masks):
+        _, u, act, ract, _, spec = static
+        kernel, r, bias = params
+        in_m, rec_m = masks
+        xp = _Cell._project(sequences, kernel, in_m, u)
+        if bias is not None:
+            xp = xp + bias
+
+        def step(states, z_x):
+            h, c = states[0], states[1]
+            if rec_m is None:
+                z = z_x + jnp.matmul(h, r)
+            else:
+                z = z_x + jnp.concatenate(
+                    [jnp.matmul(h * m, r[:, g * u:(g + 1) * u]) for g, m in enumerate(rec_m)],
+                    axis=-1)
+            zi, zf, zc, zo = jnp.split(z, 4, axis=-1)
+            c = ract(zf) * c + ract(zi) * act(zc)
+            h = ract(zo) * act(c)
+            return h, [h, c]
+
+        return _time_major(xp), step
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(self._common_config())
+        cfg["recurrent_activation"] = activations.serialize(self.recurrent_activation)
+        cfg["unit_forget_bias"] = self.unit_forget_bias
+        return cfg
+
+
+class GRUCell(_Cell):
+    """One step of a Gated Recurrent Unit (Cho et al., 2014).
+
+    Gates in Keras's order z (update), r (reset), h (candidate):
+    `h = z * h_prev + (1 - z) * activation(x_h + r * (h_prev @ R_h + b_rh))` with
+    `reset_after=True` (the default, cuDNN-compatible), or
+    `activation(x_h + (r * h_prev) @ R_h)` with `reset_after=False`.
+
+    Args:
+        units: size of the state and output.
+        activation: default "tanh".
+        recurrent_activation: activation of the gates, default "sigmoid".
+        use_bias: whether to add biases; with `reset_after` the bias has shape
+            `(2, 3 * units)`: input bias and recurrent bias.
+        kernel_initializer / recurrent_initializer / bias_initializer: default
+            "glorot_uniform" / "orthogonal" / "zeros".
+        kernel_regularizer / recurrent_regularizer / bias_regularizer: penalties.
+        kernel_constraint / recurrent_constraint / bias_constraint: projections.
+        dropout / recurrent_dropout: fractions of inputs / previous state dropped in training.
+        reset_after: apply the reset gate after the recurrent matrix product (default True).
+        seed: optional integer folded into the dropout keys.
+
+    Returns:
+        `call(inputs, h)` returns `(h, new_h)`.
+
+    Raises:
+        ValueError: if `units` is not a positive integer or a rate is outside [0, 1].
+
+    Example:
+        >>> layer = RNN(GRUCell(4))
+        >>> layer(jnp.ones((2, 5, 3))).shape
+        (2, 4)
+    """
+
+    _n_gates = 3
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, reset_after=True,
+                 seed=None, **kwargs):
+        implementation = kwargs.pop("implementation", 2)
+        super().__init__(**kwargs)
+        self._init_common(units, activation, use_bias, kernel_initializer,
+                          recurrent_initializer, bias_initializer, kernel_regularizer,
+                          recurrent_regularizer, bias_regularizer, kernel_constraint,
+                          recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.reset_after = bool(reset_after)
+        self.implementation = 1 if self.recurrent_dropout != 0.0 else int(implementation)
+        self.state_size = self.units
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        self._build_kernels(input_shape)
+        if self.use_bias:
+            shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+            self.bias = self.add_weight(shape=shape, initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint, name="bias")
+        else:
+            self.bias = None
+        self.built = True
+
+    @staticmethod
+    def _fused(static, params, sequences, masks):
+        _, u, act, ract, reset_after, spec = static
+        kernel, r, bias = params
+        in_m, rec_m = masks
+        xp = _Cell._project(sequences, kernel, in_m, u)
+        rec_bias = None
+        if bias is not None:
+            if reset_after:
+                xp = xp + bias[0]
+                rec_bias = bias[1]
+            else:
+                xp = xp + bias
+
+        def rec(h, g0, g1):
+            """h @ R[:, gates g0:g1], each gate with its own recurrent dropout mask."""
+            if rec_m is None:
+                return jnp.matmul(h, r[:, g0 * u:g1 * u])
+            return jnp.concatenate([jnp.matmul(h * rec_m[g], r[:, g * u:(g + 1) * u])
+                                    for g in range(g0, g1)], axis=-1)
+
+        def step(states, x_t):
+            h = states[0]
+            x_z, x_r, x_h = jnp.split(x_t, 3, axis=-1)
+            if reset_after:
+                inner = rec(h, 0, 3)
+                if rec_bias is not None:
+                    inner = inner + rec_bias
+                r_z, r_r, r_h = jnp.split(inner, 3, axis=-1)
+                z = ract(x_z + r_z)
+                rg = ract(x_r + r_r)
+                hh = act(x_h + rg * r_h)
+            else:
+                r_z, r_r = jnp.split(rec(h, 0, 2), 2, axis=-1)
+                z = ract(x_z + r_z)
+                rg = ract(x_r + r_r)
+                h_c = rg * h if rec_m is None else rg * h * rec_m[2]
+                hh = act(x_h + jnp.matmul(h_c, r[:, 2 * u:]))
+            h_new = z * h + (1 - z) * hh
+            return h_new, [h_new]
+
+        return _time_major(xp), step
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(self._common_config())
+        cfg["recurrent_activation"] = activations.serialize(self.recurrent_activation)
+        cfg["reset_after"] = self.reset_after
+        return cfg
+
+
+class StackedRNNCells(Layer):
+    """Several cells run as one: each step feeds the output of one cell to the next.
+
+    Args:
+        cells: a list of RNN cells.
+
+    Returns:
+        A cell whose states are the list of the cells' states.
+
+    Raises:
+        ValueError: if `cells` is empty or an element is not a cell.
+
+    Example:
+        >>> layer = RNN([LSTMCell(8), LSTMCell(4)])
+        >>> layer(jnp.ones((2, 5, 3))).shape
+        (2, 4)
+    """
+
+    def __init__(self, cells, **kwargs):
+        super().__init__(**kwargs)
+        cells = list(cells)
+        if not cells:
+            raise ValueError(f"StackedRNNCells '{self.name}' needs at least one cell, received [].")
+        for c in cells:
+            if not hasattr(c, "call") or not hasattr(c, "state_size"):
+                raise ValueError(
+                    f"StackedRNNCells '{self.name}': every cell needs a call method and a "
+                    f"state_size attribute, received {c!r}.")
+        self.cells = cells
+
+    @property
+    def state_size(self):
+        return [c.state_size for c in self.cells]
+
+    @property
+    def output_size(self):
+        last = self.cells[-1]
+        size = getattr(last, "output_size", None)
+        if size is None:
+            size = last.state_size[0] if _is_nested(last.state_size) else last.state_size
+        return size
+
+    def get_initial_state(self, batch_size=None):
+        out = []
+        for c in self.cells:
+            fn = getattr(c, "get_initial_state", None)
+            if fn is not None:
+                s = fn(batch_size=batch_size)
+            else:
+                sizes = c.state_size if _is_nested(c.state_size) else [c.state_size]
+                s = [jnp.zeros((batch_size, d), self.compute_dtype) for d in sizes]
+            out.append(list(s) if _is_nested(s) else [s])
+        return out
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for c in self.cells:
+            if isinstance(c, Layer) and not c.built:
+                c.build(shape)
+                c.built = True
+            size = getattr(c, "output_size", None)
+            if size is None:
+                size = c.state_size[0] if _is_nested(c.state_size) else c.state_size
+            shape = (shape[0], size)
+        self.built = True
+
+    def call(self, inputs, states, training=False):
+        new_states = []
+        x = inputs
+        for c, s in zip(self.cells, states):
+            s = list(s) if _is_nested(s) else [s]
+            kw = {"training": training} if getattr(c, "_call_has_training", False) else {}
+            x, ns = c.call(x, s, **kw)
+            new_states.append(list(ns) if _is_nested(ns) else [ns])
+        return x, new_states
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["cells"] = [serialize_layer(c) for c in self.cells]
+        return cfg
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        cells = [deserialize_layer(c, custom_objects) for c in config.pop("cells")]
+        return cls(cells, **config)

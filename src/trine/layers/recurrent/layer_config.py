@@ -1,0 +1,36 @@
+"""Layers nested in a recurrent layer's or a wrapper's config, written and read as Keras's
+nested-object records."""
+from __future__ import annotations
+
+from trine.core.layer import Layer
+from trine.registry.deserialize import deserialize_keras_object
+
+
+def serialize_layer(layer) -> dict:
+    """A layer as Keras's nested-object dict: `{"module", "class_name", "config", ...}`."""
+    return {"module": "keras.layers", "class_name": type(layer).__name__,
+            "config": layer.get_config(), "registered_name": None}
+
+
+def deserialize_layer(config, custom_objects=None):
+    """Rebuild a layer from a serialized dict (trine's or Keras 3's), or pass a Layer through.
+
+    Goes through `trine.registry.deserialize.deserialize_keras_object` (dtype policies, custom objects, the
+    allow-list of `trine.registry`).
+
+    Raises:
+        ValueError: if `config` is neither a Layer nor a serialized layer dict, or names an
+            unknown class.
+    """
+    if isinstance(config, Layer):
+        return config
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(
+            f"Expected a layer or a serialized layer dict with 'class_name' and 'config', "
+            f"received {config!r}.")
+    # trine's own layer classes resolve through the registry's allow-list, never by scanning
+    layer = deserialize_keras_object(config, custom_objects=dict(custom_objects or {}))
+    if not isinstance(layer, Layer):
+        raise ValueError(
+            f"Expected a serialized layer, the config rebuilt a {type(layer).__name__}.")
+    return layer
