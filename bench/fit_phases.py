@@ -36,7 +36,7 @@ sys.path.insert(0, ROOT)
 PHASES = [
     ("trainer", "_make_data"), ("trainer", "_prepare_compiled"),
     ("trainer", "_prepare_training"), ("data", "device_arrays"), ("data", "permutation"),
-    ("trainer", "_iterate"), ("module", "_last_step_logs"), ("trainer", "_sync_back"),
+    ("trainer", "_iterate"), ("module", "last_step_logs"), ("trainer", "_sync_back"),
 ]
 
 
@@ -44,9 +44,10 @@ def _instrument(acc):
     """Wrap the phases; returns an undo function."""
     import jax
     from trine.training import data as data_mod
+    from trine.training import loop as loop_mod
     from trine.training import trainer as trainer_mod
     owners = {"trainer": trainer_mod.Trainer, "data": data_mod.ArrayData,
-              "module": trainer_mod}
+              "module": loop_mod}
     saved = []
     for owner, name in PHASES:
         obj = owners[owner]

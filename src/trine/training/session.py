@@ -48,17 +48,23 @@ class StateRefs:
 
 class TrainingSession:
     """What training carries from one call to the next: the optimizer state (and the
-    variable paths it was built for), the global step counter, and the learning rate last
-    written into the optimizer state. Saving and callbacks read and restore it through
-    `optimizer_state()` / `restore_optimizer_state()`."""
+    variable paths it was built for), the global step counter, the learning rate last
+    written into the optimizer state, and the epoch a restored backup resumes at. Saving and
+    callbacks reach it as `model.training_session`."""
 
-    __slots__ = ("opt_state", "opt_signature", "step", "pushed_lr")
+    __slots__ = ("opt_state", "opt_signature", "step", "pushed_lr", "resume_epoch")
 
     def __init__(self):
         self.opt_state = None
         self.opt_signature = None
         self.step = 0
         self.pushed_lr = None
+        self.resume_epoch = None
+
+    def resume_from(self, epoch):
+        """Make the fit now starting continue at `epoch` (its earlier epochs were restored
+        from a backup, BackupAndRestore)."""
+        self.resume_epoch = int(epoch)
 
     def optimizer_state(self):
         """The optimizer state the next fit continues from (None before any training)."""
@@ -93,6 +99,11 @@ class SessionOwner:
     """Mixin of `Trainer`: building a call's train state from the Variables and writing it
     back, through the model's `TrainingSession`. The `_opt_state` / `_step` / `_opt_sig` /
     `_pushed_lr` attributes are the session's fields, for model files that restore them."""
+
+    @property
+    def training_session(self) -> TrainingSession:
+        """The optimizer state, step counter and resume point training carries between calls."""
+        return self._session
 
     @property
     def _opt_state(self):

@@ -250,11 +250,12 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
                            verbose=verbose, epochs=epochs, steps=steps)
         guard = any(getattr(c, "guards_nonfinite", False) for c in (callbacks or []))
         self.stop_training = False
-        self._initial_epoch = None
+        session = self._session
+        session.resume_epoch = None
         cbs.on_train_begin()  # may restore weights and state (BackupAndRestore)
-        if self._initial_epoch is not None:
-            initial_epoch = max(int(initial_epoch), int(self._initial_epoch))
-            self._initial_epoch = None
+        if session.resume_epoch is not None:
+            initial_epoch = max(int(initial_epoch), session.resume_epoch)
+            session.resume_epoch = None
         ts = synced = self._prepare_training()
         refs = self._state_refs  # this call's own: a callback's train_on_batch takes others
         self._live_fit = refs

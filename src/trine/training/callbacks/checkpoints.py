@@ -221,7 +221,7 @@ class BackupAndRestore(Callback):
                     f"weights file {weights} is missing. Delete the directory to start over.")
             weights = legacy
         self.model.load_weights(weights)
-        self.model._initial_epoch = epoch
+        self.model.training_session.resume_from(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         import json
