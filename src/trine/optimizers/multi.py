@@ -19,7 +19,8 @@ from typing import Callable, Optional, Union
 
 import jax
 
-from trine.optimizers import Optimizer, _path_str
+from trine.optimizers.base import Optimizer, deserialize, register_builtin, serialize
+from trine.optimizers.rules import _path_str
 
 __all__ = ["MultiOptimizer", "OptimizerMap"]
 
@@ -107,14 +108,12 @@ class OptimizerMap(MutableMapping):
 
     def get_config(self) -> dict:
         """The default and the mapped optimizers, each serialised."""
-        from trine.optimizers import serialize
         return {"default_optimizer": serialize(self._default_optimizer),
                 "optimizer_map": {k: serialize(v) for k, v in self._optimizer_map.items()}}
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: Optional[dict] = None) -> "OptimizerMap":
         """Rebuilds the map from `get_config()`'s output."""
-        from trine.optimizers import deserialize
         default = deserialize(config["default_optimizer"], custom_objects)
         mapped = {k: deserialize(v, custom_objects)
                   for k, v in (config.get("optimizer_map") or {}).items()}
@@ -266,3 +265,7 @@ class MultiOptimizer(Optimizer):
 
     def __repr__(self) -> str:
         return f"<MultiOptimizer name={self.name!r} optimizers={self._inner!r}>"
+
+
+# built around other optimizers, so by config only (a bare name cannot make one)
+register_builtin(MultiOptimizer, by_name=False)

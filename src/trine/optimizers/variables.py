@@ -15,10 +15,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from trine.core.variable import Variable
+from trine.optimizers.rules import KerasOptimizerState
+
 
 def _keras_state(tree):
     """The `KerasOptimizerState` inside an optax state, or None."""
-    from trine.optimizers import KerasOptimizerState
     found = []
 
     def visit(x):
@@ -94,7 +96,6 @@ def list_to_state(opt, values, template, paths):
     if not _keras_form(opt, template):
         treedef = jax.tree_util.tree_structure(template)
         return jax.tree_util.tree_unflatten(treedef, values)
-    from trine.optimizers import KerasOptimizerState
     ks = _keras_state(template)
     it = iter(values)
     count = jnp.asarray(next(it), ks.count.dtype)
@@ -123,7 +124,6 @@ def list_to_state(opt, values, template, paths):
 # ====================================================================== the stateful surface
 def _scalar_variable(opt, attr, value, dtype, name):
     """The optimizer's one `iteration` / `learning_rate` Variable, kept across builds."""
-    from trine.core.variable import Variable
     var = getattr(opt, attr, None)
     if var is None:
         var = Variable(jnp.asarray(value, dtype), name=name, trainable=False)
@@ -164,7 +164,6 @@ def optimizer_variables(opt) -> list:
 
 
 def _write(opt, state) -> None:
-    from trine.core.variable import Variable
     values = state_to_list(opt, state, opt._paths)
     names = variable_names(opt, state, opt._paths)
     keras_form = _keras_form(opt, state)

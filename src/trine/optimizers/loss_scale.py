@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from trine.optimizers import Optimizer
+from trine.optimizers.base import Optimizer, deserialize, register_builtin, serialize
 
 __all__ = ["LossScaleOptimizer", "LossScaleState"]
 
@@ -180,7 +180,6 @@ class LossScaleOptimizer(Optimizer):
 
     def get_config(self) -> dict:
         """`{"name", "inner_optimizer", "initial_scale", "dynamic_growth_steps"}` (Keras's)."""
-        from trine.optimizers import serialize
         return {"name": self.name, "inner_optimizer": serialize(self.inner_optimizer),
                 "initial_scale": self.initial_scale,
                 "dynamic_growth_steps": self.dynamic_growth_steps}
@@ -188,10 +187,13 @@ class LossScaleOptimizer(Optimizer):
     @classmethod
     def from_config(cls, config: dict, custom_objects: Optional[dict] = None):
         """Rebuilds the optimizer from `get_config()`'s output."""
-        from trine.optimizers import deserialize
         config = dict(config)
         inner = deserialize(config.pop("inner_optimizer"), custom_objects)
         return cls(inner, **config)
 
     def __repr__(self) -> str:
         return f"<LossScaleOptimizer name={self.name!r} inner={self.inner_optimizer!r}>"
+
+
+# built around other optimizers, so by config only (a bare name cannot make one)
+register_builtin(LossScaleOptimizer, by_name=False)
