@@ -388,7 +388,7 @@ def weight_spec(model) -> dict:
         entries.update({k: _Spec(np.shape(a), np.asarray(a).dtype.name)
                         for k, a in _named_state(layer).items()})
         put(path, entries)
-    if getattr(model, "compiled", False) and getattr(model, "_opt_state", None) is not None:
+    if getattr(model, "compiled", False) and model.training_session.optimizer_state() is not None:
         arrays = _optimizer_arrays(model)
         if arrays:
             put("optimizer", {str(i): _Spec(np.shape(a), np.asarray(a).dtype.name)

@@ -216,7 +216,7 @@ def _optimizer_arrays(model):
     opt = getattr(model, "optimizer", None)
     if opt is None or _builtin_kind(opt) is None or type(opt).__name__ not in _KERAS_OPTIMIZERS:
         return None
-    state = getattr(model, "_opt_state", None)
+    state = model.training_session.optimizer_state()
     scheduled = _lr_is_schedule(opt)
     if state is None:
         arrays = [np.asarray(0, np.int32)]
@@ -327,9 +327,9 @@ def write_weights(model, h5file) -> None:
     opt = getattr(model, "optimizer", None)
     if opt is None or not getattr(model, "compiled", False):
         return
-    state = getattr(model, "_opt_state", None)
+    state = model.training_session.optimizer_state()
     arrays = _optimizer_arrays(model)
-    step = int(getattr(model, "_step", 0) or 0)
+    step = int(model.training_session.step or 0)
     if arrays is not None:
         g = h5file.create_group("optimizer/vars")
         g.attrs["name"] = getattr(opt, "name", _snake(type(opt).__name__))
@@ -478,7 +478,7 @@ def _optimizer_template(model):
 
         def bind():
             opt.build(tvars, list(sig))
-            model._opt_sig = sig
+            model.training_session.opt_signature = sig
         return template, bind
     tx = opt.to_optax()
     template = tx.init(model.get_params())
@@ -546,20 +546,17 @@ def _read_optimizer(model, reader):
     def apply():
         from trine import optimizers
         bind()
-        model._opt_state = state
-        if step is not None:
-            model._step = step
-        elif count is not None:
-            model._step = count
-        model._trainer_cache = {}
-        model._pushed_lr = None
+        pushed_lr = None
         if not _lr_is_schedule(opt):
             try:  # the rate may have changed during training (ReduceLROnPlateau): keep it
                 lr = float(optimizers.get_learning_rate(state))
                 opt.learning_rate = lr
-                model._pushed_lr = float(opt.learning_rate)
+                pushed_lr = float(opt.learning_rate)
             except (ValueError, TypeError, AttributeError):
                 pass
+        model.training_session.restore_optimizer_state(
+            state, step=step if step is not None else count, learning_rate=pushed_lr)
+        model._trainer_cache = {}
 
     return apply
 
