@@ -6,8 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine.losses.base import (EPSILON, Loss, LossFunctionWrapper, _BuiltinLoss, _apply_fn,
-                               as_array, _eps, _float_pred, builtin_function)
+from trine import ops
+from trine.losses.base import (EPSILON, Loss, LossFunctionWrapper, _BuiltinLoss, _apply_fn, _eps,
+                               _float_pred, as_array, builtin_function)
 
 
 @builtin_function
@@ -53,13 +54,6 @@ def _check_axis(axis, who):
         raise ValueError(f"{who} expected axis to be an integer, received axis={axis!r}.")
 
 
-def _clipped_log_probs(y_pred, axis):
-    """Keras's probability path: renormalise along `axis`, clip to [eps, 1-eps], log."""
-    p = y_pred / jnp.sum(y_pred, axis=axis, keepdims=True)
-    p = jnp.clip(p, _eps(), 1.0 - _eps())
-    return jnp.log(p)
-
-
 @builtin_function
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
                              label_smoothing: float = 0.0, axis: int = -1):
@@ -94,10 +88,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
     if label_smoothing:
         n = jnp.asarray(y_true.shape[-1], y_pred.dtype)
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / n
-    if from_logits:
-        import optax  # imported on first use: keeps `import trine` fast
-        return optax.softmax_cross_entropy(y_pred, y_true, axis=axis)
-    return -jnp.sum(y_true * _clipped_log_probs(y_pred, axis), axis=axis)
+    return ops.categorical_crossentropy(y_true, y_pred, from_logits=from_logits, axis=axis)
 
 
 def _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis):
@@ -126,13 +117,7 @@ def _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis):
         # the row is zeroed below, so any value works; ones keep the intermediates finite
         # (no 0/0 on the probability path)
         y_pred = jnp.where(jnp.expand_dims(valid, axis), y_pred, jnp.ones((), y_pred.dtype))
-    labels = y_true.astype(jnp.int32)
-    if from_logits:
-        log_probs = jax.nn.log_softmax(y_pred, axis=axis)
-    else:
-        log_probs = _clipped_log_probs(y_pred, axis)
-    one_hot = jax.nn.one_hot(labels, y_pred.shape[axis], dtype=y_pred.dtype, axis=axis)
-    res = -jnp.sum(one_hot * log_probs, axis=axis)
+    res = ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits=from_logits, axis=axis)
     if valid is not None:
         res = jnp.where(valid, res, jnp.zeros((), res.dtype))
     return res, valid
@@ -201,13 +186,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False,
             "Reshape the labels to match (e.g. y[:, None] for one output unit).")
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    if from_logits:
-        import optax
-        per = optax.sigmoid_binary_cross_entropy(y_pred, y_true)
-    else:
-        p = jnp.clip(y_pred, _eps(), 1.0 - _eps())
-        per = -(y_true * jnp.log(p) + (1.0 - y_true) * jnp.log(1.0 - p))
-    return jnp.mean(per, axis=axis)
+    return jnp.mean(ops.binary_crossentropy(y_true, y_pred, from_logits=from_logits), axis=axis)
 
 
 
