@@ -19,11 +19,6 @@ from trine.ops import divide_no_nan
 EPSILON = 1e-7  # Keras's backend.epsilon()
 
 
-def _eps() -> float:
-    """The fuzz factor, read at call time so `trine.config.set_epsilon` takes effect."""
-    from trine.config import epsilon
-    return epsilon()
-
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 

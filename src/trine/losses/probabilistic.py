@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine import ops
-from trine.losses.base import (EPSILON, Loss, LossFunctionWrapper, _BuiltinLoss, _apply_fn, _eps,
+from trine.config import epsilon
+from trine.losses.base import (EPSILON, Loss, LossFunctionWrapper, _BuiltinLoss, _apply_fn,
                                _float_pred, as_array, builtin_function)
 
 
@@ -26,8 +27,8 @@ def kl_divergence(y_true, y_pred):
     """
     y_pred = _float_pred(y_pred)
     y_true = as_array(y_true, y_pred.dtype)
-    y_true = jnp.clip(y_true, _eps(), 1)
-    y_pred = jnp.clip(y_pred, _eps(), 1)
+    y_true = jnp.clip(y_true, epsilon(), 1)
+    y_pred = jnp.clip(y_pred, epsilon(), 1)
     return jnp.sum(y_true * jnp.log(y_true / y_pred), axis=-1)
 
 
@@ -44,7 +45,7 @@ def poisson(y_true, y_pred):
     """
     y_pred = _float_pred(y_pred)
     y_true = as_array(y_true, y_pred.dtype)
-    eps = jnp.asarray(_eps(), y_pred.dtype)
+    eps = jnp.asarray(epsilon(), y_pred.dtype)
     return jnp.mean(y_pred - y_true * jnp.log(y_pred + eps), axis=-1)
 
 

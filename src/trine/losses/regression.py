@@ -5,7 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine.losses.base import (_BuiltinLoss, as_array, _eps, _float_pred, builtin_function,
+from trine.config import epsilon
+from trine.losses.base import (_BuiltinLoss, _float_pred, as_array, builtin_function,
                                squeeze_or_expand_to_same_rank)
 
 
@@ -56,7 +57,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
     """
     y_pred = _float_pred(y_pred)
     y_true = as_array(y_true, y_pred.dtype)
-    eps = jnp.asarray(_eps(), y_pred.dtype)
+    eps = jnp.asarray(epsilon(), y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     diff = jnp.abs((y_true - y_pred) / jnp.maximum(jnp.abs(y_true), eps))
     return 100.0 * jnp.mean(diff, axis=-1)
@@ -75,7 +76,7 @@ def mean_squared_logarithmic_error(y_true, y_pred):
     """
     y_pred = _float_pred(y_pred)
     y_true = as_array(y_true, y_pred.dtype)
-    eps = jnp.asarray(_eps(), y_pred.dtype)
+    eps = jnp.asarray(epsilon(), y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     a = jnp.log(jnp.maximum(y_pred, eps) + 1.0)
     b = jnp.log(jnp.maximum(y_true, eps) + 1.0)
@@ -84,7 +85,7 @@ def mean_squared_logarithmic_error(y_true, y_pred):
 
 def _l2_normalize(x, axis):
     inv = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=axis, keepdims=True))
-    return x * jnp.minimum(inv, 1.0 / _eps())
+    return x * jnp.minimum(inv, 1.0 / epsilon())
 
 
 @builtin_function

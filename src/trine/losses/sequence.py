@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from trine import ops
 from trine.losses.base import _BuiltinLoss, builtin_function
 
 
@@ -23,7 +24,6 @@ def ctc(y_true, y_pred):
     Example:
         >>> ctc(jnp.array([[1, 2]]), jnp.zeros((1, 5, 3)))
     """
-    from trine import ops
     y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
     if y_true.ndim != 2:
         raise ValueError(

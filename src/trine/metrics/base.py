@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 import jax
 import jax.numpy as jnp
 
+from trine import initializers
 from trine._util.keras_names import keras_snake_case
 from trine.core.context import get_mask
 from trine.core.naming import unique_name
@@ -100,7 +101,6 @@ class Metric:
             raise RuntimeError(
                 f"{type(self).__name__}.add_variable was called before super().__init__(). "
                 "Call super().__init__(name=..., dtype=...) first in __init__.")
-        from trine import initializers
         init = initializers.get(initializer)
         dtype = jnp.dtype(dtype or self._dtype).name
         with jax.ensure_compile_time_eval():
