@@ -15,9 +15,9 @@ from trine.core import allocation
 from trine.core.registration import _scope_dict, custom_object_scope
 from trine.core.tracking import overrides
 from trine.graph.topology import keras_graph
-from trine.registry.deserialize import _call_hook, _deserialize, _json_to_shape
+from trine.registry.deserialize import call_saving_hook, deserialize_config, json_to_shape
 from trine.registry.errors import SavingError, UnsafeFileError
-from trine.registry.serialize import (_KERAS_PREBUILT, _PLAIN, _dtype_policy,
+from trine.registry.serialize import (KERAS_PREBUILT, PLAIN_TYPES, dtype_policy_record,
                                       serialize_keras_object)
 
 
@@ -44,7 +44,7 @@ def _node_kwargs_keras(node, kwargs):
 
 
 def _layer_build_config(layer, node):
-    if type(layer).__name__ in _KERAS_PREBUILT or not layer.built:
+    if type(layer).__name__ in KERAS_PREBUILT or not layer.built:
         return None
     if overrides(layer, "get_build_config"):  # e.g. MultiHeadAttention, a custom build()
         return serialize_keras_object(layer.get_build_config())
@@ -152,7 +152,7 @@ def sequential_config(model) -> dict:
             entry["build_config"] = bc
         layers.append(entry)
     cfg = {"name": model.name, "trainable": model.trainable,
-           "dtype": _dtype_policy(model.dtype), "layers": layers}
+           "dtype": dtype_policy_record(model.dtype), "layers": layers}
     if model._functional is not None:
         cfg["build_input_shape"] = tuple(model._input_layer.batch_shape)
     return cfg
@@ -168,14 +168,14 @@ def _unwrap_layer_entry(entry, custom):
     # their class defines how (Keras's build_from_config hook, e.g. a build() with extra args).
     build_config = entry.get("build_config")
     entry = {k: v for k, v in entry.items() if k != "build_config"}
-    layer = _deserialize(entry, custom, 1)
+    layer = deserialize_config(entry, custom, 1)
     from trine.core.layer import Layer
     if not isinstance(layer, Layer):
         raise SavingError(f"The model config lists {type(layer).__name__}, which is not a layer.")
     if (isinstance(build_config, dict) and not layer.built
             and overrides(layer, "build_from_config")):
         with allocation.loading(f"{type(layer).__name__} '{layer.name}'"):
-            _call_hook(layer, "build_from_config", build_config)
+            call_saving_hook(layer, "build_from_config", build_config)
     return layer
 
 
@@ -194,7 +194,7 @@ def sequential_from_config(cls, config: dict, custom_objects=None):
     model._maybe_rebuild()
     shape = config.get("build_input_shape")
     if model._functional is None and shape:
-        model.build(_json_to_shape(shape))
+        model.build(json_to_shape(shape))
     if config.get("trainable") is False:
         model.trainable = False
     return model
@@ -362,12 +362,12 @@ def _node_literal(value, custom, depth):
                 f"Refused a node argument naming {value['class_name']!r}: the arguments of a "
                 "layer call in a model file may only be graph tensors and JSON literals "
                 "(numbers, strings, lists, dicts, slices).")
-        return _deserialize(value, custom, depth)
+        return deserialize_config(value, custom, depth)
     if isinstance(value, dict):
         return {k: _node_literal(v, custom, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_node_literal(v, custom, depth + 1) for v in value]
-    if value is None or isinstance(value, _PLAIN):
+    if value is None or isinstance(value, PLAIN_TYPES):
         return value
     raise SavingError(f"Invalid node argument {value!r} in the Functional config.")
 

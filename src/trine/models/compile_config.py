@@ -10,10 +10,10 @@ import warnings
 import numpy as np
 
 from trine.core.registration import _scope_dict, get_registered_object
-from trine.registry.deserialize import (_COMPILE_EXTRAS, _deserialize, _refuse_name,
+from trine.registry.deserialize import (COMPILE_EXTRAS, deserialize_config, refuse_name,
                                         _resolve_function)
 from trine.registry.errors import SavingError, UnsafeFileError
-from trine.registry.serialize import (_allowlist, _kerasify, _kind_of_module,
+from trine.registry.serialize import (allowlist_of, kerasify, kinds_of_module,
                                       serialize_keras_object)
 
 
@@ -38,7 +38,7 @@ def get_compile_config(model) -> dict:
         cfg["learning_rate"] = float(np.float32(cfg["learning_rate"]))
 
     def ser(v):
-        return _kerasify(serialize_keras_object(v))
+        return kerasify(serialize_keras_object(v))
 
     spe = getattr(model, "steps_per_execution", 1)
     return {
@@ -66,11 +66,11 @@ def _compile_arg(value, custom, kind):
                     return _resolve_function(value, custom)
                 except UnsafeFileError:
                     name = value.get("config")
-                    if isinstance(name, str) and _kind_of_module(value.get("module")) in (
+                    if isinstance(name, str) and kinds_of_module(value.get("module")) in (
                             ["losses"], ["metrics"]):
                         return name  # compile() resolves Keras names itself
                     raise
-            return _deserialize(value, custom, 0)
+            return deserialize_config(value, custom, 0)
         return {k: _compile_arg(v, custom, kind) for k, v in value.items()}
     return value
 
@@ -88,20 +88,20 @@ def compile_from_config(model, config: dict, custom_objects=None) -> None:
         reg = get_registered_object(opt.get("registered_name"), custom) if opt.get(
             "registered_name") else None
         if reg is not None:
-            opt = _deserialize(opt, custom, 0)
+            opt = deserialize_config(opt, custom, 0)
         else:
-            if cls_name not in _allowlist("optimizers"):
-                raise _refuse_name("optimizer class", cls_name, opt.get("module"),
+            if cls_name not in allowlist_of("optimizers"):
+                raise refuse_name("optimizer class", cls_name, opt.get("module"),
                                    opt.get("registered_name"))
             inner = dict(opt.get("config") or {})
             lr = inner.get("learning_rate")
             if isinstance(lr, dict) and "class_name" in lr:
-                if lr.get("class_name") not in _allowlist("schedules"):
+                if lr.get("class_name") not in allowlist_of("schedules"):
                     reg_lr = get_registered_object(lr.get("registered_name"), custom)
                     if reg_lr is None:
-                        raise _refuse_name("learning-rate schedule", lr.get("class_name"),
+                        raise refuse_name("learning-rate schedule", lr.get("class_name"),
                                            lr.get("module"), lr.get("registered_name"))
-                    inner["learning_rate"] = _deserialize(lr, custom, 0)
+                    inner["learning_rate"] = deserialize_config(lr, custom, 0)
             try:
                 opt = optimizers.deserialize({"class_name": cls_name, "config": inner})
             except (TypeError, ValueError) as e:
@@ -109,7 +109,7 @@ def compile_from_config(model, config: dict, custom_objects=None) -> None:
     elif opt is not None and not isinstance(opt, str):
         raise SavingError(f"Invalid optimizer entry {opt!r} in compile_config.")
     spe = config.get("steps_per_execution", 1)
-    extras = _COMPILE_EXTRAS.get() or {}
+    extras = COMPILE_EXTRAS.get() or {}
     if extras.get("steps_per_execution") in ("auto", "epoch"):
         spe = extras["steps_per_execution"]
     if not (spe in ("auto", "epoch") or (isinstance(spe, int) and not isinstance(spe, bool)

@@ -31,7 +31,8 @@ from trine.core import allocation
 from trine.core.registration import _scope_dict, custom_object_scope, get_registered_object
 from trine.core.tracking import overrides
 from trine.registry.errors import SavingError, UnsafeFileError
-from trine.registry.serialize import _PLAIN, _allowlist, _builtin_kind, _kind_of_module, is_model
+from trine.registry.serialize import (PLAIN_TYPES, allowlist_of, builtin_kind, is_model,
+                                      kinds_of_module)
 
 # ====================================================================== safe mode
 _SAFE_MODE: contextvars.ContextVar = contextvars.ContextVar("trine_safe_mode", default=None)
@@ -59,11 +60,11 @@ def in_safe_mode() -> bool:
 
 
 
-def _json_to_shape(shape):
+def json_to_shape(shape):
     if isinstance(shape, dict):
-        return {k: _json_to_shape(v) for k, v in shape.items()}
+        return {k: json_to_shape(v) for k, v in shape.items()}
     if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple, dict)):
-        return [_json_to_shape(s) for s in shape]
+        return [json_to_shape(s) for s in shape]
     if not isinstance(shape, (list, tuple)):
         raise SavingError(f"Invalid shape {shape!r} in the file's build_config.")
     for d in shape:
@@ -100,24 +101,24 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
     with _safe_mode_scope(safe_mode), custom_object_scope(custom_objects or {}), \
             allocation.allocation_budget("the config"):
         try:
-            return _deserialize(config, custom, 0)
+            return deserialize_config(config, custom, 0)
         except RecursionError as e:
             raise SavingError("The config is nested too deeply to load.") from e
         except allocation.LoadRefused as e:
             raise UnsafeFileError(str(e)) from e
 
 
-def _deserialize(config, custom, depth):
+def deserialize_config(config, custom, depth):
     if depth > _MAX_DEPTH:
         raise SavingError(f"The config is nested deeper than {_MAX_DEPTH} levels.")
-    if config is None or isinstance(config, _PLAIN):
+    if config is None or isinstance(config, PLAIN_TYPES):
         return config
     if isinstance(config, (list, tuple)):
-        return [_deserialize(x, custom, depth + 1) for x in config]
+        return [deserialize_config(x, custom, depth + 1) for x in config]
     if not isinstance(config, dict):
         raise SavingError(f"Could not parse config entry {config!r} ({type(config).__name__}).")
     if "class_name" not in config or "config" not in config:
-        return {k: _deserialize(v, custom, depth + 1) for k, v in config.items()}
+        return {k: deserialize_config(v, custom, depth + 1) for k, v in config.items()}
     class_name = config["class_name"]
     inner = config["config"] if config["config"] is not None else {}
     if not isinstance(class_name, str):
@@ -141,7 +142,7 @@ def _deserialize_special(class_name, inner, config, custom, depth):
     if class_name == "__keras_tensor__":
         from trine.core.symbolic import KerasTensor
         try:
-            t = KerasTensor(_json_to_shape(inner["shape"]), inner.get("dtype") or "float32")
+            t = KerasTensor(json_to_shape(inner["shape"]), inner.get("dtype") or "float32")
         except (KeyError, TypeError, ValueError) as e:
             raise SavingError(f"Invalid symbolic tensor record {config!r}: {e}.") from e
         t._pre_serialization_keras_history = inner.get("keras_history")
@@ -158,7 +159,7 @@ def _deserialize_special(class_name, inner, config, custom, depth):
     if class_name == "__slice__":
         if not isinstance(inner, dict):
             raise SavingError("Invalid __slice__ record in the config.")
-        parts = [_deserialize(inner.get(k), custom, depth + 1) for k in ("start", "stop", "step")]
+        parts = [deserialize_config(inner.get(k), custom, depth + 1) for k in ("start", "stop", "step")]
         for p in parts:
             if p is not None and (isinstance(p, bool) or not isinstance(p, int)):
                 raise SavingError(f"Invalid slice bound {p!r} in the config.")
@@ -251,7 +252,7 @@ def _load_lambda(inner, config):
                               tuple(defaults) if defaults else None, cl)
 
 
-def _refuse_name(what, name, module, registered):
+def refuse_name(what, name, module, registered):
     reg = f", registered_name {registered!r}" if registered else ""
     return UnsafeFileError(
         f"Refused to load {what} {name!r} (module {module!r}{reg}): it is not on trine's "
@@ -272,7 +273,7 @@ def _resolve_function(config, custom):
             obj = get_registered_object(key, custom)
             if obj is not None:
                 return obj
-    kinds = _kind_of_module(module)
+    kinds = kinds_of_module(module)
     if module == "builtins" or not kinds:
         kinds = ["activations", "losses", "metrics"] if module in ("builtins", None) else []
     for kind in kinds:
@@ -291,7 +292,7 @@ def _resolve_function(config, custom):
                 fn = None
         if fn is not None:
             return fn
-    raise _refuse_name("function", name, module, registered)
+    raise refuse_name("function", name, module, registered)
 
 
 _FUNCTION_NAMESPACES = ("keras", "trine", "jax")
@@ -309,10 +310,10 @@ def _check_function_namespace(record):
     head = module.split(".")[0]
     if head in _FUNCTION_NAMESPACES:
         return
-    if module == "builtins" and any(name in _allowlist(k) for k in
+    if module == "builtins" and any(name in allowlist_of(k) for k in
                                     ("activations", "losses", "metrics")):
         return
-    raise _refuse_name("function", name, module, record.get("registered_name"))
+    raise refuse_name("function", name, module, record.get("registered_name"))
 
 
 def _resolve_class(config, custom):
@@ -332,11 +333,11 @@ def _resolve_class(config, custom):
                         "different class was registered under that name).")
                 return obj
     from trine import registry
-    for kind in _kind_of_module(module):
+    for kind in kinds_of_module(module):
         cls = registry.allowed_classes(kind).get(class_name)
         if cls is not None:
             return cls
-    raise _refuse_name("class", class_name, module, registered)
+    raise refuse_name("class", class_name, module, registered)
 
 
 def _policy_to_dtype(policy, where):
@@ -405,7 +406,7 @@ def _prepare_config(cls, inner, custom):
                     break
             else:
                 _check_function_namespace(v)
-    builtin = _builtin_kind(cls) is not None
+    builtin = builtin_kind(cls) is not None
     if builtin and inspect.isclass(cls) and issubclass(cls, Layer) and not is_model(cls):
         accepted = _accepted_kwargs(cls)
         if accepted is not None:
@@ -464,21 +465,21 @@ def _instantiate(cls, record, inner, custom):
     if isinstance(instance, Layer) and isinstance(build_config, dict) and not instance.built:
         with allocation.loading(f"{cls.__name__} '{name}'"):
             if overrides(instance, "build_from_config") or "shapes_dict" in build_config:
-                _call_hook(instance, "build_from_config", build_config)
+                call_saving_hook(instance, "build_from_config", build_config)
             else:
                 shape = build_config.get("input_shape")
                 if shape is not None:
-                    _build_from_shape(instance, _json_to_shape(shape))
+                    _build_from_shape(instance, json_to_shape(shape))
     compile_config = record.get("compile_config")
     if is_model(instance) and compile_config and _COMPILE.get():
         if overrides(instance, "compile_from_config"):
-            _call_hook(instance, "compile_from_config", compile_config)
+            call_saving_hook(instance, "compile_from_config", compile_config)
         else:
             instance.compile_from_config(compile_config)  # the custom objects are in scope
     return instance
 
 
-def _call_hook(obj, method, config):
+def call_saving_hook(obj, method, config):
     """Call a user's saving hook; its errors become a SavingError naming the object."""
     try:
         getattr(obj, method)(config)
@@ -500,18 +501,18 @@ def _build_from_shape(layer, shape):
 
 
 _COMPILE: contextvars.ContextVar = contextvars.ContextVar("trine_compile_on_load", default=True)
-_COMPILE_EXTRAS: contextvars.ContextVar = contextvars.ContextVar("trine_compile_extras",
+COMPILE_EXTRAS: contextvars.ContextVar = contextvars.ContextVar("trine_compile_extras",
                                                                  default=None)
 
 
 @contextlib.contextmanager
-def _compile_scope(value: bool, extras=None):
+def compile_scope(value: bool, extras=None):
     token = _COMPILE.set(bool(value))
-    token2 = _COMPILE_EXTRAS.set(extras if isinstance(extras, dict) else None)
+    token2 = COMPILE_EXTRAS.set(extras if isinstance(extras, dict) else None)
     try:
         yield
     finally:
         _COMPILE.reset(token)
-        _COMPILE_EXTRAS.reset(token2)
+        COMPILE_EXTRAS.reset(token2)
 
 

@@ -32,7 +32,7 @@ _KINDS = {
 }
 
 
-def _allowlist(kind: str) -> dict:
+def allowlist_of(kind: str) -> dict:
     """`{name: class or function}` a file may name for `kind` (the registry's explicit list)."""
     from trine import registry
     out = dict(registry.allowed_classes(kind))
@@ -40,7 +40,7 @@ def _allowlist(kind: str) -> dict:
     return out
 
 
-def _kind_of_module(module) -> list:
+def kinds_of_module(module) -> list:
     """Which trine namespaces a config's "module" field points at (most likely first)."""
     m = module if isinstance(module, str) else ""
     for prefix in ("keras.src.", "keras.", "trine.", "tf.keras.", "tensorflow.keras."):
@@ -65,11 +65,11 @@ def _kind_of_module(module) -> list:
     return []
 
 
-def _builtin_kind(obj):
+def builtin_kind(obj):
     """(kind, name) if `obj` (an instance, class or function) is one of trine's own."""
     cls = obj if inspect.isclass(obj) or isinstance(obj, types.FunctionType) else type(obj)
     for kind in _KINDS:
-        for name, c in _allowlist(kind).items():
+        for name, c in allowlist_of(kind).items():
             if c is cls:
                 return kind, name
     return None
@@ -77,10 +77,10 @@ def _builtin_kind(obj):
 
 
 # ====================================================================== serialize
-_PLAIN = (str, int, float, bool)
+PLAIN_TYPES = (str, int, float, bool)
 
 # Keras layer classes that are marked built at construction, so Keras writes no build_config.
-_KERAS_PREBUILT = frozenset({
+KERAS_PREBUILT = frozenset({
     "Activation", "ActivityRegularization", "AlphaDropout", "AveragePooling1D",
     "AveragePooling2D", "AveragePooling3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "Dropout",
     "ELU", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
@@ -98,24 +98,24 @@ _KERAS_DEFAULT_KEYS = {"Dense": {"quantization_config": None},
                        "Embedding": {"quantization_config": None}}
 
 
-def _dtype_policy(name):
+def dtype_policy_record(name):
     return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name},
             "registered_name": None}
 
 
-def _kerasify(value):
+def kerasify(value):
     """Rewrite trine module names inside nested configs to the Keras ones."""
     if isinstance(value, dict):
-        out = {k: _kerasify(v) for k, v in value.items()}
+        out = {k: kerasify(v) for k, v in value.items()}
         mod = out.get("module")
         if "class_name" in out and "config" in out and isinstance(mod, str) and mod.startswith("trine."):
             out["module"] = "keras." + mod[len("trine."):]
             out.setdefault("registered_name", None)
         return out
     if isinstance(value, list):
-        return [_kerasify(v) for v in value]
+        return [kerasify(v) for v in value]
     if isinstance(value, tuple):
-        return tuple(_kerasify(v) for v in value)
+        return tuple(kerasify(v) for v in value)
     return value
 
 
@@ -134,7 +134,7 @@ def serialize_keras_object(obj):
     """
     from trine.core.layer import Layer
     from trine.core.symbolic import KerasTensor
-    if obj is None or isinstance(obj, _PLAIN):
+    if obj is None or isinstance(obj, PLAIN_TYPES):
         return obj
     if isinstance(obj, (list, tuple)):
         out = [serialize_keras_object(x) for x in obj]
@@ -192,7 +192,7 @@ def _serialize_function(fn):
     if entry is not None and entry[0] is fn:
         return {"module": fn.__module__, "class_name": "function", "config": entry[1],
                 "registered_name": entry[1]}
-    bk = _builtin_kind(fn)
+    bk = builtin_kind(fn)
     if bk is not None:
         return {"module": _KINDS[bk[0]][1], "class_name": "function", "config": fn.__name__,
                 "registered_name": fn.__name__}
@@ -209,7 +209,7 @@ def _class_record(obj, config):
         module = cls.__module__ if cls.__module__ != "__main__" else None
         return {"module": module, "class_name": cls.__name__, "config": config,
                 "registered_name": entry[1]}
-    bk = _builtin_kind(obj)
+    bk = builtin_kind(obj)
     if bk is not None:
         kind, _ = bk
         if kind == "models" and cls.__name__ == "Functional":
@@ -227,7 +227,7 @@ def _serialize_configurable(obj):
     if not isinstance(config, dict):
         raise TypeError(f"{type(obj).__name__}.get_config() must return a dict, returned "
                         f"{type(config).__name__}.")
-    return _class_record(obj, _kerasify(serialize_keras_object(config)))
+    return _class_record(obj, kerasify(serialize_keras_object(config)))
 
 
 def _normalize_layer_config(layer, config):
@@ -243,7 +243,7 @@ def _normalize_layer_config(layer, config):
             out.setdefault(k, v)
         return out
     if isinstance(config.get("dtype"), str):
-        config["dtype"] = _dtype_policy(config["dtype"])
+        config["dtype"] = dtype_policy_record(config["dtype"])
     for key, value in _KERAS_DEFAULT_KEYS.get(type(layer).__name__, {}).items():
         config.setdefault(key, value)
     if "activity_regularizer" in config and config["activity_regularizer"] is None:
@@ -256,7 +256,7 @@ def _serialize_layer(layer):
     if not isinstance(config, dict):
         raise TypeError(f"{type(layer).__name__}.get_config() must return a dict.")
     config = _normalize_layer_config(layer, config)
-    record = _class_record(layer, _kerasify(serialize_keras_object(config)))
+    record = _class_record(layer, kerasify(serialize_keras_object(config)))
     if is_model(layer):
         bc = layer._saved_build_config()
         if overrides(layer, "get_build_config"):

@@ -252,12 +252,12 @@ def _compile_extras(metadata_bytes, label):
 def _model_from_config_bytes(config_bytes, label, custom_objects, compile, safe_mode,
                              extras=None):
     from trine.models.model import Model
-    from trine.registry.deserialize import _compile_scope, deserialize_keras_object
+    from trine.registry.deserialize import compile_scope, deserialize_keras_object
     config = _parse_json(config_bytes, label, "config.json")
     if not isinstance(config, dict) or "class_name" not in config:
         raise SavingError(f"The config.json of {label} does not describe a model (expected a "
                           "dict with 'class_name' and 'config').")
-    with _compile_scope(compile, extras):
+    with compile_scope(compile, extras):
         try:
             model = deserialize_keras_object(config, custom_objects=custom_objects,
                                              safe_mode=safe_mode)

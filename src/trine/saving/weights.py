@@ -40,7 +40,7 @@ import numpy as np
 from trine._util.atomic import atomic_write, remove_stale
 from trine.core.tracking import machinery_attrs, overrides, own_variables
 from trine.graph.topology import keras_layer_order
-from trine.registry.serialize import _builtin_kind
+from trine.registry.serialize import builtin_kind
 from trine.saving.errors import SavingError
 from trine.saving.safe_h5 import SafeH5Reader, ShapeMismatch
 from trine.saving.zip_reading import _as_saving_error, read_archive_member
@@ -214,7 +214,7 @@ def _optimizer_arrays(model):
     """The Keras-layout arrays of the model's optimizer, or None if it has no Keras layout."""
     import jax
     opt = getattr(model, "optimizer", None)
-    if opt is None or _builtin_kind(opt) is None or type(opt).__name__ not in _KERAS_OPTIMIZERS:
+    if opt is None or builtin_kind(opt) is None or type(opt).__name__ not in _KERAS_OPTIMIZERS:
         return None
     state = model.training_session.optimizer_state()
     scheduled = _lr_is_schedule(opt)
