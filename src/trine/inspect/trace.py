@@ -111,11 +111,11 @@ _LIB_DIRS = None
 def _library_dirs():
     global _LIB_DIRS
     if _LIB_DIRS is None:
-        import trine
-        here = os.path.dirname(os.path.abspath(trine.__file__))
-        dirs = [os.path.join(here, sub) for sub in ("core", "layers", "models", "inspect",
-                                                     "training", "saving", "ops.py",
-                                                     "activations.py", "backend.py")]
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package
+        dirs = [os.path.join(here, sub) for sub in ("core", "layers", "graph", "models",
+                                                     "inspect", "training", "saving",
+                                                     "registry", "ops", "activations.py",
+                                                     "backend.py")]
         for mod in ("jax", "jaxlib", "numpy", "optax"):
             m = sys.modules.get(mod)
             if m is not None and getattr(m, "__file__", None):
