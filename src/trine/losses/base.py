@@ -146,6 +146,25 @@ def builtin_function(fn: Callable) -> Callable:
     return fn
 
 
+def wrapped_function_from_config(config: dict, functions: dict, who: str):
+    """A function wrapper's config split into its function (a name resolved in `functions`)
+    and the remaining constructor arguments.
+
+    Raises:
+        ValueError: for a function name not in `functions`.
+    """
+    config = dict(config)
+    fn = config.pop("fn", None)
+    if isinstance(fn, str):
+        resolved = functions.get(fn)
+        if resolved is None:
+            raise ValueError(
+                f"{who} config names an unknown function {fn!r}. Valid "
+                f"names: {sorted(functions)}.")
+        fn = resolved
+    return fn, config
+
+
 
 # ------------------------------------------------------------------------ classes
 class Loss:
@@ -303,15 +322,7 @@ class LossFunctionWrapper(Loss):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        fn = config.pop("fn", None)
-        if isinstance(fn, str):
-            resolved = BUILTIN_FUNCTIONS.get(fn)
-            if resolved is None:
-                raise ValueError(
-                    f"LossFunctionWrapper config names an unknown function {fn!r}. Valid "
-                    f"names: {sorted(BUILTIN_FUNCTIONS)}.")
-            fn = resolved
+        fn, config = wrapped_function_from_config(config, BUILTIN_FUNCTIONS, "LossFunctionWrapper")
         return cls(fn, **config)
 
     def __repr__(self):

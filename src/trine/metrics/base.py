@@ -13,7 +13,8 @@ from trine.core.context import get_mask
 from trine.core.naming import unique_name
 from trine.core.variable import StatelessScope, Variable, current_scope
 from trine.losses import BUILTIN_FUNCTIONS as LOSS_FUNCTIONS
-from trine.losses.base import apply_mask, as_array, call_with_mask, squeeze_or_expand_to_same_rank
+from trine.losses.base import (apply_mask, as_array, call_with_mask,
+                               squeeze_or_expand_to_same_rank, wrapped_function_from_config)
 from trine.ops import divide_no_nan
 
 # name -> per-sample function a MeanMetricWrapper config may name: the losses' functions and
@@ -364,15 +365,7 @@ class MeanMetricWrapper(Mean):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        fn = config.pop("fn", None)
-        if isinstance(fn, str):
-            resolved = BUILTIN_FUNCTIONS.get(fn)
-            if resolved is None:
-                raise ValueError(
-                    f"MeanMetricWrapper config names an unknown function {fn!r}. Valid "
-                    f"names: {sorted(BUILTIN_FUNCTIONS)}.")
-            fn = resolved
+        fn, config = wrapped_function_from_config(config, BUILTIN_FUNCTIONS, "MeanMetricWrapper")
         return cls(fn, **config)
 
 
