@@ -118,3 +118,6 @@ def deserialize(config, custom_objects=None):
         raise ValueError(f"constraints.deserialize expected a config dict or a name, received "
                          f"{config!r} ({type(config).__name__}).")
     return get(config)
+
+
+registration.register_getter("constraint", get)

@@ -143,3 +143,6 @@ def deserialize(config, custom_objects=None):
         raise ValueError(f"regularizers.deserialize expected a config dict or a name, "
                          f"received {config!r} ({type(config).__name__}).")
     return get(config)
+
+
+registration.register_getter("regularizer", get)

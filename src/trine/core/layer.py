@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine.core import allocation
+from trine.core import allocation, registration
 from trine.core.random import SeedGenerator
 from trine.core.shapes import unbatched
 from trine.core.symbolic import KerasTensor, Node, any_symbolic, is_symbolic
@@ -173,8 +173,7 @@ class Layer:
         self.supports_masking = False
         self._seed_gen = SeedGenerator()
         self._eager_rng_counter = 0
-        from trine import regularizers as _regs
-        self.activity_regularizer = _regs.get(activity_regularizer)
+        self.activity_regularizer = registration.get_object("regularizer", activity_regularizer)
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
@@ -409,21 +408,17 @@ class Layer:
         Returns:
             The `Variable`.
         """
-        from trine import constraints as _cons
-        from trine import initializers as _inits
-        from trine import regularizers as _regs
-
         shape = tuple(() if shape is None else shape)
         dtype = jnp.dtype(dtype).name if dtype is not None else self.dtype
         if initializer is None:
             initializer = "glorot_uniform" if jnp.issubdtype(jnp.dtype(dtype), jnp.floating) else "zeros"
-        init = _inits.get(initializer)
+        init = registration.get_object("initializer", initializer)
         index = len(self._own_variables)
         # a file's config is checked against the load budget before anything is allocated
         allocation.charge(shape, dtype, f"weight '{name or f'variable_{index}'}' of layer "
                                         f"'{self.name}' ({type(self).__name__})")
         with jax.ensure_compile_time_eval():
-            if isinstance(init, _inits.Initializer):
+            if getattr(init, "accepts_key", False):
                 if getattr(init, "seed", None) is not None:
                     value = init(shape, dtype)
                 else:
@@ -435,8 +430,8 @@ class Layer:
                        aggregation=aggregation)
         var.autocast = bool(autocast)
         var.path = f"{self.name}/{var.name}"
-        var.constraint = _cons.get(constraint)
-        reg = _regs.get(regularizer)
+        var.constraint = registration.get_object("constraint", constraint)
+        reg = registration.get_object("regularizer", regularizer)
         if reg is not None:
             self._regularized.append((var, reg))
         self._own_variables.append(var)

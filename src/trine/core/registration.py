@@ -135,6 +135,26 @@ def registered_name_of(obj):
     return None
 
 
+# Layers (in core) take initializers, regularizers and constraints by name; those modules
+# sit above core, so each registers its `get` here when it is imported.
+_GETTERS: dict = {}
+
+
+def register_getter(kind: str, getter) -> None:
+    """Install `getter(identifier)` as the way core resolves a `kind` ("initializer",
+    "regularizer" or "constraint") given by name, config or object."""
+    _GETTERS[kind] = getter
+
+
+def get_object(kind: str, identifier):
+    """`trine.<kind>s.get(identifier)`, without core importing that module."""
+    getter = _GETTERS.get(kind)
+    if getter is None:
+        raise RuntimeError(f"trine.{kind}s is not imported, so a {kind} cannot be resolved; "
+                           "import trine first.")
+    return getter(identifier)
+
+
 __all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects",
            "get_registered_name", "get_registered_object", "register_keras_serializable",
            "register_serializable", "registered_name_of"]

@@ -197,3 +197,5 @@ def deserialize(config: dict | str, custom_objects: dict | None = None) -> Initi
         return custom_objects[config["class_name"]].from_config(config.get("config") or {})
     return get(config)
 
+
+registration.register_getter("initializer", get)

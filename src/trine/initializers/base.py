@@ -73,6 +73,9 @@ class Initializer:
         ...         return jnp.full(shape, 0.5, dtype or "float32")
     """
 
+    accepts_key = True  # add_weight passes each weight its own PRNG key
+
+
     def __call__(self, shape, dtype=None, key=None):
         """Return an array of `shape` and `dtype` (default float32).
 
