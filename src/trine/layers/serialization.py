@@ -22,7 +22,7 @@ def serialize(layer: Layer) -> dict:
         raise TypeError(
             f"layers.serialize expected a Layer, received {layer!r} of type "
             f"{type(layer).__name__}. Pass a layer instance such as Dense(4).")
-    from trine.saving.serialization import serialize_keras_object  # lazy: saving sits above layers
+    from trine.registry.serialize import serialize_keras_object
     return serialize_keras_object(layer)
 
 
@@ -43,5 +43,5 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
         raise ValueError(
             f"layers.deserialize expected a record with 'class_name' and 'config' (from "
             f"layers.serialize), received {config!r}.")
-    from trine.saving.serialization import deserialize_keras_object
+    from trine.registry.deserialize import deserialize_keras_object
     return deserialize_keras_object(config, custom_objects=custom_objects)
