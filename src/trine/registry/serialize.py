@@ -12,23 +12,18 @@ import types
 
 import numpy as np
 
-from trine.core.registration import _NAMES
+from trine.core.registration import registered_name_of
 from trine.core.tracking import overrides
 
 
 # ====================================================================== allow-list
-# kind -> (trine module, Keras module written in files)
-_KINDS = {
-    "layers": ("trine.layers", "keras.layers"),
-    "models": ("trine.models", "keras"),
-    "optimizers": ("trine.optimizers", "keras.optimizers"),
-    "schedules": ("trine.optimizers.schedules", "keras.optimizers.schedules"),
-    "losses": ("trine.losses", "keras.losses"),
-    "metrics": ("trine.metrics", "keras.metrics"),
-    "initializers": ("trine.initializers", "keras.initializers"),
-    "regularizers": ("trine.regularizers", "keras.regularizers"),
-    "constraints": ("trine.constraints", "keras.constraints"),
-    "activations": ("trine.activations", "keras.activations"),
+# kind -> the Keras module a record names (the trine modules are the registry's MODULES)
+_KERAS_MODULES = {
+    "layers": "keras.layers", "models": "keras", "optimizers": "keras.optimizers",
+    "schedules": "keras.optimizers.schedules", "losses": "keras.losses",
+    "metrics": "keras.metrics", "initializers": "keras.initializers",
+    "regularizers": "keras.regularizers", "constraints": "keras.constraints",
+    "activations": "keras.activations",
 }
 
 
@@ -68,7 +63,7 @@ def kinds_of_module(module) -> list:
 def builtin_kind(obj):
     """(kind, name) if `obj` (an instance, class or function) is one of trine's own."""
     cls = obj if inspect.isclass(obj) or isinstance(obj, types.FunctionType) else type(obj)
-    for kind in _KINDS:
+    for kind in _KERAS_MODULES:
         for name, c in allowlist_of(kind).items():
             if c is cls:
                 return kind, name
@@ -188,13 +183,13 @@ def _serialize_function(fn):
         raise TypeError(
             "Cannot serialize a Python lambda: trine never writes code into model files. Use a "
             "named function registered with trine.saving.register_serializable().")
-    entry = _NAMES.get(id(fn))
-    if entry is not None and entry[0] is fn:
-        return {"module": fn.__module__, "class_name": "function", "config": entry[1],
-                "registered_name": entry[1]}
+    registered = registered_name_of(fn)
+    if registered is not None:
+        return {"module": fn.__module__, "class_name": "function", "config": registered,
+                "registered_name": registered}
     bk = builtin_kind(fn)
     if bk is not None:
-        return {"module": _KINDS[bk[0]][1], "class_name": "function", "config": fn.__name__,
+        return {"module": _KERAS_MODULES[bk[0]], "class_name": "function", "config": fn.__name__,
                 "registered_name": fn.__name__}
     raise TypeError(
         f"Cannot serialize function {getattr(fn, '__name__', fn)!r} (module "
@@ -204,18 +199,18 @@ def _serialize_function(fn):
 
 def _class_record(obj, config):
     cls = type(obj)
-    entry = _NAMES.get(id(cls))
-    if entry is not None and entry[0] is cls:
+    registered = registered_name_of(cls)
+    if registered is not None:
         module = cls.__module__ if cls.__module__ != "__main__" else None
         return {"module": module, "class_name": cls.__name__, "config": config,
-                "registered_name": entry[1]}
+                "registered_name": registered}
     bk = builtin_kind(obj)
     if bk is not None:
         kind, _ = bk
         if kind == "models" and cls.__name__ == "Functional":
             return {"module": "keras.src.models.functional", "class_name": "Functional",
                     "config": config, "registered_name": "Functional"}
-        return {"module": _KINDS[kind][1], "class_name": cls.__name__, "config": config,
+        return {"module": _KERAS_MODULES[kind], "class_name": cls.__name__, "config": config,
                 "registered_name": None}
     module = cls.__module__ if cls.__module__ != "__main__" else None
     return {"module": module, "class_name": cls.__name__, "config": config,
