@@ -15,7 +15,7 @@ from trine.models.functional import Functional
 from trine.models.model import Model
 from trine.models.sequential import Sequential
 
-__version__ = "0.1.0"
+from trine._util.version import __version__  # noqa: F401
 
 import os as _os  # noqa: E402
 

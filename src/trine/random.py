@@ -105,8 +105,8 @@ class SeedGenerator:
 def _root_context(ctx):
     """The outermost call context sharing `ctx`'s key: nested layer calls push their own
     contexts, but draws are numbered per step."""
-    from trine.core.context import _ctx
-    for c in getattr(_ctx, "stack", ()):
+    from trine.core.context import context_stack
+    for c in context_stack():
         if c.rng is ctx.rng:
             return c
     return ctx

@@ -95,6 +95,11 @@ def get_mask(x):
     return None
 
 
+def context_stack() -> tuple:
+    """The active call contexts, outermost first."""
+    return tuple(getattr(_ctx, "stack", None) or ())
+
+
 def current_context() -> CallContext | None:
     st = getattr(_ctx, "stack", None)
     return st[-1] if st else None

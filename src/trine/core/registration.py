@@ -75,7 +75,8 @@ def get_registered_name(obj) -> str:
     return getattr(obj, "__name__", type(obj).__name__)
 
 
-def _scope_dict() -> dict:
+def scope_objects() -> dict:
+    """The objects of the active `custom_object_scope`s (inner scopes win), by name."""
     out = {}
     for d in getattr(_scope, "stack", []):
         out.update(d)
@@ -90,7 +91,7 @@ def get_registered_object(name, custom_objects=None, module_objects=None):
     """
     if not isinstance(name, str):
         return None
-    scoped = _scope_dict()
+    scoped = scope_objects()
     if name in scoped:
         return scoped[name]
     if name in _REGISTERED:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 
 from trine.core import allocation
-from trine.core.registration import _scope_dict, custom_object_scope
+from trine.core.registration import custom_object_scope, scope_objects
 from trine.core.tracking import overrides
 from trine.graph.topology import keras_graph
 from trine.registry.deserialize import call_saving_hook, deserialize_config, json_to_shape
@@ -181,7 +181,7 @@ def _unwrap_layer_entry(entry, custom):
 
 def sequential_from_config(cls, config: dict, custom_objects=None):
     """`Sequential.from_config`: rebuild the stack (and its graph, when the shape is known)."""
-    custom = dict(_scope_dict())
+    custom = dict(scope_objects())
     custom.update(custom_objects or {})
     if not isinstance(config, dict) or "layers" not in config or not isinstance(
             config["layers"], list):
@@ -203,7 +203,7 @@ def sequential_from_config(cls, config: dict, custom_objects=None):
 def functional_from_config(cls, config: dict, custom_objects=None):
     """`Functional.from_config`: recreate the layers, replay the calls, rebuild the model."""
     from trine.core.symbolic import KerasTensor
-    custom = dict(_scope_dict())
+    custom = dict(scope_objects())
     custom.update(custom_objects or {})
     for key in ("layers", "input_layers", "output_layers"):
         if key not in config:

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from trine.core.registration import _scope_dict, get_registered_object
+from trine.core.registration import get_registered_object, scope_objects
 from trine.registry.deserialize import (COMPILE_EXTRAS, deserialize_config, refuse_name,
                                         _resolve_function)
 from trine.registry.errors import SavingError, UnsafeFileError
@@ -77,7 +77,7 @@ def _compile_arg(value, custom, kind):
 
 def compile_from_config(model, config: dict, custom_objects=None) -> None:
     """Compile `model` from a Keras 3 `compile_config`."""
-    custom = dict(_scope_dict())
+    custom = dict(scope_objects())
     custom.update(custom_objects or {})
     if not isinstance(config, dict):
         raise SavingError(f"Invalid compile_config {config!r}: expected a dict.")

@@ -28,7 +28,7 @@ import types
 import numpy as np
 
 from trine.core import allocation
-from trine.core.registration import _scope_dict, custom_object_scope, get_registered_object
+from trine.core.registration import custom_object_scope, get_registered_object, scope_objects
 from trine.core.tracking import overrides
 from trine.registry.errors import SavingError, UnsafeFileError
 from trine.registry.serialize import (PLAIN_TYPES, allowlist_of, builtin_kind, is_model,
@@ -94,7 +94,7 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
         UnsafeFileError: for a class or function not on the allow-list, or a lambda in safe mode.
         SavingError: for a malformed config.
     """
-    custom = dict(_scope_dict())
+    custom = dict(scope_objects())
     custom.update(custom_objects or {})
     if isinstance(config, str) and config in custom:
         return custom[config]

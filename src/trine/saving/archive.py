@@ -18,6 +18,7 @@ import json
 import os
 import zipfile
 
+from trine._util.version import __version__
 from trine.saving.errors import SavingError, UnsafeFileError
 from trine.saving.zip_reading import (MAX_JSON_BYTES, MAX_MEMBER_BYTES, _as_saving_error,
                                       _open_zip, _parse_json, _read, read_archive_member)
@@ -39,10 +40,9 @@ def _config_json(model) -> str:
 
 
 def _metadata_json(model) -> str:
-    import trine
     meta = {"keras_version": KERAS_FORMAT_VERSION,
             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-            "trine_version": getattr(trine, "__version__", "unknown")}
+            "trine_version": __version__}
     extras = trine_compile_extras(model)
     if extras:
         meta["trine_compile"] = extras
