@@ -23,7 +23,7 @@ if _os.environ.get("TRINE_COMPILATION_CACHE"):  # see trine.backend.enable_compi
     from trine.backend import enable_compilation_cache as _enable_cache
     _enable_cache(_os.environ["TRINE_COMPILATION_CACHE"])
 
-_LAZY = {"callbacks": "trine.training.callbacks", "datasets": "trine.datasets",
+_LAZY = {"callbacks": "trine.callbacks", "datasets": "trine.datasets",
          "saving": "trine.saving", "inspect": "trine.inspect", "distribution": "trine.distribution",
          "ops": "trine.ops", "backend": "trine.backend",
          "mixed_precision": "trine.mixed_precision", "random": "trine.random",

@@ -98,7 +98,7 @@ def run_demo(epochs=10, batch_size=32, data_dir=None, seed=42, verbose=1, apis=N
     for name, n, loss, acc, same, secs in results:
         print(f"{name:<12} {n:>9,} {loss:>10.4f} {acc:>9.4f}  {same:<16} {secs:>8.1f}", file=out)
     if plot and histories:
-        from trine.inspect.history import plot_history
+        from trine.training.history_plot import plot_history
         plot_history(histories, plot, title="Fashion-MNIST: the three APIs under one seed")
         print(f"\nTraining curves saved to {plot}", file=out)
     return results

@@ -26,7 +26,7 @@ def model_to_dot(*args, **kwargs):
 
 
 def plot_history(*args, **kwargs):
-    """Training curves from a History (see trine.inspect.history)."""
+    """Training curves from a History (see trine.training.history_plot)."""
     from trine.inspect.history import plot_history as _ph
     return _ph(*args, **kwargs)
 

@@ -123,3 +123,26 @@ def write_bytes(filepath, data: bytes, what="file") -> None:
 
 
 __all__ = ["atomic_write", "remove_stale", "temp_path", "write_bytes"]
+
+
+def write_output_file(path, data: bytes, what: str) -> None:
+    """Write `data` (a plot, an image) to `path` through a temporary file, so no partial file
+    is left; errors name `what` was writing and how to fix the path."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            f"{what} cannot write '{path}': the directory '{directory}' does not exist. "
+            "Create it first or choose another path.")
+    try:  # the shared writer: mode from the umask, a killed write's temp file cleaned later
+        atomic_write(path, lambda f: f.write(data), what="plot")
+    except PermissionError as e:
+        raise PermissionError(
+            f"{what} cannot write '{path}': permission denied ({e.strerror}). Choose a "
+            "writable location.") from e
+    except IsADirectoryError as e:
+        raise IsADirectoryError(
+            f"{what} cannot write '{path}': it is a directory. Give a file name such as "
+            f"'{os.path.join(path, 'model.png')}'.") from e
+    except OSError as e:
+        raise OSError(f"{what} cannot write '{path}': {e.strerror or e}.") from e

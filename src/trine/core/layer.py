@@ -17,88 +17,15 @@ import numpy as np
 
 from trine.core import allocation, registration
 from trine.core.random import SeedGenerator
-from trine.core.shapes import unbatched
+from trine.core.input_spec import InputSpec, check_input_spec  # noqa: F401  (re-exported)
+from trine.core.shapes import json_shape, shape_of, shapes_tree, unbatched
 from trine.core.symbolic import KerasTensor, Node, any_symbolic, is_symbolic
 from trine.core.tracking import own_variables
 from trine.core.variable import AutocastScope, StatelessScope, Variable
 
 from trine.core.context import (  # noqa: F401  (re-exported: the names layers import)
-    CallContext, CallRecorder, _ctx, _record, current_context, get_mask, set_mask)
+    CallContext, CallRecorder, _record, current_context, get_mask, set_mask)
 from trine.core.naming import clear_session, to_snake_case, unique_name  # noqa: F401
-
-
-# --------------------------------------------------------------------------------------
-class InputSpec:
-    """What a layer accepts: rank limits and known axis sizes (Keras `InputSpec`)."""
-
-    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None,
-                 axes=None, allow_last_axis_squeeze=False, name=None, optional=False):
-        self.dtype = dtype
-        self.shape = None if shape is None else tuple(shape)
-        self.ndim = len(self.shape) if shape is not None else ndim
-        self.max_ndim = max_ndim
-        self.min_ndim = min_ndim
-        self.axes = dict(axes or {})
-        self.name = name
-        self.optional = optional
-
-
-def _shape_str(shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (",)" if len(shape) == 1 else ")")
-
-
-def check_input_spec(layer, spec: InputSpec, shape) -> None:
-    shape = tuple(shape)
-    name = layer.name
-    if spec.ndim is not None and len(shape) != spec.ndim:
-        raise ValueError(
-            f"Layer '{name}' expected input of rank {spec.ndim}, received shape "
-            f"{_shape_str(shape)} (rank {len(shape)}). Reshape the input or change the layer "
-            "feeding it.")
-    if spec.min_ndim is not None and len(shape) < spec.min_ndim:
-        raise ValueError(
-            f"Layer '{name}' expected input of rank at least {spec.min_ndim}, received shape "
-            f"{_shape_str(shape)}. Add a batch axis or reshape the input.")
-    if spec.max_ndim is not None and len(shape) > spec.max_ndim:
-        raise ValueError(
-            f"Layer '{name}' expected input of rank at most {spec.max_ndim}, received shape "
-            f"{_shape_str(shape)}. Add a Flatten or Reshape layer before it.")
-    for axis, size in spec.axes.items():
-        if size is None:
-            continue
-        try:
-            got = shape[axis]
-        except IndexError:
-            got = None
-        if got is not None and got != size:
-            which = "last axis" if axis == -1 else f"axis {axis}"
-            fix = (f"Add a Flatten layer before it, or pass input_shape=({size},)."
-                   if axis == -1 and len(shape) > 2 else
-                   f"Feed it inputs whose {which} is {size}, or use a new layer for the new shape.")
-            raise ValueError(
-                f"Layer '{name}' expected input with {which} {size}, received shape "
-                f"{_shape_str(shape)}. {fix}")
-    if spec.shape is not None:
-        for i, (want, got) in enumerate(zip(spec.shape, shape)):
-            if want is not None and got is not None and want != got:
-                raise ValueError(
-                    f"Layer '{name}' expected input of shape {_shape_str(spec.shape)}, "
-                    f"received shape {_shape_str(shape)} (axis {i} differs).")
-
-
-def _shape_of(x):
-    if isinstance(x, (KerasTensor, Variable)) or hasattr(x, "shape"):
-        return tuple(x.shape)
-    return tuple(np.shape(x))
-
-
-def _shapes_tree(x):
-    """Shapes of the first call argument, in its structure (tuple for one tensor)."""
-    if isinstance(x, (list, tuple)):
-        return [_shapes_tree(e) for e in x]
-    if isinstance(x, dict):
-        return {k: _shapes_tree(v) for k, v in x.items()}
-    return _shape_of(x)
 
 
 # Attributes of layers that hold other layers or variables without owning them
@@ -112,17 +39,6 @@ _UNTRACKED = frozenset({"_inbound_nodes", "_functional", "_parent", "_output_lay
 
 # Attribute values the walk skips at once (most of a layer's attributes).
 _LEAF_TYPES = frozenset({str, int, float, bool, type(None), bytes})
-
-
-def _json_shape(shape):
-    """A shape (or a nest of shapes) as plain lists and ints, as configs hold it."""
-    if isinstance(shape, dict):
-        return {k: _json_shape(v) for k, v in shape.items()}
-    if isinstance(shape, (list, tuple)) and any(isinstance(e, (list, tuple, dict)) for e in shape):
-        return [_json_shape(e) for e in shape]
-    if isinstance(shape, (list, tuple)):
-        return [None if d is None else int(d) for d in shape]
-    return shape
 
 
 class Layer:
@@ -520,7 +436,7 @@ class Layer:
     def build(self, input_shape=None) -> None:
         """Create the layer's weights for inputs of `input_shape`. Default: nothing to create."""
         if input_shape is not None and self.__dict__.get("_build_config_shape") is None:
-            self._build_config_shape = _json_shape(input_shape)  # what get_build_config saves
+            self._build_config_shape = json_shape(input_shape)  # what get_build_config saves
         self.built = True
 
     def call(self, inputs, *args, **kwargs):
@@ -579,9 +495,9 @@ class Layer:
     def _maybe_build(self, first_arg):
         if self.built:
             return
-        shapes = _shapes_tree(first_arg)
+        shapes = shapes_tree(first_arg)
         if self.__dict__.get("_build_config_shape") is None:
-            self._build_config_shape = _json_shape(shapes)
+            self._build_config_shape = json_shape(shapes)
         if self.__dict__.get("_build_input_shape") is None:
             self._build_input_shape = unbatched(shapes)
         with jax.ensure_compile_time_eval():
@@ -597,11 +513,11 @@ class Layer:
                 return
             for s, x in zip(spec, first_arg):
                 if s is not None:
-                    check_input_spec(self, s, _shape_of(x))
+                    check_input_spec(self, s, shape_of(x))
             return
         if isinstance(first_arg, (list, tuple, dict)):
             return
-        check_input_spec(self, spec, _shape_of(first_arg))
+        check_input_spec(self, spec, shape_of(first_arg))
 
     def __call__(self, *args, **kwargs):
         if not args:  # the input given by keyword, under call()'s own name for it (Keras)

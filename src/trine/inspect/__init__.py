@@ -11,7 +11,7 @@ between the three APIs, model comparison and training curves.
 """
 from trine.inspect.compare import Comparison, compare_models
 from trine.inspect.convert import ConversionError, copy_weights, to_source
-from trine.inspect.history import plot_history
+from trine.training.history_plot import plot_history
 from trine.inspect.plot import model_to_dot, plot_model
 from trine.inspect.summary import print_summary, summary_text
 from trine.inspect.trace import TraceError, to_functional, trace

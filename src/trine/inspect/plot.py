@@ -22,6 +22,7 @@ import subprocess
 import sys
 import warnings
 
+from trine._util.atomic import write_output_file
 from trine.inspect.plot_render import _DisplayGraph, _Vertex, render_builtin
 
 __all__ = ["model_to_dot", "plot_model"]
@@ -263,29 +264,6 @@ def _render_graphviz(dot_src: str, fmt: str) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------
-def _write_atomic(path: str, data: bytes, what: str = "plot_model") -> None:
-    """Write `data` to `path` through a temporary file, so no partial file is left."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(
-            f"{what} cannot write '{path}': the directory '{directory}' does not exist. "
-            "Create it first or choose another path.")
-    from trine._util.atomic import atomic_write
-    try:  # the shared writer: mode from the umask, a killed write's temp file cleaned later
-        atomic_write(path, lambda f: f.write(data), what="plot")
-    except PermissionError as e:
-        raise PermissionError(
-            f"{what} cannot write '{path}': permission denied ({e.strerror}). Choose a "
-            "writable location.") from e
-    except IsADirectoryError as e:
-        raise IsADirectoryError(
-            f"{what} cannot write '{path}': it is a directory. Give a file name such as "
-            f"'{os.path.join(path, 'model.png')}'.") from e
-    except OSError as e:
-        raise OSError(f"{what} cannot write '{path}': {e.strerror or e}.") from e
-
-
 def _options(show_shapes, show_dtype, show_layer_names, expand_nested, show_layer_activations,
              show_trainable):
     return {"show_shapes": bool(show_shapes), "show_dtype": bool(show_dtype),
@@ -390,7 +368,7 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
                 f"plot_model: cannot write '.{ext}' files without Graphviz; use .png, .svg, "
                 ".pdf or .dot.")
         data = render_builtin(dg, ext, rankdir=rankdir, dpi=dpi)
-    _write_atomic(to_file, data)
+    write_output_file(to_file, data, what="plot_model")
     if ext == "png" and "IPython.core.magics.namespace" in sys.modules:
         try:
             from IPython import display

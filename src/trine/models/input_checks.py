@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-
-def _shape_str(shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
-        ",)" if len(shape) == 1 else ")")
+from trine.core.input_spec import format_shape
 
 
 def adjust_rank(ref_shape, x):
@@ -35,23 +32,23 @@ def incompatible_input(model, index: int, tensor, shape) -> ValueError:
     expected = tuple(tensor.shape)
     if len(shape) != len(expected):
         detail = (f"expected ndim={len(expected)}, found ndim={len(shape)}. Full shape "
-                  f"received: {_shape_str(shape)}")
+                  f"received: {format_shape(shape)}")
     else:
         axis = next(i for i, (a, b) in enumerate(zip(expected, shape))
                     if a is not None and a != b)
         name = -1 if axis == len(expected) - 1 else axis
         detail = (f"expected axis {name} of input shape to have value {expected[axis]}, but "
-                  f"received input with shape {_shape_str(shape)}")
+                  f"received input with shape {format_shape(shape)}")
     if owner is not None:
         return ValueError(
             f"Input {index} of layer '{first.name}' is incompatible with the layer: {detail}. "
             f"{type(owner).__name__} model '{owner.name}' takes inputs of shape "
-            f"{_shape_str(expected)}: pass arrays of that shape, or change the model's input "
+            f"{format_shape(expected)}: pass arrays of that shape, or change the model's input "
             "shape (Input(shape=...) or the first layer's input_shape).")
     input_name = tensor._keras_history[0].name
     return ValueError(
         f"Input {index} with name '{input_name}' of layer '{model.name}' is incompatible with "
-        f"the layer: expected shape={_shape_str(expected)}, found shape={_shape_str(shape)} "
+        f"the layer: expected shape={format_shape(expected)}, found shape={format_shape(shape)} "
         f"({detail}). "
         + ("Reshape the data, or add a Flatten/Reshape layer to the model."
            if len(shape) != len(expected) else

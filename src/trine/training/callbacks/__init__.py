@@ -1,4 +1,5 @@
-"""Keras callbacks: hooks called by fit / evaluate / predict.
+"""Keras callbacks: hooks called by fit / evaluate / predict (TensorBoard, which traces the
+model, sits above models in trine.inspect; `trine.callbacks` gathers them all).
 
 A callback sees the model through a small interface: `model.stop_training` (a bool the
 callback may set), `model.get_weights()` / `model.set_weights(list)`,
@@ -18,10 +19,9 @@ from trine.training.callbacks.checkpoints import BackupAndRestore, ModelCheckpoi
 from trine.training.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from trine.training.callbacks.loggers import CSVLogger, History, LambdaCallback, ProgbarLogger
 from trine.training.callbacks.stopping import EarlyStopping, TerminateOnNaN
-from trine.training.callbacks.tensorboard import TensorBoard
 
 __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
     "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger",
-    "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN",
+    "ReduceLROnPlateau", "TerminateOnNaN",
 ]

@@ -40,7 +40,7 @@ class History(Callback):
 
         See `trine.inspect.plot_history`; returns the matplotlib Figure.
         """
-        from trine.inspect.history import plot_history
+        from trine.training.history_plot import plot_history
         return plot_history(self, to_file=to_file, metrics=metrics, **kwargs)
 
 

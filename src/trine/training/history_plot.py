@@ -143,12 +143,12 @@ def plot_history(history, to_file=None, metrics=None, *, title=None, figsize=Non
         fig.suptitle(title)
     fig.tight_layout()
     if to_file is not None:
-        from trine.inspect.plot import _write_atomic
+        from trine._util.atomic import write_output_file
         to_file = os.fspath(to_file)
         fmt = os.path.splitext(to_file)[1].lower().lstrip(".") or "png"
         buf = io.BytesIO()
         fig.savefig(buf, format=fmt, dpi=dpi)
-        _write_atomic(to_file, buf.getvalue(), what="plot_history")
+        write_output_file(to_file, buf.getvalue(), what="plot_history")
     if show:
         import matplotlib.pyplot as plt
         plt.show()

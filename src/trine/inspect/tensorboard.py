@@ -25,6 +25,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from trine.inspect.trace import trace
 from trine.training.callbacks.base import Callback
 
 __all__ = ["TensorBoard"]
@@ -67,7 +68,6 @@ def _parse_profile_batch(profile_batch):
 
 def _graph_nodes(model):
     """(name, op, [input names]) per layer of the model's graph (subclassed models traced)."""
-    from trine.inspect.trace import trace
     graph = trace(model)
     layers = graph.get_config()["layers"]
 
