@@ -380,7 +380,7 @@ def _svg(dg, W, H, polys, meta) -> str:
         return html.escape(str(s), quote=True)
 
     font = "DejaVu Sans Mono, Menlo, Consolas, monospace"
-    out = [f'<?xml version="1.0" encoding="UTF-8"?>',
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f'<svg xmlns="http://www.w3.org/2000/svg" width="{W:.0f}pt" height="{H:.0f}pt" '
            f'viewBox="0 0 {W:.1f} {H:.1f}" font-family="{font}">',
            f"<title>{esc(dg.name)}</title>",

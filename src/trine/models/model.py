@@ -8,8 +8,6 @@ from __future__ import annotations
 import inspect
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from trine.core.layer import CallContext, Layer
 from trine.core.shapes import unbatched

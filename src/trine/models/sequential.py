@@ -1,12 +1,10 @@
 """Sequential: a stack of layers that builds the same graph as the Functional API."""
 from __future__ import annotations
 
-import jax
-
 from trine.core.layer import Layer
 from trine.core.symbolic import KerasTensor
 from trine.graph.functional_config import sequential_config, sequential_from_config
-from trine.layers.core import Input, InputLayer
+from trine.layers.core import InputLayer
 from trine.models.functional import Functional
 from trine.models.model import Model
 from trine.training.trainer import Trainer
