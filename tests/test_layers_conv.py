@@ -5,10 +5,10 @@ import pytest
 
 import trine
 from harness import check_layer
-from trine.layers import conv as conv_mod
-from trine.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
-                               Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D,
-                               SeparableConv1D, SeparableConv2D)
+from trine.ops import convolution as conv_maths
+from trine.layers import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
+                          Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
+                          SeparableConv2D)
 from trine.layers.pooling import MaxPooling2D
 
 ATOL = 1e-4
@@ -97,13 +97,13 @@ def test_causal_output_does_not_see_the_future():
 
 def test_all_convolutions_go_through_one_helper(monkeypatch):
     calls = []
-    real = conv_mod.convolve
+    real = conv_maths.convolve
 
     def spy(*a, **k):
         calls.append(type(a[0]))
         return real(*a, **k)
 
-    monkeypatch.setattr(conv_mod, "convolve", spy)
+    monkeypatch.setattr(conv_maths, "convolve", spy)
     for make, shape in CASES[1:2] + CASES[5:6] + CASES[8:9] + CASES[10:11]:
         before = len(calls)
         randomized(make, shape)()(np.ones(shape, np.float32))

@@ -17,10 +17,11 @@ from trine.layers.augmentation import (AugMix, AutoContrast,
                                       RandomShear, Solarization)
 from trine.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from trine.layers.audio import MelSpectrogram, STFTSpectrogram
-from trine.layers.conv import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
-                               Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
-                               SeparableConv2D)
+from trine.layers.conv import Conv1D, Conv2D, Conv3D
+from trine.layers.conv_depthwise import (DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
+                                         SeparableConv2D)
 from trine.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
+from trine.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from trine.layers.core import Activation, Dense, Dropout, Flatten, Identity, Input, InputLayer, Reshape
 from trine.layers.einsum_dense import EinsumDense
 from trine.layers.embedding import Embedding, Masking
