@@ -86,7 +86,7 @@ def test_functions_reachable_from_files_are_exactly_the_allow_list():
     reached = set()
     for module in MODULES:
         for name in NAMES:
-            obj = _try(serialization._resolve_function,
+            obj = _try(serialization.resolve_function_record,
                        {"class_name": "function", "module": module, "config": name}, {})
             if obj is not None:
                 reached.add(obj)
@@ -153,7 +153,7 @@ def test_a_function_added_to_trine_later_is_not_loadable(monkeypatch):
                               "module": "trine.ops"})
     with pytest.raises(ValueError, match="refused to load op 'ops.fresh_op'"):
         OpLayer.from_config({"op": "ops.fresh_op", "name": "n"})
-    assert _try(serialization._resolve_function, {"class_name": "function",
+    assert _try(serialization.resolve_function_record, {"class_name": "function",
                                                   "module": "keras.activations",
                                                   "config": "fresh_op"}, {}) is None
 

@@ -41,3 +41,12 @@ def json_shape(shape):
     if isinstance(shape, (list, tuple)):
         return [None if d is None else int(d) for d in shape]
     return shape
+
+
+def placeholders(shape):
+    """Symbolic tensors of `shape` (a shape, or a list / dict of shapes), as Input would make."""
+    if isinstance(shape, dict):
+        return {k: placeholders(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple, dict)):
+        return [placeholders(s) for s in shape]
+    return KerasTensor(tuple(shape))

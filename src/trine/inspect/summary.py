@@ -195,13 +195,13 @@ def _traced_rows(g, level, expand_nested):
 def _recorded_shapes(model, spec_shape):
     """[(layer, output shape)] for direct sublayer calls, from a shape-only run or, failing
     that, a run on a batch of zeros; [] when neither works."""
-    from trine.models.model import _placeholders
+    from trine.core.shapes import placeholders
     direct = {id(l) for l in model._layers}
 
     def batch1(s):
         return tuple(1 if d is None else d for d in s)
 
-    placeholders = _placeholders(spec_shape)
+    placeholders = placeholders(spec_shape)
     structs = jax.tree_util.tree_map(
         lambda t: jax.ShapeDtypeStruct(batch1(t.shape), t.dtype), placeholders,
         is_leaf=lambda x: hasattr(x, "shape"))

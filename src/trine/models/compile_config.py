@@ -11,7 +11,7 @@ import numpy as np
 
 from trine.core.registration import get_registered_object, scope_objects
 from trine.registry.deserialize import (COMPILE_EXTRAS, deserialize_config, refuse_name,
-                                        _resolve_function)
+                                        resolve_function_record)
 from trine.registry.errors import SavingError, UnsafeFileError
 from trine.registry.serialize import (allowlist_of, kerasify, kinds_of_module,
                                       serialize_keras_object)
@@ -63,7 +63,7 @@ def _compile_arg(value, custom, kind):
         if "class_name" in value and "config" in value:
             if value["class_name"] == "function":
                 try:
-                    return _resolve_function(value, custom)
+                    return resolve_function_record(value, custom)
                 except UnsafeFileError:
                     name = value.get("config")
                     if isinstance(name, str) and kinds_of_module(value.get("module")) in (

@@ -10,7 +10,7 @@ import inspect
 import jax
 
 from trine.core.layer import CallContext, Layer
-from trine.core.shapes import unbatched
+from trine.core.shapes import placeholders, unbatched
 from trine.core.symbolic import KerasTensor
 from trine.core.variable import StatelessScope, Variable
 from trine.models.compile_config import compile_from_config, get_compile_config
@@ -98,7 +98,7 @@ class Model(Trainer, Layer):
                 f"Model '{self.name}'.build() needs an input shape, e.g. "
                 "model.build((None, 28, 28)).")
         input_shape = unbatched(input_shape)
-        spec = _placeholders(input_shape)
+        spec = placeholders(input_shape)
         self.compute_output_spec(spec)
         self._build_input_shape = input_shape
         self.built = True
@@ -355,14 +355,6 @@ def _shape_to_json(shape):
     if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple, dict)):
         return [_shape_to_json(s) for s in shape]
     return tuple(None if d is None else int(d) for d in shape)
-
-
-def _placeholders(shape):
-    if isinstance(shape, dict):
-        return {k: _placeholders(v) for k, v in shape.items()}
-    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple, dict)):
-        return [_placeholders(s) for s in shape]
-    return KerasTensor(tuple(shape))
 
 
 _PLAIN = (str, int, float, bool, type(None))

@@ -127,7 +127,7 @@ def deserialize_config(config, custom, depth):
     if special is not _NOT_SPECIAL:
         return special
     if class_name == "function":
-        return _resolve_function(config, custom)
+        return resolve_function_record(config, custom)
     if not isinstance(inner, dict):
         raise SavingError(f"Expected the 'config' of {class_name} to be a dict, received "
                           f"{type(inner).__name__}.")
@@ -262,7 +262,7 @@ def refuse_name(what, name, module, registered):
         "(or a custom_object_scope). No module is ever imported from a file.")
 
 
-def _resolve_function(config, custom):
+def resolve_function_record(config, custom):
     name = config.get("config")
     registered = config.get("registered_name")
     module = config.get("module")
