@@ -21,3 +21,8 @@ def unique_name(base: str) -> str:
 def clear_session() -> None:
     """Reset layer name counters (as `keras.backend.clear_session`)."""
     _NAME_UIDS.clear()
+
+
+def layer_label(layer) -> str:
+    """How errors name a layer: its class and its name, e.g. "Conv2D layer 'conv2d_1'"."""
+    return f"{type(layer).__name__} layer '{layer.name}'"

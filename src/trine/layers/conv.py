@@ -19,6 +19,7 @@ import numpy as np
 
 from trine import activations, constraints, initializers, regularizers
 from trine.core.layer import InputSpec, Layer
+from trine.core.naming import layer_label
 from trine.ops import convolution as conv_maths  # convolve: the one convolution helper
 from trine.ops.convolution import (conv_output_length, normalize_data_format, normalize_padding,
                                    normalize_tuple)
@@ -32,10 +33,6 @@ def _ser(mod, obj):
 
 def _is_positive_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
-
-
-def _layer_label(layer) -> str:
-    return f"{type(layer).__name__} layer '{layer.name}'"
 
 
 # --------------------------------------------------------------------------------------
@@ -52,7 +49,7 @@ class _BaseConv(Layer):
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
                  **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        label = _layer_label(self)
+        label = layer_label(self)
         if lora_rank is not None:
             raise NotImplementedError(f"{label}: lora_rank is not supported yet; remove it.")
         if filters is not None and not _is_positive_int(filters):
@@ -103,12 +100,12 @@ class _BaseConv(Layer):
             layout = ("batch, spatial axes, channels" if self.data_format == "channels_last"
                       else "batch, channels, spatial axes")
             raise ValueError(
-                f"{_layer_label(self)} expected input of rank {self.rank + 2} ({layout}), "
+                f"{layer_label(self)} expected input of rank {self.rank + 2} ({layout}), "
                 f"received shape {input_shape}.")
         ch = input_shape[self._channel_axis]
         if ch is None:
             raise ValueError(
-                f"{_layer_label(self)} needs a known channel axis to create its kernel, received "
+                f"{layer_label(self)} needs a known channel axis to create its kernel, received "
                 f"input shape {input_shape} (data_format={self.data_format!r}).")
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={self._channel_axis: ch})
         return int(ch)
@@ -120,7 +117,7 @@ class _BaseConv(Layer):
                zip(spatial, self.kernel_size, self.strides, self.dilation_rate)]
         if any(o is not None and o <= 0 for o in out):
             raise ValueError(
-                f"{_layer_label(self)}: inputs of shape {tuple(input_shape)} are too small for "
+                f"{layer_label(self)}: inputs of shape {tuple(input_shape)} are too small for "
                 f"kernel_size={self.kernel_size}, dilation_rate={self.dilation_rate}, "
                 f"strides={self.strides} with padding={self.padding!r}; the output would be "
                 "empty. Use larger inputs, a smaller kernel, or padding='same'.")
@@ -192,7 +189,7 @@ class _Conv(_BaseConv):
         in_ch = self._input_channels(input_shape)
         if in_ch % self.groups:
             raise ValueError(
-                f"{_layer_label(self)}: the number of input channels ({in_ch}) must be divisible "
+                f"{layer_label(self)}: the number of input channels ({in_ch}) must be divisible "
                 f"by groups={self.groups}; received input shape {tuple(input_shape)}.")
         self._check_output_size(input_shape)
         self.kernel = self.add_weight(

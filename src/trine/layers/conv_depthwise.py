@@ -6,7 +6,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from trine import constraints, initializers, regularizers
-from trine.layers.conv import _BaseConv, _is_positive_int, _layer_label, _ser
+from trine.core.naming import layer_label
+from trine.layers.conv import _BaseConv, _is_positive_int, _ser
 from trine.ops import convolution as conv_maths  # convolve: the one convolution helper
 
 
@@ -24,7 +25,7 @@ class _DepthwiseConv(_BaseConv):
                          depthwise_constraint, bias_constraint, **kwargs)
         if not _is_positive_int(depth_multiplier):
             raise ValueError(
-                f"{_layer_label(self)}: argument `depth_multiplier` must be a positive integer, "
+                f"{layer_label(self)}: argument `depth_multiplier` must be a positive integer, "
                 f"received depth_multiplier={depth_multiplier!r}.")
         self.depth_multiplier = int(depth_multiplier)
 
@@ -162,7 +163,7 @@ class _SeparableConv(_BaseConv):
                          depthwise_constraint, bias_constraint, **kwargs)
         if not _is_positive_int(depth_multiplier):
             raise ValueError(
-                f"{_layer_label(self)}: argument `depth_multiplier` must be a positive integer, "
+                f"{layer_label(self)}: argument `depth_multiplier` must be a positive integer, "
                 f"received depth_multiplier={depth_multiplier!r}.")
         self.depth_multiplier = int(depth_multiplier)
         self.pointwise_initializer = initializers.get(pointwise_initializer)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from trine import constraints, initializers, regularizers
-from trine.layers.conv import _BaseConv, _layer_label, _ser
+from trine.core.naming import layer_label
+from trine.layers.conv import _BaseConv, _ser
 from trine.ops import convolution as conv_maths  # convolve: the one convolution helper
 from trine.ops.convolution import normalize_tuple, transpose_output_length, transpose_padding
 
@@ -22,7 +23,7 @@ class _ConvTranspose(_BaseConv):
                          activation, use_bias, kernel_initializer, bias_initializer,
                          kernel_regularizer, bias_regularizer, activity_regularizer,
                          kernel_constraint, bias_constraint, **kwargs)
-        label = _layer_label(self)
+        label = layer_label(self)
         if output_padding is None:
             self.output_padding = None
         else:

@@ -13,6 +13,7 @@ import numpy as np
 
 from trine import constraints, initializers, regularizers
 from trine.core.layer import InputSpec, Layer
+from trine.core.naming import layer_label
 from trine.ops.normalization import (batch_norm, group_norm, layer_norm, masked_moments,
                                      moving_average, unit_norm)
 
@@ -21,17 +22,13 @@ def _ser(mod, obj):
     return mod.serialize(obj) if obj is not None else None
 
 
-def _label(layer) -> str:
-    return f"{type(layer).__name__} layer '{layer.name}'"
-
-
 def _canonical_axes(layer, axis, ndim: int) -> list[int]:
     axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
     out = []
     for a in axes:
         if not -ndim <= a < ndim:
             raise ValueError(
-                f"{_label(layer)}: axis {a} is out of range for inputs of rank {ndim} "
+                f"{layer_label(layer)}: axis {a} is out of range for inputs of rank {ndim} "
                 f"(received axis={axis!r}). Use an axis in [-{ndim}, {ndim - 1}].")
         out.append(a % ndim)
     return sorted(out)
@@ -43,7 +40,7 @@ def _check_axis_arg(layer, axis):
         isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axis)
     if not (ok_int or ok_list):
         raise TypeError(
-            f"{_label(layer)}: argument `axis` must be an integer or a list of integers, "
+            f"{layer_label(layer)}: argument `axis` must be an integer or a list of integers, "
             f"received axis={axis!r}.")
     return int(axis) if ok_int else [int(a) for a in axis]
 
@@ -99,7 +96,7 @@ class BatchNormalization(Layer):
                  gamma_constraint=None, renorm=False, renorm_clipping=None,
                  renorm_momentum=0.99, synchronized=False, **kwargs):
         super().__init__(**kwargs)
-        label = _label(self)
+        label = layer_label(self)
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(
                 f"{label}: argument `axis` must be an integer, received axis={axis!r}. "
@@ -150,12 +147,12 @@ class BatchNormalization(Layer):
         ndim = len(input_shape)
         if not -ndim <= self.axis < ndim:
             raise ValueError(
-                f"{_label(self)}: axis {self.axis} is out of range for inputs of shape "
+                f"{layer_label(self)}: axis {self.axis} is out of range for inputs of shape "
                 f"{input_shape}. Use an axis in [-{ndim}, {ndim - 1}].")
         dim = input_shape[self.axis]
         if dim is None:
             raise ValueError(
-                f"{_label(self)} needs a known size on axis {self.axis}, received input shape "
+                f"{layer_label(self)} needs a known size on axis {self.axis}, received input shape "
                 f"{input_shape}.")
         shape = (int(dim),)
         if self.scale:
@@ -188,7 +185,7 @@ class BatchNormalization(Layer):
     def call(self, inputs, training=None, mask=None):
         if mask is not None and jnp.ndim(mask) != inputs.ndim - 1:
             raise ValueError(
-                f"{_label(self)}: the mask must have one axis less than the inputs, received "
+                f"{layer_label(self)}: the mask must have one axis less than the inputs, received "
                 f"mask shape {tuple(jnp.shape(mask))} and input shape {tuple(inputs.shape)}.")
         axis = self.axis % inputs.ndim
         gamma, beta = _value(self.gamma), _value(self.beta)
@@ -318,7 +315,7 @@ class LayerNormalization(Layer):
         shape = tuple(input_shape[a] for a in axes)
         if any(d is None for d in shape):
             raise ValueError(
-                f"{_label(self)} needs known sizes on the normalized axes {self.axis}, received "
+                f"{layer_label(self)} needs known sizes on the normalized axes {self.axis}, received "
                 f"input shape {input_shape}.")
         if self.scale or self.rms_scaling:
             self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer,
@@ -389,7 +386,7 @@ class GroupNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        label = _label(self)
+        label = layer_label(self)
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or (
                 groups <= 0 and groups != -1):
             raise ValueError(
@@ -416,17 +413,17 @@ class GroupNormalization(Layer):
         ndim = len(input_shape)
         if not -ndim <= self.axis < ndim:
             raise ValueError(
-                f"{_label(self)}: axis {self.axis} is out of range for inputs of shape "
+                f"{layer_label(self)}: axis {self.axis} is out of range for inputs of shape "
                 f"{input_shape}.")
         dim = input_shape[self.axis]
         if dim is None:
             raise ValueError(
-                f"{_label(self)} needs a known channel count on axis {self.axis}, received input "
+                f"{layer_label(self)} needs a known channel count on axis {self.axis}, received input "
                 f"shape {input_shape}.")
         groups = dim if self.groups == -1 else self.groups
         if dim < groups or dim % groups:
             raise ValueError(
-                f"{_label(self)}: the {dim} channels on axis {self.axis} cannot be split into "
+                f"{layer_label(self)}: the {dim} channels on axis {self.axis} cannot be split into "
                 f"groups={groups} equal groups (input shape {input_shape}). Use a number of "
                 "groups that divides the channel count.")
         self.input_spec = InputSpec(ndim=ndim, axes={self.axis: dim})

@@ -9,11 +9,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from trine.core.layer import InputSpec, Layer
+from trine.core.naming import layer_label
 from trine.ops.convolution import normalize_data_format, normalize_padding, normalize_tuple, pool
-
-
-def _label(layer) -> str:
-    return f"{type(layer).__name__} layer '{layer.name}'"
 
 
 class _Pooling(Layer):
@@ -25,7 +22,7 @@ class _Pooling(Layer):
     def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None,
                  **kwargs):
         super().__init__(name=name, **kwargs)
-        label = _label(self)
+        label = layer_label(self)
         self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size", label)
         self.strides = normalize_tuple(pool_size if strides is None else strides, self.rank,
                                        "strides", label)
@@ -56,7 +53,7 @@ class _Pooling(Layer):
         sp = out[1:-1] if self.data_format == "channels_last" else out[2:]
         if any(d is not None and d <= 0 for d in sp):
             raise ValueError(
-                f"{_label(self)}: inputs of shape {tuple(input_shape)} are smaller than "
+                f"{layer_label(self)}: inputs of shape {tuple(input_shape)} are smaller than "
                 f"pool_size={self.pool_size} with padding='valid'; the output would be empty. "
                 "Use a smaller pool_size or padding='same'.")
         self.built = True
@@ -169,7 +166,7 @@ class _GlobalPooling(Layer):
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = normalize_data_format(data_format, _label(self))
+        self.data_format = normalize_data_format(data_format, layer_label(self))
         self.keepdims = bool(keepdims)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 

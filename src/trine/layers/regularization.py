@@ -13,13 +13,10 @@ import jax
 import jax.numpy as jnp
 
 from trine.core.layer import InputSpec, Layer
+from trine.core.naming import layer_label
 from trine.core.random import SeedGenerator
 from trine.ops.convolution import normalize_data_format
 from trine.layers.core import Dropout
-
-
-def _label(layer) -> str:
-    return f"{type(layer).__name__} layer '{layer.name}'"
 
 
 def _check_rate(layer, value, arg="rate", upper_open=False):
@@ -31,7 +28,7 @@ def _check_rate(layer, value, arg="rate", upper_open=False):
     if bad:
         rng = "[0, 1)" if upper_open else "[0, 1]"
         raise ValueError(
-            f"{_label(layer)}: argument `{arg}` must be a number in {rng}, received "
+            f"{layer_label(layer)}: argument `{arg}` must be a number in {rng}, received "
             f"{arg}={value!r}.")
     return v
 
@@ -117,7 +114,7 @@ class SpatialDropout2D(_SpatialDropout):
 
     def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None, **kwargs):
         super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
-        self.data_format = normalize_data_format(data_format, _label(self))
+        self.data_format = normalize_data_format(data_format, layer_label(self))
 
     def get_config(self):
         cfg = super().get_config()
@@ -313,7 +310,7 @@ class ActivityRegularization(Layer):
         for arg, v in (("l1", l1), ("l2", l2)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ValueError(
-                    f"{_label(self)}: argument `{arg}` must be a non-negative number, received "
+                    f"{layer_label(self)}: argument `{arg}` must be a non-negative number, received "
                     f"{arg}={v!r}.")
         self.l1 = float(l1)
         self.l2 = float(l2)

@@ -8,11 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.core.layer import InputSpec, Layer
+from trine.core.naming import layer_label
 from trine.ops.convolution import normalize_data_format, normalize_tuple
-
-
-def _label(layer) -> str:
-    return f"{type(layer).__name__} layer '{layer.name}'"
 
 
 def _is_int(v) -> bool:
@@ -60,7 +57,7 @@ class Permute(Layer):
         if not isinstance(dims, (list, tuple)) or not all(_is_int(d) for d in dims) or sorted(
                 int(d) for d in dims) != list(range(1, len(dims) + 1)):
             raise ValueError(
-                f"{_label(self)}: argument `dims` must be a permutation of 1..N (the batch "
+                f"{layer_label(self)}: argument `dims` must be a permutation of 1..N (the batch "
                 f"axis 0 is not permuted), received dims={dims!r}. Example: dims=(2, 1).")
         self.dims = tuple(int(d) for d in dims)
         self.input_spec = InputSpec(ndim=len(self.dims) + 1)
@@ -98,9 +95,9 @@ class RepeatVector(Layer):
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
         if not _is_int(n):
-            raise TypeError(f"{_label(self)}: argument `n` must be an integer, received n={n!r}.")
+            raise TypeError(f"{layer_label(self)}: argument `n` must be an integer, received n={n!r}.")
         if n <= 0:
-            raise ValueError(f"{_label(self)}: argument `n` must be positive, received n={n}.")
+            raise ValueError(f"{layer_label(self)}: argument `n` must be positive, received n={n}.")
         self.n = int(n)
         self.input_spec = InputSpec(ndim=2)
 
@@ -124,7 +121,7 @@ class _Cropping(Layer):
         for a, (lo, hi), n in zip(axes, crops, [inputs.shape[a] for a in axes]):
             if lo + hi >= n:
                 raise ValueError(
-                    f"{_label(self)}: cropping {tuple(crops)} leaves nothing of inputs of shape "
+                    f"{layer_label(self)}: cropping {tuple(crops)} leaves nothing of inputs of shape "
                     f"{tuple(inputs.shape)} (axis {a} has size {n}). Crop less.")
         index = [slice(None)] * inputs.ndim
         for a, (lo, hi) in zip(axes, crops):
@@ -151,7 +148,7 @@ class Cropping1D(_Cropping):
 
     def __init__(self, cropping=(1, 1), **kwargs):
         super().__init__(**kwargs)
-        self.cropping = normalize_tuple(cropping, 2, "cropping", _label(self), allow_zero=True)
+        self.cropping = normalize_tuple(cropping, 2, "cropping", layer_label(self), allow_zero=True)
         self.input_spec = InputSpec(ndim=3)
 
     def call(self, inputs):
@@ -186,8 +183,8 @@ class Cropping2D(_Cropping):
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = normalize_data_format(data_format, _label(self))
-        self.cropping = _pairs(cropping, self.rank, "cropping", _label(self))
+        self.data_format = normalize_data_format(data_format, layer_label(self))
+        self.cropping = _pairs(cropping, self.rank, "cropping", layer_label(self))
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs):
@@ -245,8 +242,8 @@ class ZeroPadding1D(Layer):
 
     def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = normalize_data_format(data_format, _label(self))
-        self.padding = normalize_tuple(padding, 2, "padding", _label(self), allow_zero=True)
+        self.data_format = normalize_data_format(data_format, layer_label(self))
+        self.padding = normalize_tuple(padding, 2, "padding", layer_label(self), allow_zero=True)
         self.input_spec = InputSpec(ndim=3)
 
     def call(self, inputs):
@@ -283,8 +280,8 @@ class ZeroPadding2D(Layer):
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = normalize_data_format(data_format, _label(self))
-        self.padding = _pairs(padding, self.rank, "padding", _label(self))
+        self.data_format = normalize_data_format(data_format, layer_label(self))
+        self.padding = _pairs(padding, self.rank, "padding", layer_label(self))
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs):
@@ -346,10 +343,10 @@ class UpSampling1D(Layer):
         super().__init__(**kwargs)
         if not _is_int(size):
             raise TypeError(
-                f"{_label(self)}: argument `size` must be an integer, received size={size!r}.")
+                f"{layer_label(self)}: argument `size` must be an integer, received size={size!r}.")
         if size <= 0:
             raise ValueError(
-                f"{_label(self)}: argument `size` must be positive, received size={size}.")
+                f"{layer_label(self)}: argument `size` must be positive, received size={size}.")
         self.size = int(size)
         self.input_spec = InputSpec(ndim=3)
 
@@ -388,7 +385,7 @@ class UpSampling2D(Layer):
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
-        label = _label(self)
+        label = layer_label(self)
         self.data_format = normalize_data_format(data_format, label)
         self.size = normalize_tuple(size, 2, "size", label)
         if not isinstance(interpolation, str) or interpolation.lower() not in _INTERPOLATIONS:
@@ -438,8 +435,8 @@ class UpSampling3D(Layer):
 
     def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = normalize_data_format(data_format, _label(self))
-        self.size = normalize_tuple(size, 3, "size", _label(self))
+        self.data_format = normalize_data_format(data_format, layer_label(self))
+        self.size = normalize_tuple(size, 3, "size", layer_label(self))
         self.input_spec = InputSpec(ndim=5)
 
     def call(self, inputs):

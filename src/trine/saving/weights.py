@@ -31,13 +31,13 @@ warning instead).
 from __future__ import annotations
 
 import os
-import re
 import warnings
 
 import numpy as np
 
 # one writer for every file trine saves: temp files named per target, mode from the umask
 from trine._util.atomic import atomic_write, remove_stale
+from trine._util.keras_names import keras_snake_case
 from trine.core.tracking import machinery_attrs, overrides, own_variables
 from trine.graph.topology import keras_layer_order
 from trine.registry.serialize import builtin_kind
@@ -46,12 +46,6 @@ from trine.saving.safe_h5 import SafeH5Reader, ShapeMismatch
 from trine.saving.zip_reading import _as_saving_error, read_archive_member
 
 # ====================================================================== the walk
-
-
-def _snake(name: str) -> str:
-    name = re.sub(r"\W+", "", name)
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _holds_layer(v, depth=0):
@@ -128,7 +122,7 @@ def walk(model):
         values = list(items.values()) if isinstance(items, dict) else list(items)
         for item in values:
             if isinstance(item, Layer):
-                name = _unique(_snake(type(item).__name__), used)
+                name = _unique(keras_snake_case(type(item).__name__), used)
                 visit(item, join(path, name))
             elif isinstance(item, (list, tuple, dict)):
                 name = _unique("container", used)
@@ -332,7 +326,7 @@ def write_weights(model, h5file) -> None:
     step = int(model.training_session.step or 0)
     if arrays is not None:
         g = h5file.create_group("optimizer/vars")
-        g.attrs["name"] = getattr(opt, "name", _snake(type(opt).__name__))
+        g.attrs["name"] = getattr(opt, "name", keras_snake_case(type(opt).__name__))
         for i, a in enumerate(arrays):
             _write_array(g, str(i), a)
         if state is not None and int(arrays[0]) != step:
