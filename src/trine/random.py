@@ -56,7 +56,7 @@ class SeedGenerator:
             raise TypeError(f"SeedGenerator got unexpected arguments {sorted(unknown)}; it takes "
                             "seed and name.")
         self._seed = None if seed is None else int(seed) % (2 ** 32)
-        self._gen = _core.SeedGenerator(self._seed)
+        self._gen = _core.LazySeed(self._seed)
         self.name = name or f"seed_generator_{next(_names)}"
         self._count = 0  # eager draws so far
 

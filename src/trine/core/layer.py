@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.core import allocation, registration
-from trine.core.random import SeedGenerator
+from trine.core.random import LazySeed
 from trine.core.input_spec import InputSpec, check_input_spec  # noqa: F401  (re-exported)
 from trine.core.shapes import json_shape, shape_of, shapes_tree, unbatched
 from trine.core.symbolic import KerasTensor, Node, any_symbolic, is_symbolic
@@ -87,7 +87,7 @@ class Layer:
         self._regularized: list = []
         self.input_spec = None
         self.supports_masking = False
-        self._seed_gen = SeedGenerator()
+        self._seed_gen = LazySeed()
         self._eager_rng_counter = 0
         self.activity_regularizer = registration.get_object("regularizer", activity_regularizer)
         if input_dim is not None and input_shape is None:

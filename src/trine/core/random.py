@@ -69,8 +69,9 @@ def key_for(seed: int, *path: int):
     return k
 
 
-class SeedGenerator:
-    """A seed of a layer or initializer: (global seed, draw index), taken lazily.
+class LazySeed:
+    """A seed of a layer or initializer: (global seed, draw index), taken lazily (the public
+    `trine.random.SeedGenerator` draws its keys from one).
 
     `key(*fold)` gives the key for one use (e.g. weight number within the layer).
     An explicit integer `seed` bypasses the global stream, as Keras's `seed=` arguments do.

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine.core.random import SeedGenerator
+from trine.core.random import LazySeed
 from trine.initializers.base import (_TRUNCATED_STD, Initializer, _draw, _float_dtype,
                                      _shape)
 
@@ -34,7 +34,7 @@ class RandomInitializer(Initializer):
     def _key(self, key):
         if key is not None:
             return key
-        return SeedGenerator(self.seed).key()
+        return LazySeed(self.seed).key()
 
     def get_config(self):
         return {"seed": self.seed}

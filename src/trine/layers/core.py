@@ -266,8 +266,8 @@ class Dropout(Layer):
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
         if seed is not None:
-            from trine.core.random import SeedGenerator
-            self._seed_gen = SeedGenerator(seed)
+            from trine.core.random import LazySeed
+            self._seed_gen = LazySeed(seed)
         self.supports_masking = True
 
     def build(self, input_shape):

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.core.layer import Layer
-from trine.core.random import SeedGenerator
+from trine.core.random import LazySeed
 from trine.core.variable import current_scope
 from trine.layers.lambda_layer import deserialize_function, serialize_function
 
@@ -88,7 +88,7 @@ class JaxLayer(Layer):
         self.init_fn = init_fn
         self.seed = None if seed is None else int(seed)
         if seed is not None:
-            self._seed_gen = SeedGenerator(int(seed))
+            self._seed_gen = LazySeed(int(seed))
         self.native_serialization_platforms = native_serialization_platforms
         self.call_fn_arguments = _arguments(cls, call_fn, "call_fn", _CALL_ARGS)
         self.call_fn_has_params = "params" in self.call_fn_arguments

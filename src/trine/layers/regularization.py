@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from trine.core.layer import InputSpec, Layer
 from trine.core.naming import layer_label
-from trine.core.random import SeedGenerator
+from trine.core.random import LazySeed
 from trine.ops.convolution import normalize_data_format
 from trine.layers.core import Dropout
 
@@ -152,7 +152,7 @@ class _RandomLayer(Layer):
         super().__init__(**kwargs)
         self.seed = seed
         if seed is not None:
-            self._seed_gen = SeedGenerator(seed)
+            self._seed_gen = LazySeed(seed)
         self.supports_masking = True
 
     def build(self, input_shape):

@@ -120,7 +120,7 @@ NOT_LOADABLE: dict[str, tuple[str, ...]] = {
                "squeeze_or_expand_to_same_rank"),
     "metrics": ("Metric", "deserialize", "get", "resolve_accuracy", "serialize",
                 "squeeze_or_expand_to_same_rank"),
-    "initializers": ("Initializer", "RandomInitializer", "SeedGenerator"),
+    "initializers": ("Initializer", "RandomInitializer"),
     "regularizers": ("Regularizer",),
     "constraints": ("Constraint",),
     "activations": ("Variable", "deserialize", "get", "serialize"),

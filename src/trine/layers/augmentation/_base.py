@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.core.layer import Layer
-from trine.core.random import SeedGenerator
+from trine.core.random import LazySeed
 from trine.layers.preprocessing._utils import standardize_data_format
 
 
@@ -70,7 +70,7 @@ class AugmentationLayer(Layer):
                 f"None, received seed={seed!r}.")
         self.seed = seed
         if seed is not None:
-            self._seed_gen = SeedGenerator(seed)
+            self._seed_gen = LazySeed(seed)
         self.data_format = standardize_data_format(self.name, data_format)
 
     def build(self, input_shape):

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.core.layer import Layer
-from trine.core.random import SeedGenerator
+from trine.core.random import LazySeed
 from trine.layers.preprocessing._utils import check_choice, standardize_data_format
 
 _RESIZE_METHODS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5")
@@ -336,7 +336,7 @@ class _RandomImageLayer(Layer):
                 f"None, received seed={seed!r}.")
         self.seed = seed
         if seed is not None:
-            self._seed_gen = SeedGenerator(seed)
+            self._seed_gen = LazySeed(seed)
         self.data_format = standardize_data_format(self.name, data_format)
 
     def build(self, input_shape):
