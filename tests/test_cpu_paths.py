@@ -1,5 +1,5 @@
 """The CPU formulations of convolution (patches x matrix) and of the max-pool gradient
-(`trine.layers._cpu_paths`): same results as XLA's convolution (to float rounding) and as
+(`trine.ops.cpu_paths`): same results as XLA's convolution (to float rounding) and as
 `reduce_window`'s gradient (bit for bit, ties included), and really taken on the CPU."""
 import jax
 import jax.numpy as jnp

@@ -113,7 +113,7 @@ def convolve(x, kernel, strides, padding, dilation_rate, data_format, groups=1, 
             feature_group_count=groups)
 
     if data_format == "channels_last" and groups == 1 and lhs_dilation is None:
-        # on CPU: patches and one matrix product (see _cpu_paths for why)
+        # on CPU: patches and one matrix product (see ops.cpu_paths for why)
         return conv_channels_last(x, kernel, tuple(strides), tuple(map(tuple, pads)),
                                   tuple(dilation_rate), xla_conv)
     return xla_conv(x, kernel)
