@@ -3,7 +3,7 @@
 A model file never runs code when it is loaded, so `get_config` records the function by
 *name* only, and only where the name can be resolved safely on loading:
 
-- a function registered for serialization (looked up through `trine.saving`'s registry);
+- a function registered for serialization (looked up in `trine.core.registration`);
 - a pure tensor function on the explicit allow-list of `trine.registry.allowlist`
   (`LAMBDA_FUNCTIONS`: listed names of `jax.numpy`, `jax.nn`, `trine.ops`,
   `trine.activations`; no file I/O, no callables, no global state).
@@ -15,35 +15,23 @@ never stored or loaded.
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 
 import jax
 
 from trine import registry
 from trine.core.layer import Layer
+from trine.core.registration import get_registered_name, get_registered_object
 from trine.core.symbolic import KerasTensor
-
-
-def _registry():
-    """(get_registered_name, get_registered_object) from trine.saving, or (None, None)."""
-    try:
-        saving = importlib.import_module("trine.saving")
-    except ImportError:
-        return None, None
-    return (getattr(saving, "get_registered_name", None),
-            getattr(saving, "get_registered_object", None))
+from trine.registry.errors import UnsafeFileError
 
 
 def _registered_name(fn):
-    get_name, get_obj = _registry()
-    if get_name is None or get_obj is None:
-        return None
     try:
-        name = get_name(fn)
+        name = get_registered_name(fn)
     except (TypeError, ValueError, AttributeError):
         return None
-    if name and get_obj(name) is fn:
+    if name and get_registered_object(name) is fn:
         return name
     return None
 
@@ -112,13 +100,11 @@ def deserialize_function(fn_config, custom_objects=None, *, what="function", lay
     for key in (reg, name):
         if key and key in custom_objects:
             return custom_objects[key]
-    _, get_obj = _registry()
-    if get_obj is not None:
-        for key in (reg, name):
-            if key:
-                obj = get_obj(key)
-                if obj is not None:
-                    return obj
+    for key in (reg, name):
+        if key:
+            obj = get_registered_object(key)
+            if obj is not None:
+                return obj
     module = fn_config.get("module") or ""
     if fn_config.get("serializable") is not False:
         obj = registry.resolve_lambda_function(module, name)
@@ -133,13 +119,8 @@ def deserialize_function(fn_config, custom_objects=None, *, what="function", lay
 
 
 def _unresolved(message):
-    """The error for a function a file names but trine will not resolve (UnsafeFileError,
-    a ValueError, when trine.saving is importable)."""
-    try:
-        errors = importlib.import_module("trine.saving.errors")
-    except ImportError:
-        return ValueError(message)
-    return errors.UnsafeFileError(message)
+    """The error for a function a file names but trine will not resolve."""
+    return UnsafeFileError(message)
 
 
 def _accepts(fn, arg: str) -> bool:
