@@ -9,8 +9,8 @@ convolutions, and the gradient of `reduce_window(max)` to `select_and_scatter`. 
 
 The same arithmetic as a gather of patches followed by one matrix product runs at XLA's
 matmul rate (forward 11 ms, kernel gradient from the saved patches 11 ms), and the max-pool
-gradient as a masked copy in a reshaped view takes a few ms. W3's step went from 11.3 s to
-5.0 s per 10,000 images (bench/README.md).
+gradient as a masked copy in a reshaped view takes a few ms (bench/README.md has W3 with and
+without these paths).
 
 Both paths are wrapped in `jax.lax.platform_dependent`: the program compiled for a CPU uses
 them, the one compiled for a GPU or TPU keeps XLA's own convolution and pooling (cuDNN is
