@@ -18,7 +18,7 @@ import numpy as np
 from trine.core import allocation, registration
 from trine.core.random import LazySeed
 from trine.core.input_spec import InputSpec, check_input_spec  # noqa: F401  (re-exported)
-from trine.core.shapes import json_shape, shape_of, shapes_tree, unbatched
+from trine.core.shapes import json_shape, placeholders, shape_of, shapes_tree, unbatched
 from trine.core.symbolic import KerasTensor, Node, any_symbolic, is_symbolic
 from trine.core.tracking import own_variables
 from trine.core.variable import AutocastScope, StatelessScope, Variable
@@ -630,7 +630,7 @@ class Layer:
             outputs._keras_mask = out_mask
 
     def compute_output_shape(self, input_shape):
-        spec = self.compute_output_spec(_placeholder_from_shapes(input_shape))
+        spec = self.compute_output_spec(placeholders(input_shape))
         return jax.tree_util.tree_map(lambda t: t.shape, spec, is_leaf=is_symbolic)
 
     def compute_output_spec(self, *args, **kwargs):
@@ -756,12 +756,6 @@ def _to_arrays(x):
     if isinstance(x, dict):
         return {k: _to_arrays(v) for k, v in x.items()}
     return conv(x)
-
-
-def _placeholder_from_shapes(shape):
-    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
-        return [KerasTensor(s) for s in shape]
-    return KerasTensor(shape)
 
 
 def _eval_symbolic(fn, tree):
