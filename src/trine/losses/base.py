@@ -36,6 +36,12 @@ def _float_pred(y_pred):
     return y_pred
 
 
+def _float_pair_same_rank(y_true, y_pred):
+    """`y_pred` as floats, `y_true` cast to its dtype, both brought to the same rank."""
+    y_pred = _float_pred(y_pred)
+    return squeeze_or_expand_to_same_rank(as_array(y_true, y_pred.dtype), y_pred)
+
+
 def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1: bool = True):
     """Make two arrays whose ranks differ by one trailing size-1 axis the same rank.
 

@@ -6,8 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.config import epsilon
-from trine.losses.base import (_BuiltinLoss, _float_pred, as_array, builtin_function,
-                               squeeze_or_expand_to_same_rank)
+from trine.losses.base import _BuiltinLoss, _float_pair_same_rank, builtin_function
 
 
 @builtin_function
@@ -21,9 +20,7 @@ def mean_squared_error(y_true, y_pred):
     Returns:
         Per-sample losses, shape `(batch, d0, ..., dN-1)`.
     """
-    y_pred = _float_pred(y_pred)
-    y_true = as_array(y_true, y_pred.dtype)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    y_true, y_pred = _float_pair_same_rank(y_true, y_pred)
     return jnp.mean(jnp.square(y_true - y_pred), axis=-1)
 
 
@@ -38,9 +35,7 @@ def mean_absolute_error(y_true, y_pred):
     Returns:
         Per-sample losses (last axis reduced).
     """
-    y_pred = _float_pred(y_pred)
-    y_true = as_array(y_true, y_pred.dtype)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    y_true, y_pred = _float_pair_same_rank(y_true, y_pred)
     return jnp.mean(jnp.abs(y_true - y_pred), axis=-1)
 
 
@@ -55,10 +50,8 @@ def mean_absolute_percentage_error(y_true, y_pred):
     Returns:
         Per-sample losses (last axis reduced).
     """
-    y_pred = _float_pred(y_pred)
-    y_true = as_array(y_true, y_pred.dtype)
+    y_true, y_pred = _float_pair_same_rank(y_true, y_pred)
     eps = jnp.asarray(epsilon(), y_pred.dtype)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     diff = jnp.abs((y_true - y_pred) / jnp.maximum(jnp.abs(y_true), eps))
     return 100.0 * jnp.mean(diff, axis=-1)
 
@@ -74,10 +67,8 @@ def mean_squared_logarithmic_error(y_true, y_pred):
     Returns:
         Per-sample losses (last axis reduced).
     """
-    y_pred = _float_pred(y_pred)
-    y_true = as_array(y_true, y_pred.dtype)
+    y_true, y_pred = _float_pair_same_rank(y_true, y_pred)
     eps = jnp.asarray(epsilon(), y_pred.dtype)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     a = jnp.log(jnp.maximum(y_pred, eps) + 1.0)
     b = jnp.log(jnp.maximum(y_true, eps) + 1.0)
     return jnp.mean(jnp.square(a - b), axis=-1)
@@ -103,9 +94,7 @@ def cosine_similarity(y_true, y_pred, axis: int = -1):
     Returns:
         Per-sample losses with `axis` reduced.
     """
-    y_pred = _float_pred(y_pred)
-    y_true = as_array(y_true, y_pred.dtype)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    y_true, y_pred = _float_pair_same_rank(y_true, y_pred)
     return -jnp.sum(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis), axis=axis)
 
 
@@ -124,9 +113,7 @@ def huber(y_true, y_pred, delta: float = 1.0):
     Returns:
         Per-sample losses (last axis reduced).
     """
-    y_pred = _float_pred(y_pred)
-    y_true = as_array(y_true, y_pred.dtype)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    y_true, y_pred = _float_pair_same_rank(y_true, y_pred)
     delta = jnp.asarray(delta, y_pred.dtype)
     err = y_pred - y_true
     abs_err = jnp.abs(err)
@@ -147,9 +134,7 @@ def log_cosh(y_true, y_pred):
     Returns:
         Per-sample losses (last axis reduced).
     """
-    y_pred = _float_pred(y_pred)
-    y_true = as_array(y_true, y_pred.dtype)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    y_true, y_pred = _float_pair_same_rank(y_true, y_pred)
     log2 = jnp.asarray(np.log(2.0), y_pred.dtype)
     e = y_pred - y_true
     return jnp.mean(e + jax.nn.softplus(-2.0 * e) - log2, axis=-1)
