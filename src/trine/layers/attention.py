@@ -24,16 +24,13 @@ import numpy as np
 from trine import constraints, initializers, regularizers
 from trine.core.context import get_mask
 from trine.core.layer import Layer
+from trine.layers._query_value_call import QueryValueKeyCall
 
 __all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
 
 
 def _ser(mod, obj):
     return mod.serialize(obj) if obj is not None else None
-
-
-def _shape(x):
-    return tuple(x.shape) if hasattr(x, "shape") else tuple(np.shape(x))
 
 
 def _large_negative(dtype):
@@ -106,7 +103,7 @@ def _attention_equations(rank, attn_axes):
     return f"{source},{target}->{product}", f"{product},{source}->{target}", len(product)
 
 
-class MultiHeadAttention(Layer):
+class MultiHeadAttention(QueryValueKeyCall, Layer):
     """Multi-head attention (Vaswani et al., 2017) with Keras's weights and call signature.
 
     Args:
@@ -262,9 +259,7 @@ class MultiHeadAttention(Layer):
                 raise ValueError(
                     f"MultiHeadAttention layer '{self.name}' expected {what} of shape (batch, "
                     f"..., features) with a known feature axis, received {s}.")
-        self._build_shapes = {"query_shape": query_shape, "value_shape": value_shape}
-        if key_shape is not value_shape:
-            self._build_shapes["key_shape"] = key_shape
+        self._record_build_shapes(query_shape, value_shape, key_shape)
         self._seed_gen.index  # take this layer's draw index before the sublayers'
         n, kd, vd = self._num_heads, self._key_dim, self._value_dim
         r = len(query_shape)
@@ -304,34 +299,6 @@ class MultiHeadAttention(Layer):
         self._dropout_layer = Dropout(self._dropout, seed=self.seed, name="dropout",
                                       dtype=self.dtype_policy)
         self.built = True
-
-    def get_build_config(self):
-        """Keras's build config: `{"shapes_dict": {"query_shape": ..., "value_shape": ...}}`."""
-        if not self.built:
-            return None
-        return {"shapes_dict": {k: list(v) for k, v in self._build_shapes.items()}}
-
-    def build_from_config(self, config):
-        """Build from `get_build_config()`'s dict (as Keras's `load_model` does)."""
-        if config and "shapes_dict" in config:
-            with jax.ensure_compile_time_eval():
-                self.build(**{k: tuple(v) for k, v in config["shapes_dict"].items()})
-
-    def __call__(self, *args, **kwargs):
-        if not self.built:
-            names = ("query", "value", "key")
-            got = dict(zip(names, args))
-            got.update({k: kwargs[k] for k in names if k in kwargs})
-            if got.get("query") is None or got.get("value") is None:
-                raise TypeError(
-                    f"MultiHeadAttention layer '{self.name}' must be called as "
-                    "layer(query, value, key=None, ...), received "
-                    f"{len(args)} positional argument(s) and keywords {sorted(kwargs)}.")
-            key = got.get("key")
-            with jax.ensure_compile_time_eval():
-                self.build(_shape(got["query"]), _shape(got["value"]),
-                           None if key is None else _shape(key))
-        return super().__call__(*args, **kwargs)
 
     # -- call ------------------------------------------------------------------------
     def _compute_attention_mask(self, query, value, query_mask=None, value_mask=None,

@@ -16,6 +16,7 @@ import numpy as np
 from trine import constraints, initializers, regularizers
 from trine.core.context import get_mask
 from trine.core.layer import Layer
+from trine.layers._query_value_call import QueryValueKeyCall
 from trine.layers.einsum_dense import EinsumDense
 
 __all__ = ["GroupQueryAttention"]
@@ -23,10 +24,6 @@ __all__ = ["GroupQueryAttention"]
 
 def _ser(mod, obj):
     return mod.serialize(obj) if obj is not None else None
-
-
-def _shape(x):
-    return tuple(x.shape) if hasattr(x, "shape") else tuple(np.shape(x))
 
 
 def _positive_int(layer, arg, v):
@@ -37,7 +34,7 @@ def _positive_int(layer, arg, v):
     return int(v)
 
 
-class GroupQueryAttention(Layer):
+class GroupQueryAttention(QueryValueKeyCall, Layer):
     """Grouped-query attention over `(batch, seq, dim)` inputs.
 
     Args:
@@ -143,9 +140,7 @@ class GroupQueryAttention(Layer):
             raise ValueError(
                 f"GroupQueryAttention layer '{self.name}': value and key must agree in every "
                 f"axis but the last, received {value_shape} and {key_shape}.")
-        self._build_shapes = {"query_shape": query_shape, "value_shape": value_shape}
-        if key_shape is not value_shape:
-            self._build_shapes["key_shape"] = key_shape
+        self._record_build_shapes(query_shape, value_shape, key_shape)
         self._seed_gen.index  # this layer's draw index before the sublayers'
         self.feature_dim = query_shape[-1]
         nq, nkv, hd = self.num_query_heads, self.num_key_value_heads, self.head_dim
@@ -163,31 +158,6 @@ class GroupQueryAttention(Layer):
                                          "attention_output")
         self._output_dense.build((None, None, nq, hd))
         self.built = True
-
-    def get_build_config(self):
-        if not self.built:
-            return None
-        return {"shapes_dict": {k: list(v) for k, v in self._build_shapes.items()}}
-
-    def build_from_config(self, config):
-        if config and "shapes_dict" in config:
-            with jax.ensure_compile_time_eval():
-                self.build(**{k: tuple(v) for k, v in config["shapes_dict"].items()})
-
-    def __call__(self, *args, **kwargs):
-        if not self.built:
-            names = ("query", "value", "key")
-            got = dict(zip(names, args))
-            got.update({k: kwargs[k] for k in names if k in kwargs})
-            if got.get("query") is None or got.get("value") is None:
-                raise TypeError(
-                    f"GroupQueryAttention layer '{self.name}' must be called as "
-                    "layer(query, value, key=None, ...).")
-            key = got.get("key")
-            with jax.ensure_compile_time_eval():
-                self.build(_shape(got["query"]), _shape(got["value"]),
-                           None if key is None else _shape(key))
-        return super().__call__(*args, **kwargs)
 
     # -- call ------------------------------------------------------------------------
     def _attention_mask(self, tq, ts, query_mask, value_mask, key_mask, attention_mask,
