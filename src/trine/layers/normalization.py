@@ -49,8 +49,47 @@ def _value(var):
     return None if var is None else var.value
 
 
+class _ScaleOffset:
+    """Mixin for the normalizations that learn a scale `gamma` and an offset `beta`: their
+    arguments, their weights and their config entries."""
+
+    def _init_scale_offset(self, center, scale, beta_initializer, gamma_initializer,
+                           beta_regularizer, gamma_regularizer, beta_constraint,
+                           gamma_constraint):
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.gamma = self.beta = None
+
+    def _add_scale_offset(self, shape, with_gamma, with_beta):
+        """Create `gamma` then `beta` (Keras's weight order) of this shape, as asked."""
+        if with_gamma:
+            self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, name="gamma")
+        if with_beta:
+            self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, name="beta")
+
+    def _scale_offset_config(self):
+        return {
+            "beta_initializer": _ser(initializers, self.beta_initializer),
+            "gamma_initializer": _ser(initializers, self.gamma_initializer),
+            "beta_regularizer": _ser(regularizers, self.beta_regularizer),
+            "gamma_regularizer": _ser(regularizers, self.gamma_regularizer),
+            "beta_constraint": _ser(constraints, self.beta_constraint),
+            "gamma_constraint": _ser(constraints, self.gamma_constraint),
+        }
+
+
 # --------------------------------------------------------------------------------------
-class BatchNormalization(Layer):
+class BatchNormalization(_ScaleOffset, Layer):
     """Normalize each feature with the batch's statistics in training and moving statistics
     in inference: `gamma * (x - mean) / sqrt(var + epsilon) + beta`.
 
@@ -109,16 +148,11 @@ class BatchNormalization(Layer):
         self.axis = int(axis)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
+        self._init_scale_offset(center, scale, beta_initializer, gamma_initializer,
+                                beta_regularizer, gamma_regularizer, beta_constraint,
+                                gamma_constraint)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
         self.synchronized = False
         self.renorm = bool(renorm)
         if self.renorm:
@@ -140,7 +174,7 @@ class BatchNormalization(Layer):
         self.renorm_clipping = renorm_clipping
         self.renorm_momentum = float(renorm_momentum)
         self.supports_masking = True
-        self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+        self.moving_mean = self.moving_variance = None
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -155,14 +189,7 @@ class BatchNormalization(Layer):
                 f"{layer_label(self)} needs a known size on axis {self.axis}, received input shape "
                 f"{input_shape}.")
         shape = (int(dim),)
-        if self.scale:
-            self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer,
-                                         constraint=self.gamma_constraint, name="gamma")
-        if self.center:
-            self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer,
-                                        constraint=self.beta_constraint, name="beta")
+        self._add_scale_offset(shape, self.scale, self.center)
         self.moving_mean = self.add_weight(shape=shape, initializer=self.moving_mean_initializer,
                                            trainable=False, name="moving_mean")
         self.moving_variance = self.add_weight(shape=shape,
@@ -263,7 +290,7 @@ class BatchNormalization(Layer):
 
 
 # --------------------------------------------------------------------------------------
-class LayerNormalization(Layer):
+class LayerNormalization(_ScaleOffset, Layer):
     """Normalize each sample over `axis` (the features):
     `gamma * (x - mean) / sqrt(var + epsilon) + beta`, statistics per sample.
 
@@ -297,17 +324,11 @@ class LayerNormalization(Layer):
         super().__init__(**kwargs)
         self.axis = _check_axis_arg(self, axis)
         self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
+        self._init_scale_offset(center, scale, beta_initializer, gamma_initializer,
+                                beta_regularizer, gamma_regularizer, beta_constraint,
+                                gamma_constraint)
         self.rms_scaling = bool(rms_scaling)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
         self.supports_masking = True
-        self.gamma = self.beta = None
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -317,14 +338,8 @@ class LayerNormalization(Layer):
             raise ValueError(
                 f"{layer_label(self)} needs known sizes on the normalized axes {self.axis}, received "
                 f"input shape {input_shape}.")
-        if self.scale or self.rms_scaling:
-            self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer,
-                                         constraint=self.gamma_constraint, name="gamma")
-        if self.center and not self.rms_scaling:
-            self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer,
-                                        constraint=self.beta_constraint, name="beta")
+        self._add_scale_offset(shape, self.scale or self.rms_scaling,
+                               self.center and not self.rms_scaling)
         self.built = True
 
     def call(self, inputs):
@@ -343,18 +358,13 @@ class LayerNormalization(Layer):
             "center": self.center,
             "scale": self.scale,
             "rms_scaling": self.rms_scaling,
-            "beta_initializer": _ser(initializers, self.beta_initializer),
-            "gamma_initializer": _ser(initializers, self.gamma_initializer),
-            "beta_regularizer": _ser(regularizers, self.beta_regularizer),
-            "gamma_regularizer": _ser(regularizers, self.gamma_regularizer),
-            "beta_constraint": _ser(constraints, self.beta_constraint),
-            "gamma_constraint": _ser(constraints, self.gamma_constraint),
         })
+        cfg.update(self._scale_offset_config())
         return cfg
 
 
 # --------------------------------------------------------------------------------------
-class GroupNormalization(Layer):
+class GroupNormalization(_ScaleOffset, Layer):
     """Split the channels into `groups` and normalize each group of each sample over its
     channels and all other non-batch axes (Wu & He, 2018).
 
@@ -397,16 +407,10 @@ class GroupNormalization(Layer):
         self.groups = int(groups)
         self.axis = int(axis)
         self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        self._init_scale_offset(center, scale, beta_initializer, gamma_initializer,
+                                beta_regularizer, gamma_regularizer, beta_constraint,
+                                gamma_constraint)
         self.supports_masking = True
-        self.gamma = self.beta = None
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -427,14 +431,7 @@ class GroupNormalization(Layer):
                 f"groups={groups} equal groups (input shape {input_shape}). Use a number of "
                 "groups that divides the channel count.")
         self.input_spec = InputSpec(ndim=ndim, axes={self.axis: dim})
-        if self.scale:
-            self.gamma = self.add_weight(shape=(dim,), initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer,
-                                         constraint=self.gamma_constraint, name="gamma")
-        if self.center:
-            self.beta = self.add_weight(shape=(dim,), initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer,
-                                        constraint=self.beta_constraint, name="beta")
+        self._add_scale_offset((dim,), self.scale, self.center)
         self.built = True
 
     def call(self, inputs):
@@ -454,13 +451,8 @@ class GroupNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": _ser(initializers, self.beta_initializer),
-            "gamma_initializer": _ser(initializers, self.gamma_initializer),
-            "beta_regularizer": _ser(regularizers, self.beta_regularizer),
-            "gamma_regularizer": _ser(regularizers, self.gamma_regularizer),
-            "beta_constraint": _ser(constraints, self.beta_constraint),
-            "gamma_constraint": _ser(constraints, self.gamma_constraint),
         })
+        cfg.update(self._scale_offset_config())
         return cfg
 
 
