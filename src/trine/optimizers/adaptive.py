@@ -30,9 +30,7 @@ class RMSprop(Optimizer):
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None,
                  **kwargs):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm,
-                         use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
+        super().__init__(learning_rate, **_base_kwargs(locals()), **kwargs)
         self.rho = _check_number("RMSprop", "rho", rho, 0.0, 1.0)
         self.momentum = _check_number("RMSprop", "momentum", momentum, 0.0)
         self.epsilon = _check_number("RMSprop", "epsilon", epsilon, 0.0)
@@ -92,9 +90,7 @@ class Adagrad(Optimizer):
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None,
                  **kwargs):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm,
-                         use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
+        super().__init__(learning_rate, **_base_kwargs(locals()), **kwargs)
         self.initial_accumulator_value = _check_number(
             "Adagrad", "initial_accumulator_value", initial_accumulator_value, 0.0)
         self.epsilon = _check_number("Adagrad", "epsilon", epsilon, 0.0)

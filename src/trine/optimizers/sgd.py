@@ -1,7 +1,8 @@
 """Stochastic gradient descent with optional (Nesterov) momentum."""
 from __future__ import annotations
 
-from trine.optimizers.base import LearningRate, Optimizer, _check_number, register_builtin
+from trine.optimizers.base import (LearningRate, Optimizer, _base_kwargs, _check_number,
+                                   register_builtin)
 from trine.optimizers.rules import _keras_rule, _zeros
 
 
@@ -30,9 +31,7 @@ class SGD(Optimizer):
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,
                  ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm,
-                         use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
+        super().__init__(learning_rate, **_base_kwargs(locals()), **kwargs)
         self.momentum = _check_number("SGD", "momentum", momentum, 0.0, 1.0)
         self.nesterov = bool(nesterov)
 
