@@ -5,10 +5,23 @@ import jax.numpy as jnp
 
 from trine.optimizers.base import (LearningRate, Optimizer, _ValueRuleOptimizer, _base_kwargs,
                                    _check_number, register_builtin)
-from trine.optimizers.rules import _keras_rule, _zeros
+from trine.optimizers.rules import _adam_moments, _adam_step_size, _keras_rule, _zeros
 
 
-class Adam(Optimizer):
+class _MomentArgs:
+    """The decay rates and epsilon the Adam family checks against Keras's bounds and saves."""
+
+    def _set_moment_args(self, owner: str, beta_1, beta_2, epsilon) -> None:
+        self.beta_1 = _check_number(owner, "beta_1", beta_1, 0.0, 1.0)
+        self.beta_2 = _check_number(owner, "beta_2", beta_2, 0.0, 1.0)
+        self.epsilon = _check_number(owner, "epsilon", epsilon, 0.0)
+
+    def _own_config(self):
+        return {**super()._own_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+class Adam(_MomentArgs, Optimizer):
     """Adam, with Keras's arithmetic.
 
     Keras folds the bias correction into the step size, `alpha = lr * sqrt(1 - beta_2^t) /
@@ -34,34 +47,22 @@ class Adam(Optimizer):
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None,
                  **kwargs):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm,
-                         use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
-        owner = type(self).__name__
-        self.beta_1 = _check_number(owner, "beta_1", beta_1, 0.0, 1.0)
-        self.beta_2 = _check_number(owner, "beta_2", beta_2, 0.0, 1.0)
-        self.epsilon = _check_number(owner, "epsilon", epsilon, 0.0)
+        super().__init__(learning_rate, **_base_kwargs(locals()), **kwargs)
+        self._set_moment_args(type(self).__name__, beta_1, beta_2, epsilon)
         self.amsgrad = bool(amsgrad)
 
     def _slot_layout(self):
         return (("momentum", "velocity"),) + ((("velocity_hat",),) if self.amsgrad else ())
 
     def _own_config(self):
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
-                "amsgrad": self.amsgrad}
+        return {**super()._own_config(), "amsgrad": self.amsgrad}
 
     def _rule(self, learning_rate):
         b1, b2, eps, amsgrad = self.beta_1, self.beta_2, self.epsilon, self.amsgrad
 
         def step(g, slots, lr, t, ctx):
-            dtype = g.dtype
-            tf = t.astype(dtype)
-            b1_power = jnp.power(jnp.asarray(b1, dtype), tf)
-            b2_power = jnp.power(jnp.asarray(b2, dtype), tf)
-            alpha = lr * jnp.sqrt(1 - b2_power) / (1 - b1_power)
-            m, v = slots[0], slots[1]
-            m = m + (g - m) * (1 - b1)
-            v = v + (jnp.square(g) - v) * (1 - b2)
+            alpha = _adam_step_size(lr, t, b1, b2, g.dtype)
+            m, v = _adam_moments(g, slots[0], slots[1], b1, b2)
             new = (m, v)
             if amsgrad:
                 v_hat = jnp.maximum(slots[2], v)
@@ -102,16 +103,10 @@ class AdamW(Adam):
                 "AdamW: weight_decay must be a float, received weight_decay=None. Pass a "
                 "float (default 0.004), or use Adam for no weight decay.")
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad,
-                         weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, use_ema=use_ema,
-                         ema_momentum=ema_momentum,
-                         ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name,
-                         **kwargs)
+                         **_base_kwargs(locals()), **kwargs)
 
 
-class Adamax(Optimizer):
+class Adamax(_MomentArgs, Optimizer):
     """Adamax (Adam with the infinity norm), with Keras's arithmetic.
 
     `m <- m + (g - m)(1 - beta_1)`, `u <- max(beta_2 u, |g|)`,
@@ -130,18 +125,11 @@ class Adamax(Optimizer):
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm,
-                         use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
-        self.beta_1 = _check_number("Adamax", "beta_1", beta_1, 0.0, 1.0)
-        self.beta_2 = _check_number("Adamax", "beta_2", beta_2, 0.0, 1.0)
-        self.epsilon = _check_number("Adamax", "epsilon", epsilon, 0.0)
+        super().__init__(learning_rate, **_base_kwargs(locals()), **kwargs)
+        self._set_moment_args("Adamax", beta_1, beta_2, epsilon)
 
     def _slot_layout(self):
         return (("momentum", "norm"),)
-
-    def _own_config(self):
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
     def _rule(self, learning_rate):
         b1, b2, eps = self.beta_1, self.beta_2, self.epsilon
@@ -157,7 +145,7 @@ class Adamax(Optimizer):
                            decay_excluded=self._decay_excluded())
 
 
-class Nadam(Optimizer):
+class Nadam(_MomentArgs, Optimizer):
     """Nadam (Adam with Nesterov momentum), with Keras's arithmetic and momentum schedule.
 
     Keras multiplies `beta_1` by `1 - 0.5 * 0.96^t` each step and keeps the running product
@@ -176,18 +164,11 @@ class Nadam(Optimizer):
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm,
-                         use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
-        self.beta_1 = _check_number("Nadam", "beta_1", beta_1, 0.0, 1.0)
-        self.beta_2 = _check_number("Nadam", "beta_2", beta_2, 0.0, 1.0)
-        self.epsilon = _check_number("Nadam", "epsilon", epsilon, 0.0)
+        super().__init__(learning_rate, **_base_kwargs(locals()), **kwargs)
+        self._set_moment_args("Nadam", beta_1, beta_2, epsilon)
 
     def _slot_layout(self):
         return (("momentum", "velocity"),)
-
-    def _own_config(self):
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
     def _rule(self, learning_rate):
         b1, b2, eps = self.beta_1, self.beta_2, self.epsilon
@@ -214,8 +195,7 @@ class Nadam(Optimizer):
             u_product_t = u_product.astype(dtype)
             u_product_t_1 = u_product_t * u_t_1
             beta_2_power = jnp.power(beta_2, local_step)
-            m = slots[0] + (g - slots[0]) * (1 - beta_1)
-            v = slots[1] + (jnp.square(g) - slots[1]) * (1 - beta_2)
+            m, v = _adam_moments(g, slots[0], slots[1], beta_1, beta_2)
             m_hat = (u_t_1 * m) / (1 - u_product_t_1) + ((1 - u_t) * g) / (1 - u_product_t)
             v_hat = v / (1 - beta_2_power)
             return -((m_hat * lr) / (jnp.sqrt(v_hat) + eps)), (m, v)
@@ -226,7 +206,7 @@ class Nadam(Optimizer):
                            extra_init=extra_init)
 
 
-class Lamb(_ValueRuleOptimizer):
+class Lamb(_MomentArgs, _ValueRuleOptimizer):
     """LAMB (Adam scaled by a per-variable trust ratio), with Keras's arithmetic.
 
     The Adam direction `m_hat / (sqrt(v_hat) + eps)` is scaled by `||p|| / ||direction||`
@@ -249,12 +229,7 @@ class Lamb(_ValueRuleOptimizer):
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
         super().__init__(learning_rate, **_base_kwargs(locals()), **kwargs)
-        self.beta_1 = _check_number("Lamb", "beta_1", beta_1, 0.0, 1.0)
-        self.beta_2 = _check_number("Lamb", "beta_2", beta_2, 0.0, 1.0)
-        self.epsilon = _check_number("Lamb", "epsilon", epsilon, 0.0)
-
-    def _own_config(self):
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+        self._set_moment_args("Lamb", beta_1, beta_2, epsilon)
 
     def _rule(self, learning_rate):
         b1, b2, eps = self.beta_1, self.beta_2, self.epsilon
@@ -263,8 +238,7 @@ class Lamb(_ValueRuleOptimizer):
             tt = t.astype(p.dtype)
             b1_power = jnp.power(jnp.asarray(b1, p.dtype), tt)
             b2_power = jnp.power(jnp.asarray(b2, p.dtype), tt)
-            m = slots[0] + (g - slots[0]) * (1 - b1)
-            v = slots[1] + (jnp.square(g) - slots[1]) * (1 - b2)
+            m, v = _adam_moments(g, slots[0], slots[1], b1, b2)
             update = (m / (1.0 - b1_power)) / (jnp.sqrt(v / (1.0 - b2_power)) + eps)
             w_norm = jnp.sqrt(jnp.sum(jnp.square(p)))
             g_norm = jnp.sqrt(jnp.sum(jnp.square(update)))

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from trine.optimizers.base import (LearningRate, _ValueRuleOptimizer, _base_kwargs, _check_number,
                                    register_builtin)
-from trine.optimizers.rules import _value_rule
+from trine.optimizers.rules import _adam_moments, _adam_step_size, _value_rule
 
 
 class Muon(_ValueRuleOptimizer):
@@ -107,12 +107,8 @@ class Muon(_ValueRuleOptimizer):
             m, v = slots
             if self._uses_adam(path, p.ndim):
                 lr = lr * jnp.asarray(self.adam_lr_ratio, p.dtype)
-                tt = t.astype(p.dtype)
-                b1_power = jnp.power(jnp.asarray(b1, p.dtype), tt)
-                b2_power = jnp.power(jnp.asarray(b2, p.dtype), tt)
-                alpha = lr * jnp.sqrt(1 - b2_power) / (1 - b1_power)
-                m = m + (g - m) * (1 - b1)
-                v = v + (jnp.square(g) - v) * (1 - b2)
+                alpha = _adam_step_size(lr, t, b1, b2, p.dtype)
+                m, v = _adam_moments(g, m, v, b1, b2)
                 return p - (m * alpha) / (jnp.sqrt(v) + eps), (m, v)
             m = m + (g + m * (mom - 1))
             direction = g + mom * m if self.nesterov else m

@@ -97,6 +97,19 @@ def _zeros(p):
     return jnp.zeros_like(p)
 
 
+def _adam_moments(g, m, v, beta_1, beta_2):
+    """Keras's moment updates: `m += (g - m)(1 - beta_1)`, `v += (g^2 - v)(1 - beta_2)`."""
+    return m + (g - m) * (1 - beta_1), v + (jnp.square(g) - v) * (1 - beta_2)
+
+
+def _adam_step_size(lr, t, beta_1, beta_2, dtype):
+    """Keras folds Adam's bias correction into the rate: `lr sqrt(1 - beta_2^t) / (1 - beta_1^t)`."""
+    tf = t.astype(dtype)
+    b1_power = jnp.power(jnp.asarray(beta_1, dtype), tf)
+    b2_power = jnp.power(jnp.asarray(beta_2, dtype), tf)
+    return lr * jnp.sqrt(1 - b2_power) / (1 - b1_power)
+
+
 def _clip_transform(clipnorm, clipvalue, global_clipnorm):
     """Keras's gradient clipping (per-variable norm, global norm, or value) as optax."""
     import optax
