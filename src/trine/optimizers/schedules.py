@@ -25,6 +25,13 @@ class LearningRateSchedule:
     inside `jax.jit` on a traced integer step, and `get_config()` for serialisation.
     """
 
+    # the built-in schedules keep these constructor arguments as attributes; they are the config
+    _CONFIG_KEYS: tuple = ()
+
+    def _keep_arguments(self, arguments: dict) -> None:
+        for key in self._CONFIG_KEYS:
+            setattr(self, key, arguments[key])
+
     def __call__(self, step):
         raise NotImplementedError(
             f"Learning rate schedule '{type(self).__name__}' must implement __call__(step).")
@@ -35,6 +42,8 @@ class LearningRateSchedule:
         Raises:
             NotImplementedError: if the subclass does not override it.
         """
+        if self._CONFIG_KEYS:
+            return {key: getattr(self, key) for key in self._CONFIG_KEYS}
         raise NotImplementedError(
             f"Learning rate schedule '{type(self).__name__}' must override get_config() to be "
             "serialisable.")
@@ -51,6 +60,12 @@ class LearningRateSchedule:
 
 def _as_float32(x):
     return jnp.asarray(x, dtype=jnp.float32)
+
+
+def _decay_periods(step, decay_steps, staircase: bool):
+    """How many `decay_steps` periods `step` spans, floored when the rate drops in stairs."""
+    periods = _as_float32(step) / _as_float32(decay_steps)
+    return jnp.floor(periods) if staircase else periods
 
 
 class ExponentialDecay(LearningRateSchedule):
@@ -73,29 +88,20 @@ class ExponentialDecay(LearningRateSchedule):
         0.05000000074505806
     """
 
+    _CONFIG_KEYS = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name")
+
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
                  staircase: bool = False, name: str = "ExponentialDecay"):
         if decay_steps <= 0:
             raise ValueError(
                 f"ExponentialDecay: decay_steps must be > 0, received decay_steps={decay_steps}. "
                 "Pass the number of steps over which the rate decays by decay_rate once.")
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        self._keep_arguments(locals())
 
     def __call__(self, step):
         lr0 = _as_float32(self.initial_learning_rate)
-        p = _as_float32(step) / _as_float32(self.decay_steps)
-        if self.staircase:
-            p = jnp.floor(p)
+        p = _decay_periods(step, self.decay_steps, self.staircase)
         return lr0 * jnp.power(_as_float32(self.decay_rate), p)
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -118,15 +124,16 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         0.5
     """
 
+    _CONFIG_KEYS = ("boundaries", "values", "name")
+
     def __init__(self, boundaries: list, values: list, name: str = "PiecewiseConstant"):
         if len(boundaries) != len(values) - 1:
             raise ValueError(
                 "PiecewiseConstantDecay: values must have exactly one more element than "
                 f"boundaries; received {len(boundaries)} boundaries ({boundaries}) and "
                 f"{len(values)} values ({values}).")
-        self.boundaries = list(boundaries)
-        self.values = list(values)
-        self.name = name
+        self._keep_arguments({"boundaries": list(boundaries), "values": list(values),
+                              "name": name})
 
     def __call__(self, step):
         step = jnp.asarray(step)
@@ -138,9 +145,6 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         bounds = jnp.asarray(self.boundaries).astype(step.dtype)
         index = jnp.sum((step > bounds).astype(jnp.int32))
         return values[index]
-
-    def get_config(self) -> dict:
-        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
 
 
 class CosineDecay(LearningRateSchedule):
@@ -168,18 +172,16 @@ class CosineDecay(LearningRateSchedule):
         0.05
     """
 
+    _CONFIG_KEYS = ("initial_learning_rate", "decay_steps", "alpha", "name", "warmup_target",
+                    "warmup_steps")
+
     def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
                  name: str = "CosineDecay", warmup_target: Optional[float] = None,
                  warmup_steps: int = 0):
         if decay_steps <= 0:
             raise ValueError(
                 f"CosineDecay: decay_steps must be > 0, received decay_steps={decay_steps}.")
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.alpha = alpha
-        self.name = name
-        self.warmup_target = warmup_target
-        self.warmup_steps = warmup_steps
+        self._keep_arguments(locals())
 
     def _decay(self, step, decay_steps, start):
         fraction = step / decay_steps
@@ -200,11 +202,6 @@ class CosineDecay(LearningRateSchedule):
         warm = (target - lr0) * (step / safe_warm) + lr0
         decayed = self._decay(step - warmup_steps, decay_steps, target)
         return jnp.where(step < warmup_steps, warm, decayed)
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
-                "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
 
 
 def _positive(owner: str, arg: str, value) -> None:
@@ -238,16 +235,14 @@ class PolynomialDecay(LearningRateSchedule):
         0.05
     """
 
+    _CONFIG_KEYS = ("initial_learning_rate", "decay_steps", "end_learning_rate", "power",
+                    "cycle", "name")
+
     def __init__(self, initial_learning_rate: float, decay_steps: int,
                  end_learning_rate: float = 0.0001, power: float = 1.0, cycle: bool = False,
                  name: str = "PolynomialDecay"):
         _positive("PolynomialDecay", "decay_steps", decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.end_learning_rate = end_learning_rate
-        self.power = power
-        self.cycle = cycle
-        self.name = name
+        self._keep_arguments(locals())
 
     def __call__(self, step):
         lr0, end = _as_float32(self.initial_learning_rate), _as_float32(self.end_learning_rate)
@@ -264,11 +259,6 @@ class PolynomialDecay(LearningRateSchedule):
             step = jnp.minimum(step, horizon)
         p = step / horizon
         return (lr0 - end) * jnp.power(1 - p, _as_float32(self.power)) + end
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate,
-                "power": self.power, "cycle": self.cycle, "name": self.name}
 
 
 class InverseTimeDecay(LearningRateSchedule):
@@ -290,25 +280,16 @@ class InverseTimeDecay(LearningRateSchedule):
         0.05
     """
 
+    _CONFIG_KEYS = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name")
+
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
                  staircase: bool = False, name: str = "InverseTimeDecay"):
         _positive("InverseTimeDecay", "decay_steps", decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        self._keep_arguments(locals())
 
     def __call__(self, step):
-        p = _as_float32(step) / _as_float32(self.decay_steps)
-        if self.staircase:
-            p = jnp.floor(p)
+        p = _decay_periods(step, self.decay_steps, self.staircase)
         return _as_float32(self.initial_learning_rate) / (1.0 + _as_float32(self.decay_rate) * p)
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
 
 class CosineDecayRestarts(LearningRateSchedule):
@@ -335,21 +316,19 @@ class CosineDecayRestarts(LearningRateSchedule):
         0.1
     """
 
+    _CONFIG_KEYS = ("initial_learning_rate", "first_decay_steps", "t_mul", "m_mul", "alpha",
+                    "name")
+
     def __init__(self, initial_learning_rate: float, first_decay_steps: int,
                  t_mul: float = 2.0, m_mul: float = 1.0, alpha: float = 0.0,
                  name: str = "SGDRDecay"):
         _positive("CosineDecayRestarts", "first_decay_steps", first_decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.first_decay_steps = first_decay_steps
-        self._t_mul = t_mul
-        self._m_mul = m_mul
-        self.alpha = alpha
-        self.name = name
+        self._keep_arguments(locals())
 
     def __call__(self, step):
         frac = _as_float32(step) / _as_float32(self.first_decay_steps)
-        t_mul, m_mul = _as_float32(self._t_mul), _as_float32(self._m_mul)
-        if self._t_mul == 1.0:
+        t_mul, m_mul = _as_float32(self.t_mul), _as_float32(self.m_mul)
+        if self.t_mul == 1.0:
             i_restart = jnp.floor(frac)
             frac = frac - i_restart
         else:
@@ -360,11 +339,6 @@ class CosineDecayRestarts(LearningRateSchedule):
         cosine = 0.5 * jnp.power(m_mul, i_restart) * (1.0 + jnp.cos(_as_float32(math.pi) * frac))
         alpha = _as_float32(self.alpha)
         return _as_float32(self.initial_learning_rate) * ((1 - alpha) * cosine + alpha)
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "first_decay_steps": self.first_decay_steps, "t_mul": self._t_mul,
-                "m_mul": self._m_mul, "alpha": self.alpha, "name": self.name}
 
 
 _SCHEDULES = {c.__name__: c for c in (ExponentialDecay, PiecewiseConstantDecay, CosineDecay,
