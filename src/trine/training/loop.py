@@ -55,6 +55,45 @@ def fetch(tree):
     return jax.tree_util.tree_map(np.asarray, jax.device_get(tree))
 
 
+class StepLogs:
+    """The `on_chunk` of one pass that reports per-step logs to batch hooks.
+
+    With no batch hook (`replay=False`) a chunk's stacked logs stay on the device (no sync per
+    chunk) and only the last chunk's last step reaches `into`, in `finish()`. Otherwise each
+    step's logs go through `begin(step)` / `end(step, logs)` and into `into`; `stop()` is asked
+    after each step and ends the pass when it says True. `on_carry(carry)` sees each chunk's
+    state first.
+    """
+
+    def __init__(self, into, replay, begin, end, stop=lambda: False, on_carry=None):
+        self.into, self.replay = into, replay
+        self.begin, self.end, self.stop, self.on_carry = begin, end, stop, on_carry
+        self._pending = None
+
+    def __call__(self, first, logs, n, carry=None):
+        if self.on_carry is not None:
+            self.on_carry(carry)
+        if not self.replay:
+            self._pending = (logs, n)
+            return False
+        logs = fetch(logs)
+        for i in range(n):
+            self.begin(first + i)
+            step_logs = {k: log_value(v[i]) for k, v in logs.items()}
+            self.end(first + i, step_logs)
+            self.into.clear()
+            self.into.update(step_logs)
+            if self.stop():
+                return True
+        return False
+
+    def finish(self):
+        """Bring the last step's logs of an un-replayed pass into `into`."""
+        if self._pending is not None:
+            last_step_logs(self._pending, self.into)
+            self._pending = None
+
+
 def _until_error(it, failed):
     """The items of `it`; an exception it raises goes into `failed` instead of propagating,
     so the caller can first run the batches already read."""

@@ -263,24 +263,12 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
         epoch_logs = {}
         cur_epoch = [initial_epoch]
 
-        batch_hooks = cbs.has_batch_hooks("train")
-        last_chunk = []
-
-        def on_chunk(first, logs, n, carry=None):
+        def keep_pending(carry):
             refs.pending = carry  # jax_state_sync() writes this chunk's state back
-            if not batch_hooks:  # nothing reads per-step logs: no device-to-host sync per
-                last_chunk[:] = [(logs, n)]  # chunk; the epoch's logs are its last step's
-                return False
-            logs = _loop.fetch(logs)
-            for i in range(n):
-                cbs.on_train_batch_begin(first + i)
-                step_logs = {k: _loop.log_value(v[i]) for k, v in logs.items()}
-                cbs.on_train_batch_end(first + i, step_logs)
-                epoch_logs.clear()
-                epoch_logs.update(step_logs)
-                if self.stop_training:
-                    return True
-            return False
+
+        on_chunk = _loop.StepLogs(epoch_logs, cbs.has_batch_hooks("train"),
+                                  cbs.on_train_batch_begin, cbs.on_train_batch_end,
+                                  stop=lambda: self.stop_training, on_carry=keep_pending)
 
         try:
             for epoch in range(initial_epoch, epochs):
@@ -299,8 +287,7 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
                 if perm is not None and epoch + 1 < epochs:
                     data.permutation_ahead(shuffle_seed + (order + 1,))
                 ts, stopped = self._iterate("train", ts, data, perm, on_chunk, guard)
-                if last_chunk:
-                    _loop.last_step_logs(last_chunk.pop(), epoch_logs)
+                on_chunk.finish()
                 if data.kind == "iterable" and data.exhausted and not epoch_logs:
                     warnings.warn("Your input ran out of data; training stopped. Pass "
                                   "steps_per_epoch, or a source that can be iterated again.")
@@ -373,26 +360,11 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
         cbs.on_test_begin()
         carry = self._param_values() + (self._reset_metric_values(),)
         last = {}
-        batch_hooks = cbs.has_batch_hooks("test")
-        last_chunk = []
-
-        def on_chunk(first, logs, n, carry=None):
-            if not batch_hooks:
-                last_chunk[:] = [(logs, n)]
-                return False
-            logs = _loop.fetch(logs)
-            for i in range(n):
-                cbs.on_test_batch_begin(first + i)
-                step_logs = {k: _loop.log_value(v[i]) for k, v in logs.items()}
-                cbs.on_test_batch_end(first + i, step_logs)
-                last.clear()
-                last.update(step_logs)
-            return False
-
+        on_chunk = _loop.StepLogs(last, cbs.has_batch_hooks("test"),
+                                  cbs.on_test_batch_begin, cbs.on_test_batch_end)
         perm = data.permutation(None) if data.kind == "arrays" else None
         self._iterate("test", carry, data, perm, on_chunk)
-        if last_chunk:
-            _loop.last_step_logs(last_chunk.pop(), last)
+        on_chunk.finish()
         cbs.on_test_end(dict(last))
         return dict(last)
 
