@@ -386,15 +386,7 @@ class _ConvLSTM(RNN):
         return output
 
     def get_config(self):
-        cfg = Layer.get_config(self)
-        cfg.update({
-            "return_sequences": self.return_sequences,
-            "return_state": self.return_state,
-            "go_backwards": self.go_backwards,
-            "stateful": self.stateful,
-            "unroll": self.unroll,
-            "zero_output_for_mask": self.zero_output_for_mask,
-        })
+        cfg = self._loop_config()
         cfg.update(_cell_config(self.cell))
         cfg["activity_regularizer"] = _ser(regularizers, self.activity_regularizer)
         return cfg

@@ -250,8 +250,10 @@ class RNN(Layer):
             return (output, *final)
         return output
 
-    def get_config(self):
-        cfg = super().get_config()
+    def _loop_config(self):
+        """The base layer's config and the loop's flags: what every RNN layer's config starts
+        with, before its cell (nested or flattened into it)."""
+        cfg = Layer.get_config(self)
         cfg.update({
             "return_sequences": self.return_sequences,
             "return_state": self.return_state,
@@ -260,6 +262,10 @@ class RNN(Layer):
             "unroll": self.unroll,
             "zero_output_for_mask": self.zero_output_for_mask,
         })
+        return cfg
+
+    def get_config(self):
+        cfg = self._loop_config()
         cfg["cell"] = serialize_layer(self.cell)
         return cfg
 

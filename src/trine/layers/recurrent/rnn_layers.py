@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from trine import activations, regularizers
-from trine.core.layer import InputSpec, Layer
+from trine.core.layer import InputSpec
 from trine.layers.recurrent.cells import GRUCell, LSTMCell, SimpleRNNCell, _ser
 from trine.layers.recurrent.rnn import RNN
 
@@ -26,15 +26,7 @@ class _CellLayer(RNN):
     """An RNN with a built-in cell whose arguments are flattened into the layer's."""
 
     def _rnn_config(self, extra):
-        cfg = Layer.get_config(self)
-        cfg.update({
-            "return_sequences": self.return_sequences,
-            "return_state": self.return_state,
-            "go_backwards": self.go_backwards,
-            "stateful": self.stateful,
-            "unroll": self.unroll,
-            "zero_output_for_mask": self.zero_output_for_mask,
-        })
+        cfg = self._loop_config()
         cell_cfg = self.cell._common_config()
         cell_cfg.pop("seed")
         cfg.update(cell_cfg)
