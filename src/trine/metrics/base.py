@@ -399,6 +399,22 @@ class _LazyShapeMetric(Metric):
     def _build(self, y_true_shape, y_pred_shape):
         raise NotImplementedError
 
+    def _matrix_width(self, y_true_shape, y_pred_shape, what: str) -> int:
+        """The known last-axis size of rank-2 inputs `(batch_size, num_<what>)`.
+
+        Raises:
+            ValueError: for inputs of another rank or an unknown last axis.
+        """
+        who, shapes = type(self).__name__, (f"y_true.shape={tuple(y_true_shape)} and "
+                                            f"y_pred.shape={tuple(y_pred_shape)}")
+        if len(y_pred_shape) != 2 or len(y_true_shape) != 2:
+            raise ValueError(f"{who} expects rank-2 inputs of shape (batch_size, num_{what}), "
+                             f"received {shapes}.")
+        if y_pred_shape[-1] is None or y_true_shape[-1] is None:
+            raise ValueError(f"{who} needs a known number of {what} (last axis), received "
+                             f"{shapes}.")
+        return int(y_pred_shape[-1])
+
     def build(self, y_true_shape, y_pred_shape) -> None:
         """Create the state for inputs of these shapes (does nothing once built).
 

@@ -61,16 +61,8 @@ class FBetaScore(_LazyShapeMetric):
         self.axis = None if average == "micro" else 0
 
     def _build(self, y_true_shape, y_pred_shape):
-        who = type(self).__name__
-        if len(y_pred_shape) != 2 or len(y_true_shape) != 2:
-            raise ValueError(
-                f"{who} expects rank-2 inputs of shape (batch_size, num_classes), received "
-                f"y_true.shape={tuple(y_true_shape)} and y_pred.shape={tuple(y_pred_shape)}.")
-        if y_pred_shape[-1] is None or y_true_shape[-1] is None:
-            raise ValueError(
-                f"{who} needs a known number of classes (last axis), received "
-                f"y_true.shape={tuple(y_true_shape)} and y_pred.shape={tuple(y_pred_shape)}.")
-        shape = () if self.average == "micro" else (int(y_pred_shape[-1]),)
+        num_classes = self._matrix_width(y_true_shape, y_pred_shape, "classes")
+        shape = () if self.average == "micro" else (num_classes,)
         for var in ("true_positives", "false_positives", "false_negatives",
                     "intermediate_weights"):
             setattr(self, var, self.add_variable(shape, "zeros", name=var))

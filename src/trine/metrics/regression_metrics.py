@@ -181,15 +181,7 @@ class R2Score(_LazyShapeMetric):
         _LazyShapeMetric.update_state(self, y_true, y_pred, sample_weight)
 
     def _build(self, y_true_shape, y_pred_shape):
-        if len(y_pred_shape) != 2 or len(y_true_shape) != 2:
-            raise ValueError(
-                f"R2Score expects rank-2 inputs of shape (batch_size, num_outputs), received "
-                f"y_true.shape={tuple(y_true_shape)} and y_pred.shape={tuple(y_pred_shape)}.")
-        if y_pred_shape[-1] is None or y_true_shape[-1] is None:
-            raise ValueError(
-                f"R2Score needs a known number of outputs (last axis), received "
-                f"y_true.shape={tuple(y_true_shape)} and y_pred.shape={tuple(y_pred_shape)}.")
-        shape = (int(y_pred_shape[-1]),)
+        shape = (self._matrix_width(y_true_shape, y_pred_shape, "outputs"),)
         self.squared_sum = self.add_variable(shape, "zeros", name="squared_sum")
         self.sum = self.add_variable(shape, "zeros", name="sum")
         self.total_mse = self.add_variable(shape, "zeros", name="residual")
