@@ -176,6 +176,17 @@ class KerasFileEditor:
                 "match_count": matches}
 
     # ------------------------------------------------------------------ edits
+    def _parent_node(self, parts, what, shown):
+        """The dict that holds `parts[-1]`; raises ValueError naming `shown` when a step of
+        the path is missing."""
+        node = self.weights_dict
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                raise ValueError(f"{what}: path '{shown}' not found in the file. Call "
+                                 "editor.summary() to list the objects.")
+            node = node[p]
+        return node
+
     def _locate(self, name, what):
         """(parent dict, key, path) of the object `name` (a path, or a name found exactly
         once anywhere); raises ValueError otherwise."""
@@ -184,12 +195,7 @@ class KerasFileEditor:
                              f"'dense_2' or 'layers/dense_2', received {name!r}.")
         if "/" in name:
             parts = name.split("/")
-            node = self.weights_dict
-            for p in parts[:-1]:
-                if not isinstance(node.get(p), dict):
-                    raise ValueError(f"{what}: path '{name}' not found in the file. Call "
-                                     "editor.summary() to list the objects.")
-                node = node[p]
+            node = self._parent_node(parts, what, shown=name)
             if not isinstance(node.get(parts[-1]), dict):
                 raise ValueError(f"{what}: path '{name}' not found in the file (or it is a "
                                  "weight, not an object). Call editor.summary() to list the "
@@ -242,12 +248,7 @@ class KerasFileEditor:
             raise ValueError("add_object: object_path must be a path such as "
                              f"'layers/dense_2', received {object_path!r}.")
         parts = object_path.split("/")
-        node = self.weights_dict
-        for p in parts[:-1]:
-            if not isinstance(node.get(p), dict):
-                raise ValueError(f"add_object: path '{'/'.join(parts[:-1])}' not found in the "
-                                 "file. Call editor.summary() to list the objects.")
-            node = node[p]
+        node = self._parent_node(parts, "add_object", shown="/".join(parts[:-1]))
         if parts[-1] in node and not isinstance(node[parts[-1]], dict):
             raise ValueError(f"add_object: '{object_path}' is a weight, not an object.")
         node[parts[-1]] = arrays
