@@ -14,9 +14,9 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "trine"
 
 RANKS = {
     "_util": 0, "config": 0, "tree": 0,
-    "core": 1, "mixed_precision": 1, "backend": 1,
+    "core": 1, "mixed_precision": 1, "dtype_policies": 1, "backend": 1,
     "ops": 2, "ops_extra": 2, "ops_image": 2, "ops_signal": 2, "random": 2,
-    "activations": 3, "initializers": 3, "regularizers": 3, "constraints": 3,
+    "activations": 3, "initializers": 3, "regularizers": 3, "constraints": 3, "quantizers": 3,
     "registry": 4,
     "layers": 5,
     "graph": 6,

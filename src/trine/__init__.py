@@ -28,7 +28,8 @@ _LAZY = {"callbacks": "trine.callbacks", "datasets": "trine.datasets",
          "ops": "trine.ops", "backend": "trine.backend",
          "mixed_precision": "trine.mixed_precision", "random": "trine.random",
          "tree": "trine.tree", "config": "trine.config",
-         "applications": "trine.applications"}
+         "applications": "trine.applications", "quantizers": "trine.quantizers",
+         "dtype_policies": "trine.dtype_policies"}
 
 
 _LAZY_FUNCS = {"trace": "trine.inspect.trace", "to_functional": "trine.inspect.trace",
@@ -36,7 +37,8 @@ _LAZY_FUNCS = {"trace": "trine.inspect.trace", "to_functional": "trine.inspect.t
                # Keras's top-level base classes, from the modules that define them
                "Loss": "trine.losses", "Metric": "trine.metrics", "Optimizer": "trine.optimizers",
                "Initializer": "trine.initializers", "Regularizer": "trine.regularizers",
-               "DTypePolicy": "trine.mixed_precision"}
+               "DTypePolicy": "trine.mixed_precision", "FloatDTypePolicy": "trine.dtype_policies",
+               "Quantizer": "trine.quantizers"}
 
 
 def __getattr__(name):

@@ -266,6 +266,11 @@ class DTypePolicy:
     def is_mixed(self) -> bool:
         return self._compute != self._variable
 
+    @property
+    def quantization_mode(self):
+        """None: float weights (see `trine.dtype_policies` for the quantized policies)."""
+        return None
+
     def get_config(self):
         return {"name": self._name}
 
