@@ -181,6 +181,19 @@ class _BaseConv(Layer):
             "use_bias": self.use_bias,
         }
 
+    def _weight_args_config(self, *kernels):
+        """Keras's config entries of the weight arguments, in its order: each kernel's (by
+        its argument prefix, e.g. "depthwise") and the bias's initializers, regularizers with
+        the activity regularizer, constraints."""
+        cfg = {}
+        for kind, module in (("initializer", initializers), ("regularizer", regularizers),
+                             ("constraint", constraints)):
+            for weight in kernels + ("bias",):
+                cfg[f"{weight}_{kind}"] = _ser(module, getattr(self, f"{weight}_{kind}"))
+            if kind == "regularizer":
+                cfg["activity_regularizer"] = _ser(regularizers, self.activity_regularizer)
+        return cfg
+
 
 class _Conv(_BaseConv):
     """N-d convolution (Keras `BaseConv`)."""
@@ -226,15 +239,7 @@ class _Conv(_BaseConv):
                                         "dilation_rate")})
         out["groups"] = self.groups
         out.update(self._tail_config())
-        out.update({
-            "kernel_initializer": _ser(initializers, self.kernel_initializer),
-            "bias_initializer": _ser(initializers, self.bias_initializer),
-            "kernel_regularizer": _ser(regularizers, self.kernel_regularizer),
-            "bias_regularizer": _ser(regularizers, self.bias_regularizer),
-            "activity_regularizer": _ser(regularizers, self.activity_regularizer),
-            "kernel_constraint": _ser(constraints, self.kernel_constraint),
-            "bias_constraint": _ser(constraints, self.bias_constraint),
-        })
+        out.update(self._weight_args_config("kernel"))
         return out
 
 

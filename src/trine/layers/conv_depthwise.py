@@ -7,11 +7,27 @@ import jax.numpy as jnp
 
 from trine import constraints, initializers, regularizers
 from trine.core.naming import layer_label
-from trine.layers.conv import _BaseConv, _is_positive_int, _ser
+from trine.layers.conv import _BaseConv, _is_positive_int
 from trine.ops import convolution as conv_maths  # convolve: the one convolution helper
 
 
-class _DepthwiseConv(_BaseConv):
+class _DepthwiseKernel(_BaseConv):
+    """What depthwise and separable convolutions share: a depthwise kernel whose arguments
+    Keras names `depthwise_*`, and its `depth_multiplier`."""
+
+    depthwise_initializer = property(lambda self: self.kernel_initializer)
+    depthwise_regularizer = property(lambda self: self.kernel_regularizer)
+    depthwise_constraint = property(lambda self: self.kernel_constraint)
+
+    def _checked_depth_multiplier(self, depth_multiplier):
+        if not _is_positive_int(depth_multiplier):
+            raise ValueError(
+                f"{layer_label(self)}: argument `depth_multiplier` must be a positive integer, "
+                f"received depth_multiplier={depth_multiplier!r}.")
+        return int(depth_multiplier)
+
+
+class _DepthwiseConv(_DepthwiseKernel):
     """N-d depthwise convolution (Keras `BaseDepthwiseConv`)."""
 
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1,
@@ -23,16 +39,7 @@ class _DepthwiseConv(_BaseConv):
                          activation, use_bias, depthwise_initializer, bias_initializer,
                          depthwise_regularizer, bias_regularizer, activity_regularizer,
                          depthwise_constraint, bias_constraint, **kwargs)
-        if not _is_positive_int(depth_multiplier):
-            raise ValueError(
-                f"{layer_label(self)}: argument `depth_multiplier` must be a positive integer, "
-                f"received depth_multiplier={depth_multiplier!r}.")
-        self.depth_multiplier = int(depth_multiplier)
-
-    # Keras names for the kernel arguments of depthwise layers
-    depthwise_initializer = property(lambda self: self.kernel_initializer)
-    depthwise_regularizer = property(lambda self: self.kernel_regularizer)
-    depthwise_constraint = property(lambda self: self.kernel_constraint)
+        self.depth_multiplier = self._checked_depth_multiplier(depth_multiplier)
 
     def _out_channels(self, input_shape):
         ch = input_shape[self._channel_axis]
@@ -63,15 +70,7 @@ class _DepthwiseConv(_BaseConv):
         out.update({k: cfg[k] for k in ("kernel_size", "strides", "padding", "data_format",
                                         "dilation_rate")})
         out.update(self._tail_config())
-        out.update({
-            "depthwise_initializer": _ser(initializers, self.kernel_initializer),
-            "bias_initializer": _ser(initializers, self.bias_initializer),
-            "depthwise_regularizer": _ser(regularizers, self.kernel_regularizer),
-            "bias_regularizer": _ser(regularizers, self.bias_regularizer),
-            "activity_regularizer": _ser(regularizers, self.activity_regularizer),
-            "depthwise_constraint": _ser(constraints, self.kernel_constraint),
-            "bias_constraint": _ser(constraints, self.bias_constraint),
-        })
+        out.update(self._weight_args_config("depthwise"))
         return out
 
 
@@ -148,7 +147,7 @@ class DepthwiseConv2D(_DepthwiseConv):
 
 
 # --------------------------------------------------------------------------------------
-class _SeparableConv(_BaseConv):
+class _SeparableConv(_DepthwiseKernel):
     """Depthwise then pointwise (1x1) convolution (Keras `BaseSeparableConv`)."""
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
@@ -161,18 +160,10 @@ class _SeparableConv(_BaseConv):
                          activation, use_bias, depthwise_initializer, bias_initializer,
                          depthwise_regularizer, bias_regularizer, activity_regularizer,
                          depthwise_constraint, bias_constraint, **kwargs)
-        if not _is_positive_int(depth_multiplier):
-            raise ValueError(
-                f"{layer_label(self)}: argument `depth_multiplier` must be a positive integer, "
-                f"received depth_multiplier={depth_multiplier!r}.")
-        self.depth_multiplier = int(depth_multiplier)
+        self.depth_multiplier = self._checked_depth_multiplier(depth_multiplier)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
         self.pointwise_constraint = constraints.get(pointwise_constraint)
-
-    depthwise_initializer = property(lambda self: self.kernel_initializer)
-    depthwise_regularizer = property(lambda self: self.kernel_regularizer)
-    depthwise_constraint = property(lambda self: self.kernel_constraint)
 
     def build(self, input_shape):
         in_ch = self._input_channels(input_shape)
@@ -205,18 +196,7 @@ class _SeparableConv(_BaseConv):
         out.update({k: cfg[k] for k in ("kernel_size", "strides", "padding", "data_format",
                                         "dilation_rate")})
         out.update(self._tail_config())
-        out.update({
-            "depthwise_initializer": _ser(initializers, self.kernel_initializer),
-            "pointwise_initializer": _ser(initializers, self.pointwise_initializer),
-            "bias_initializer": _ser(initializers, self.bias_initializer),
-            "depthwise_regularizer": _ser(regularizers, self.kernel_regularizer),
-            "pointwise_regularizer": _ser(regularizers, self.pointwise_regularizer),
-            "bias_regularizer": _ser(regularizers, self.bias_regularizer),
-            "activity_regularizer": _ser(regularizers, self.activity_regularizer),
-            "depthwise_constraint": _ser(constraints, self.kernel_constraint),
-            "pointwise_constraint": _ser(constraints, self.pointwise_constraint),
-            "bias_constraint": _ser(constraints, self.bias_constraint),
-        })
+        out.update(self._weight_args_config("depthwise", "pointwise"))
         return out
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from trine import constraints, initializers, regularizers
 from trine.core.naming import layer_label
-from trine.layers.conv import _BaseConv, _ser
+from trine.layers.conv import _BaseConv
 from trine.ops import convolution as conv_maths  # convolve: the one convolution helper
 from trine.ops.convolution import normalize_tuple, transpose_output_length, transpose_padding
 
@@ -76,15 +75,7 @@ class _ConvTranspose(_BaseConv):
                     "output_padding": self.output_padding, "data_format": self.data_format,
                     "dilation_rate": self.dilation_rate})
         out.update(self._tail_config())
-        out.update({
-            "kernel_initializer": _ser(initializers, self.kernel_initializer),
-            "bias_initializer": _ser(initializers, self.bias_initializer),
-            "kernel_regularizer": _ser(regularizers, self.kernel_regularizer),
-            "bias_regularizer": _ser(regularizers, self.bias_regularizer),
-            "activity_regularizer": _ser(regularizers, self.activity_regularizer),
-            "kernel_constraint": _ser(constraints, self.kernel_constraint),
-            "bias_constraint": _ser(constraints, self.bias_constraint),
-        })
+        out.update(self._weight_args_config("kernel"))
         return out
 
 
