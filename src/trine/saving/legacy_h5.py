@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from trine.saving.errors import SavingError, UnsafeFileError
+from trine.saving.errors import SavingError, UnsafeFileError, report_unloaded_layers
 from trine.saving.safe_h5 import SafeH5Reader, ShapeMismatch
 from trine.core.tracking import own_variables
 
@@ -140,14 +140,10 @@ def load_legacy_h5_weights(model, filepath, skip_mismatch: bool = False) -> None
                 problems.append(f"{where}: {e}")
                 continue
             pending.extend(zip(own, arrays))
-        if problems:
-            msg = (f"{len(problems)} layer(s) could not be loaded from {reader.label}:\n  - "
-                   + "\n  - ".join(problems))
-            if not skip_mismatch:
-                raise SavingError(msg + "\nNothing was loaded. Check that the model was built "
-                                  "with the architecture the file was saved from.")
-            import warnings
-            warnings.warn(msg + "\nThese layers were skipped.", stacklevel=2)
+        report_unloaded_layers(
+            problems, reader.label, skip_mismatch,
+            fix="Check that the model was built with the architecture the file was saved from.",
+            skipped="These layers were skipped.", stacklevel=2)
         for var, arr in pending:
             var.assign(arr.astype(np.dtype(var.dtype)) if arr.dtype != np.dtype(var.dtype)
                        else arr)

@@ -41,7 +41,7 @@ from trine._util.keras_names import keras_snake_case
 from trine.core.tracking import machinery_attrs, overrides, own_variables
 from trine.graph.topology import keras_layer_order
 from trine.registry.serialize import builtin_kind
-from trine.saving.errors import SavingError
+from trine.saving.errors import SavingError, report_unloaded_layers
 from trine.saving.safe_h5 import SafeH5Reader, ShapeMismatch
 from trine.saving.zip_reading import _as_saving_error, read_archive_member
 
@@ -420,15 +420,11 @@ def read_weights(model, reader: SafeH5Reader, skip_mismatch: bool = False,
             problems.append(f"{where}: {e}")
             continue
         pending.extend(zip(own, arrays))
-    if problems:
-        msg = (f"{len(problems)} layer(s) could not be loaded from {label}:\n  - "
-               + "\n  - ".join(problems))
-        if not skip_mismatch:
-            raise SavingError(msg + "\nNothing was loaded. Check that the file was saved from "
-                              "the same architecture, or pass skip_mismatch=True to load the "
-                              "layers that match.")
-        warnings.warn(msg + "\nThose layers keep their current weights (skip_mismatch=True).",
-                      stacklevel=3)
+    report_unloaded_layers(
+        problems, label, skip_mismatch,
+        fix="Check that the file was saved from the same architecture, or pass "
+            "skip_mismatch=True to load the layers that match.",
+        skipped="Those layers keep their current weights (skip_mismatch=True).", stacklevel=3)
     opt_plan = _read_optimizer(model, reader) if load_optimizer else None
     import jax.numpy as jnp
     for v, a in pending:
