@@ -500,3 +500,40 @@ def _stateless_call_losses(K):
 
 def test_stateless_call_return_losses_as_in_the_guide():
     assert _stateless_call_losses(trine) == _stateless_call_losses(keras)
+
+
+def _validation_hook_order(K):
+    class Record(K.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.events = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.events.append(("epoch_begin", epoch))
+
+        def on_test_begin(self, logs=None):
+            self.events.append(("test_begin",))
+
+        def on_test_batch_end(self, batch, logs=None):
+            self.events.append(("test_batch_end", batch))
+
+        def on_test_end(self, logs=None):
+            self.events.append(("test_end", sorted(logs)))
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.events.append(("epoch_end", epoch, sorted(logs)))
+
+    x = np.random.default_rng(0).normal(size=(12, 3)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(12, 1)).astype("float32")
+    model = K.Sequential([K.Input((3,)), K.layers.Dense(1)])
+    model.compile("sgd", "mse", metrics=["mae"])
+    rec = Record()
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, validation_data=(x[:8], y[:8]),
+              callbacks=[rec])
+    return rec.events
+
+
+def test_fit_validation_fires_the_test_hooks_as_in_keras():
+    # Keras runs fit's validation as evaluate(callbacks=<the fit's>): TensorBoard and user
+    # callbacks see on_test_begin / on_test_batch_end / on_test_end each validated epoch.
+    assert _validation_hook_order(trine) == _validation_hook_order(keras)

@@ -191,3 +191,17 @@ def test_write_graph_traces_a_subclassed_model(tmp_path):
     ops = {n.name: (n.op, list(n.input)) for n in g.node}
     assert [op for op, _ in ops.values()].count("Dense") == 2
     assert ops[m.b.name][1] == [m.a.name]
+
+
+def test_fit_validation_writes_evaluation_vs_iterations(tmp_path):
+    # Keras's fit runs its validation through evaluate with the fit's callbacks: TensorBoard
+    # writes evaluation_<name>_vs_iterations at the step count of each validated epoch.
+    x, y = _data()
+    m = _model()
+    history = m.fit(x, y, batch_size=16, epochs=2, verbose=0, validation_data=(x, y),
+                    callbacks=[trine.callbacks.TensorBoard(tmp_path)])
+    s = _scalars(tmp_path)
+    found = sorted((st, v) for (d, tag, st), v in s.items()
+                   if d == "validation" and tag == "evaluation_loss_vs_iterations")
+    assert [st for st, _ in found] == [4, 8]  # 64 samples at batch 16: 4 steps an epoch
+    assert [v for _, v in found] == pytest.approx(history.history["val_loss"])

@@ -7,7 +7,7 @@ runs read trine runs unchanged:
                          epoch_steps_per_second, batch_<name> (update_freq), weight histograms
                          "<weight path>/histogram", the model graph, profiles (plugins/profile)
     log_dir/validation/  epoch_loss, epoch_<metric> (from the val_* logs),
-                         evaluation_<name>_vs_iterations (evaluate with this callback)
+                         evaluation_<name>_vs_iterations (each validation in fit, and evaluate)
 
 tensorboardX is the lighter writer (pure Python + protobuf); install it with
 `pip install trine[tensorboard]`. Under fused steps the batch summaries come from the per-step

@@ -297,7 +297,8 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
                 logs = dict(epoch_logs)
                 if (val is not None and not self.stop_training
                         and (epoch + 1) % validation_freq == 0):
-                    vlogs = self._evaluate_source(val, callbacks=None, verbose=0)
+                    # the fit's callbacks see the validation's test hooks, as in Keras
+                    vlogs = self._evaluate_source(val, callbacks=cbs, verbose=0)
                     logs.update({f"val_{k}": v for k, v in vlogs.items()})
                 cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
@@ -355,8 +356,9 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
     def _evaluate_source(self, data, callbacks=None, verbose=0):
         if self._compile_built is False:
             self._prepare_compiled(data)
-        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
-                           epochs=1, steps=data.steps)
+        cbs = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
+            callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
+            steps=data.steps)
         cbs.on_test_begin()
         carry = self._param_values() + (self._reset_metric_values(),)
         last = {}
