@@ -14,6 +14,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from trine._util.pattern_keys import key_for_path
+
 
 def list_devices(device_type: str | None = None) -> list[str]:
     """The devices available for distributed computation, as strings like "gpu:0".
@@ -250,14 +252,10 @@ class LayoutMap(collections.abc.MutableMapping):
 
     def __getitem__(self, key: str):
         """The layout for path `key`, or None when no key matches."""
-        if key in self._layouts:
-            return self._layouts[key]
-        hits = [k for k in self._layouts if re.fullmatch(k, key)]
-        if len(hits) > 1:
-            raise ValueError(
-                f"Path '{key}' matches several LayoutMap keys {hits}; make the regular "
-                "expressions specific enough that each path matches at most one.")
-        return self._layouts[hits[0]] if hits else None
+        found = key_for_path(self._layouts, key, lambda hits: ValueError(
+            f"Path '{key}' matches several LayoutMap keys {hits}; make the regular "
+            "expressions specific enough that each path matches at most one."))
+        return None if found is None else self._layouts[found]
 
     def __setitem__(self, key: str, layout):
         if key in self._layouts:

@@ -13,12 +13,12 @@ Example:
 """
 from __future__ import annotations
 
-import re
 from collections.abc import MutableMapping
 from typing import Callable, Optional, Union
 
 import jax
 
+from trine._util.pattern_keys import key_for_path
 from trine.optimizers.base import Optimizer, deserialize, register_builtin, serialize
 from trine.optimizers.rules import _path_str
 
@@ -73,14 +73,10 @@ class OptimizerMap(MutableMapping):
         return self._default_optimizer
 
     def __getitem__(self, key: str) -> Optimizer:
-        if key in self._optimizer_map:
-            return self._optimizer_map[key]
-        matches = [k for k in self._optimizer_map if re.fullmatch(k, key)]
-        if len(matches) > 1:
-            raise ValueError(
-                f"OptimizerMap: variable {key!r} matches several patterns {matches}; make the "
-                "patterns disjoint or add the exact path as a key.")
-        return self._optimizer_map[matches[0]] if matches else self._default_optimizer
+        found = key_for_path(self._optimizer_map, key, lambda matches: ValueError(
+            f"OptimizerMap: variable {key!r} matches several patterns {matches}; make the "
+            "patterns disjoint or add the exact path as a key."))
+        return self._default_optimizer if found is None else self._optimizer_map[found]
 
     def __setitem__(self, key: str, optimizer: Optimizer) -> None:
         if not isinstance(key, str):
