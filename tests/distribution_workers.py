@@ -6,6 +6,8 @@
         shardings to OUT.json.
     python tests/distribution_workers.py process PID PORT NPROC OUTDIR
         one process of a multi-process DataParallel run over localhost.
+    python tests/distribution_workers.py process_local PID PORT NPROC OUTDIR
+        the same with auto_shard_dataset=False: each process feeds only its own rows.
 
 Not a test module itself (no test_ prefix); the test asserts on what these write.
 """
@@ -233,10 +235,67 @@ def process_main(pid, port, nproc, outdir):
     jax.distributed.shutdown()
 
 
+LOCAL_ROWS, LOCAL_BATCH = 128, 32  # per process: 4 batches an epoch, no short batch
+
+
+def local_shard(pid):
+    """Process `pid`'s own rows for the auto_shard_dataset=False run."""
+    x, y = data(2 * LOCAL_ROWS, seed=3)
+    return x[pid * LOCAL_ROWS:(pid + 1) * LOCAL_ROWS], y[pid * LOCAL_ROWS:(pid + 1) * LOCAL_ROWS]
+
+
+def joined_batches(nproc=2):
+    """The global batches a process-local run trains on: batch i joins every process's
+    batch i in process order (what a one-process reference fits with shuffle=False)."""
+    shards = [local_shard(p) for p in range(nproc)]
+    xs, ys = [], []
+    for i in range(0, LOCAL_ROWS, LOCAL_BATCH):
+        for x, y in shards:
+            xs.append(x[i:i + LOCAL_BATCH])
+            ys.append(y[i:i + LOCAL_BATCH])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def process_local_main(pid, port, nproc, outdir):
+    """auto_shard_dataset=False: each process feeds only its shard, as arrays and as a
+    PyDataset; writes the weights each way and the predictions of its own rows."""
+    import trine
+    from trine import distribution as dist
+
+    dist.initialize(f"localhost:{port}", num_processes=nproc, process_id=pid)
+    import jax
+    x, y = local_shard(pid)
+
+    class Shard(trine.utils.PyDataset):
+        def __len__(self):
+            return LOCAL_ROWS // LOCAL_BATCH
+
+        def __getitem__(self, i):
+            return x[i * LOCAL_BATCH:(i + 1) * LOCAL_BATCH], y[i * LOCAL_BATCH:(i + 1) * LOCAL_BATCH]
+
+    results = {}
+    for name, source in (("arrays", (x, y)), ("pydataset", (Shard(),))):
+        model = mlp(trine)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        with dist.DataParallel(auto_shard_dataset=False).scope():
+            kw = {"batch_size": LOCAL_BATCH} if name == "arrays" else {}
+            hist = model.fit(*source, epochs=2, shuffle=False, verbose=0, **kw)
+            pred = model.predict(x, batch_size=LOCAL_BATCH, verbose=0)
+        results[name] = [np.asarray(w) for w in model.get_weights()]
+        results[name + "_loss"] = np.asarray(hist.history["loss"])
+        results[name + "_pred"] = pred
+    np.savez(os.path.join(outdir, f"local{pid}.npz"),
+             **{f"{k}_{i}": w for k in ("arrays", "pydataset") for i, w in enumerate(results[k])},
+             **{k: v for k, v in results.items() if k.endswith(("_loss", "_pred"))})
+    jax.distributed.shutdown()
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "devices":
         devices_main(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "process":
         process_main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    elif sys.argv[1] == "process_local":
+        process_local_main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     else:
         raise SystemExit(f"unknown mode {sys.argv[1]!r}")

@@ -251,21 +251,7 @@ def test_two_processes_train_data_parallel(tmp_path):
         import distribution_workers as w
     finally:
         sys.path.remove(HERE)
-    port = _free_port()
-    procs = [subprocess.Popen([sys.executable, WORKERS, "process", str(pid), str(port), "2",
-                               str(tmp_path)], env=_env(2), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for pid in range(2)]
-    logs = []
-    try:
-        for p in procs:
-            logs.append(p.communicate(timeout=TIMEOUT_S)[0])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for p, log in zip(procs, logs):
-        assert p.returncode == 0, log[-6000:]
+    _run_processes("process", tmp_path)
 
     infos = [json.loads((tmp_path / f"process{i}.json").read_text()) for i in range(2)]
     assert [i["process_count"] for i in infos] == [2, 2]
@@ -291,3 +277,53 @@ def test_two_processes_train_data_parallel(tmp_path):
     restored.load_weights(str(tmp_path / "mp.weights.h5"))
     for a, b in zip(restored.get_weights(), w0):
         np.testing.assert_array_equal(a, b)
+
+
+def _run_processes(mode, tmp_path):
+    port = _free_port()
+    procs = [subprocess.Popen([sys.executable, WORKERS, mode, str(pid), str(port), "2",
+                               str(tmp_path)], env=_env(2), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for pid in range(2)]
+    logs = []
+    try:
+        for p in procs:
+            logs.append(p.communicate(timeout=TIMEOUT_S)[0])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log[-6000:]
+
+
+def test_two_processes_each_feed_their_own_shard(tmp_path):
+    """auto_shard_dataset=False, Keras's mode for sources it cannot shard: each process passes
+    only its rows (arrays, and a PyDataset), every global batch joins the two processes'
+    batches, and both processes end equal to a one-process fit on those joined batches;
+    predict gives each process the predictions of its own rows."""
+    sys.path.insert(0, HERE)
+    try:
+        import distribution_workers as w
+    finally:
+        sys.path.remove(HERE)
+    _run_processes("process_local", tmp_path)
+    runs = [np.load(tmp_path / f"local{i}.npz") for i in range(2)]
+
+    xg, yg = w.joined_batches()
+    ref = w.mlp(trine)
+    ref.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    hist = ref.fit(xg, yg, batch_size=2 * w.LOCAL_BATCH, epochs=2, shuffle=False, verbose=0)
+    n = len(ref.get_weights())
+    for source in ("arrays", "pydataset"):
+        for i, a in enumerate(ref.get_weights()):
+            np.testing.assert_array_equal(runs[0][f"{source}_{i}"], runs[1][f"{source}_{i}"])
+            np.testing.assert_allclose(runs[0][f"{source}_{i}"], a, atol=PARAM_ATOL)
+        np.testing.assert_allclose(runs[0][f"{source}_loss"], hist.history["loss"],
+                                   atol=LOSS_ATOL)
+        for pid in range(2):
+            x, _ = w.local_shard(pid)
+            assert runs[pid][f"{source}_pred"].shape == (w.LOCAL_ROWS, 10)
+            np.testing.assert_allclose(runs[pid][f"{source}_pred"], ref.predict(x, verbose=0),
+                                       atol=LOSS_ATOL)
+    assert n == 6

@@ -221,6 +221,44 @@ def wrap_run(model, run, kind):
     return distributed_run
 
 
+def process_local_data() -> bool:
+    """Whether each process passes only its own part of every batch (a multi-process run
+    whose distribution has `auto_shard_dataset=False`, as in Keras): the global batch is the
+    processes' batches joined in process order."""
+    d = distribution()
+    return d is not None and multi_process() and not d.auto_shard_dataset
+
+
+def _place_local_chunk(d, a):
+    """A stacked chunk `(steps, local_batch, ...)` of this process's rows as the global
+    chunk `(steps, local_batch * processes, ...)`, split over the batch axis."""
+    local = np.asarray(a)
+    global_shape = (local.shape[0], local.shape[1] * jax.process_count()) + local.shape[2:]
+    n = d._batch_shards
+    if global_shape[1] % n:
+        raise ValueError(
+            f"With auto_shard_dataset=False each process passes its part of every batch: "
+            f"this batch joins {jax.process_count()} parts of {local.shape[1]} rows into "
+            f"{global_shape[1]}, which cannot be split over the {n} devices of the "
+            f"'{d.batch_dim_name}' axis. Give every process batches whose total is a "
+            f"multiple of {n} (drop or pad the last, shorter batch).")
+    sharding = batch_sharding(d, global_shape, axis=1)
+    return jax.make_array_from_process_local_data(sharding, local, global_shape)
+
+
+def _local_rows(x):
+    """This process's rows of a global chunk of predictions (batch axis 1)."""
+    if not isinstance(x, jax.Array) or x.is_fully_addressable:
+        return x
+    shards = sorted(x.addressable_shards, key=lambda s: s.index[1].start or 0)
+    starts, parts = set(), []
+    for s in shards:  # a shard held by several local devices counts once
+        if (s.index[1].start or 0) not in starts:
+            starts.add(s.index[1].start or 0)
+            parts.append(np.asarray(s.data))
+    return np.concatenate(parts, axis=1)
+
+
 def wrap_runner(model, fn, kind, source):
     """The compiled runner with its arguments placed on the mesh (and, in a multi-process
     run, its outputs readable on every host)."""
@@ -228,17 +266,22 @@ def wrap_runner(model, fn, kind, source):
     if d is None:
         return fn
     rep = d._replicated()
+    local = process_local_data()
 
     def distributed_runner(carry, data, *rest):
         carry = _place_tree(carry, carry_shardings(model, d, kind, carry))
         if source == "gather":
             data = jax.tree_util.tree_map(lambda a: place(a, rep), data)
             rest = (place(rest[0], rep),) + tuple(rest[1:])
+        elif local:
+            data = jax.tree_util.tree_map(lambda a: _place_local_chunk(d, a), data)
         else:
             data = jax.tree_util.tree_map(
                 lambda a: place(a, batch_sharding(d, np.shape(a), axis=1)), data)
         carry, out = fn(carry, data, *rest)
-        if multi_process():
+        if local and kind == "predict":  # each process gets the predictions of its rows
+            out = jax.tree_util.tree_map(_local_rows, out)
+        elif multi_process():
             out = jax.tree_util.tree_map(to_host, out)
         return carry, out
 
@@ -251,6 +294,8 @@ def check_batch_size(model, data, kind) -> None:
     if d is None:
         return
     n, bs = d._batch_shards, int(data.batch_size)
+    if process_local_data():  # the global batch joins every process's batch
+        bs *= jax.process_count()
     if getattr(data, "full_steps", 1) and bs % n:
         lo, hi = (bs // n) * n, -(-bs // n) * n
         fix = f"{hi}" if lo == 0 else f"{lo} or {hi}"

@@ -29,9 +29,12 @@ class Distribution:
     Args:
         device_mesh: the `DeviceMesh`.
         batch_dim_name: the mesh axis that splits the batch dimension of the data.
-        auto_shard_dataset: in a multi-process run, every process passes the same global
-            arrays and each process feeds its devices only their rows (True, the only mode
-            supported for arrays).
+        auto_shard_dataset: in a multi-process run, True: every process passes the same
+            global data (arrays, PyDataset, grain, any iterable) and feeds its devices only
+            their rows. False (Keras's mode for sources it cannot shard): every process
+            passes its own shard, e.g. a PyDataset reading rows `jax.process_index()::n` or
+            a grain pipeline with `ShardByJaxProcess`, and each global batch joins the
+            processes' batches in process order; `predict` returns each process its rows.
     """
 
     def __init__(self, device_mesh: DeviceMesh, batch_dim_name: str | None = None,

@@ -160,7 +160,8 @@ class ChunkLoop:
             self._new_eval_pass()
         if data.kind == "arrays":
             _distribution.check_batch_size(self, data, kind)
-            source = self._resident_chunks if data.on_device else self._streamed_chunks
+            resident = data.on_device and not _distribution.process_local_data()
+            source = self._resident_chunks if resident else self._streamed_chunks
             chunks = source(kind, carry, data, perm, guard)
         else:
             chunks = self._iterable_chunks(kind, carry, data, guard)
