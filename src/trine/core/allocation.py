@@ -125,6 +125,14 @@ def _refuse(budget, what, nbytes, extra=""):
         "raise it with trine.saving.set_max_load_bytes(n) or $TRINE_MAX_LOAD_BYTES.")
 
 
+def _checked_nbytes(budget, shape, dtype, what: str) -> int:
+    """The bytes of `shape` x `dtype`, refusing a negative dimension (a corrupt file)."""
+    if any(d is not None and int(d) < 0 for d in shape):
+        raise AllocationRefused(f"Refused to load {budget.label}: {what} has a negative "
+                                f"dimension in shape {tuple(shape)}.")
+    return _nbytes(shape, dtype)
+
+
 def charge(shape, dtype, what: str) -> None:
     """Count an allocation of `shape` x `dtype` against the active budget (no-op without one).
 
@@ -134,10 +142,7 @@ def charge(shape, dtype, what: str) -> None:
     budget = _BUDGET.get()
     if budget is None:
         return
-    if any(d is not None and int(d) < 0 for d in shape):
-        raise AllocationRefused(f"Refused to load {budget.label}: {what} has a negative "
-                                f"dimension in shape {tuple(shape)}.")
-    nbytes = _nbytes(shape, dtype)
+    nbytes = _checked_nbytes(budget, shape, dtype, what)
     if budget.used + nbytes > budget.limit:
         _refuse(budget, what, nbytes, f" (shape {tuple(shape)}, {budget.used:,} already used)")
     budget.used += nbytes
@@ -148,10 +153,7 @@ def check_shape(shape, dtype, what: str) -> None:
     budget = _BUDGET.get()
     if budget is None:
         return
-    if any(d is not None and int(d) < 0 for d in shape):
-        raise AllocationRefused(f"Refused to load {budget.label}: {what} has a negative "
-                                f"dimension in shape {tuple(shape)}.")
-    nbytes = _nbytes(shape, dtype)
+    nbytes = _checked_nbytes(budget, shape, dtype, what)
     if nbytes > budget.limit:
         _refuse(budget, what, nbytes, f" for one sample (shape {tuple(shape)})")
 
