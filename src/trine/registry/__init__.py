@@ -77,30 +77,23 @@ def resolve_function(kind: str, name: str):
 _cache: dict = {}
 
 
+def _resolved_once(names: dict, resolve, kind: str) -> dict:
+    """`{name: object}` of the names of `kind` in `names` that `resolve` finds, cached."""
+    key = (resolve.__name__, kind)
+    if key not in _cache:
+        found = {name: resolve(kind, name) for name in names.get(kind, ())}
+        _cache[key] = {name: obj for name, obj in found.items() if obj is not None}
+    return _cache[key]
+
+
 def allowed_classes(kind: str) -> dict:
     """`{name: class}` of every allow-listed class of `kind` (resolvable now)."""
-    if ("c", kind) in _cache:
-        return _cache[("c", kind)]
-    out = {}
-    for name in CLASSES.get(kind, ()):
-        obj = resolve_class(kind, name)
-        if obj is not None:
-            out[name] = obj
-    _cache[("c", kind)] = out
-    return out
+    return _resolved_once(CLASSES, resolve_class, kind)
 
 
 def allowed_functions(kind: str) -> dict:
     """`{name: function}` of every allow-listed function of `kind`."""
-    if ("f", kind) in _cache:
-        return _cache[("f", kind)]
-    out = {}
-    for name in FUNCTIONS.get(kind, ()):
-        obj = resolve_function(kind, name)
-        if obj is not None:
-            out[name] = obj
-    _cache[("f", kind)] = out
-    return out
+    return _resolved_once(FUNCTIONS, resolve_function, kind)
 
 
 def resolve_lambda_function(module: str, name: str):
