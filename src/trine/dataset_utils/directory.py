@@ -15,7 +15,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from trine.training.pydataset import PyDataset
+from trine.dataset_utils.batched_items import BatchedItems
 
 __all__ = ["FileDataset", "audio_dataset_from_directory", "image_dataset_from_directory",
            "text_dataset_from_directory"]
@@ -136,7 +136,7 @@ def _encode_labels(labels, label_mode, num_classes, what):
                      f"received {label_mode!r}.")
 
 
-class FileDataset(PyDataset):
+class FileDataset(BatchedItems):
     """Files decoded on demand into batches (`(x, label)` or `x`), a PyDataset fit consumes.
 
     Attributes:
@@ -151,20 +151,16 @@ class FileDataset(PyDataset):
         self.batch_size, self.class_names = batch_size, class_names
         self._collate = collate or (lambda items: np.stack(items))
 
-    def __len__(self) -> int:
-        if self.batch_size is None:
-            return len(self.file_paths)
-        return -(-len(self.file_paths) // self.batch_size)
+    def _items(self):
+        return self.file_paths
 
-    def __getitem__(self, index: int):
-        if not 0 <= index < len(self):
-            raise IndexError(f"FileDataset index {index} out of range [0, {len(self)}).")
-        if self.batch_size is None:
-            x = self._load(self.file_paths[index])
-            return x if self.labels is None else (x, self.labels[index])
-        sl = slice(index * self.batch_size, (index + 1) * self.batch_size)
-        x = self._collate([self._load(p) for p in self.file_paths[sl]])
-        return (x,) if self.labels is None else (x, self.labels[sl])
+    def _one(self, index: int):
+        x = self._load(self.file_paths[index])
+        return x if self.labels is None else (x, self.labels[index])
+
+    def _batch(self, positions: slice):
+        x = self._collate([self._load(p) for p in self.file_paths[positions]])
+        return (x,) if self.labels is None else (x, self.labels[positions])
 
 
 def _build(what, directory, labels, label_mode, class_names, formats, batch_size, shuffle,

@@ -6,12 +6,12 @@ from typing import Optional, Union
 
 import numpy as np
 
-from trine.training.pydataset import PyDataset
+from trine.dataset_utils.batched_items import BatchedItems
 
 __all__ = ["WindowDataset", "split_dataset", "timeseries_dataset_from_array"]
 
 
-class WindowDataset(PyDataset):
+class WindowDataset(BatchedItems):
     """Windows of a series gathered per batch: `(windows, targets)` or `windows`.
 
     Windows are gathered on demand (`data[starts + offsets]`), so a long series is not
@@ -23,19 +23,16 @@ class WindowDataset(PyDataset):
         self.data, self.targets = data, targets
         self.starts, self.offsets, self.batch_size = starts, offsets, batch_size
 
-    def __len__(self) -> int:
-        if self.batch_size is None:
-            return len(self.starts)
-        return -(-len(self.starts) // self.batch_size)
+    def _items(self):
+        return self.starts
 
-    def __getitem__(self, index: int):
-        if not 0 <= index < len(self):
-            raise IndexError(f"WindowDataset index {index} out of range [0, {len(self)}).")
-        if self.batch_size is None:
-            pos = self.starts[index]
-            x = self.data[pos + self.offsets]
-            return x if self.targets is None else (x, self.targets[pos])
-        pos = self.starts[index * self.batch_size:(index + 1) * self.batch_size]
+    def _one(self, index: int):
+        pos = self.starts[index]
+        x = self.data[pos + self.offsets]
+        return x if self.targets is None else (x, self.targets[pos])
+
+    def _batch(self, positions: slice):
+        pos = self.starts[positions]
         x = self.data[pos[:, None] + self.offsets[None, :]]
         return (x,) if self.targets is None else (x, self.targets[pos])
 
