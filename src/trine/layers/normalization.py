@@ -14,6 +14,7 @@ import numpy as np
 from trine import constraints, initializers, regularizers
 from trine.core.layer import InputSpec, Layer
 from trine.core.naming import layer_label
+from trine.layers._weight_args import set_weight_args, weight_args_config
 from trine.ops.normalization import (batch_norm, group_norm, layer_norm, masked_moments,
                                      moving_average, unit_norm)
 
@@ -32,6 +33,21 @@ def _canonical_axes(layer, axis, ndim: int) -> list[int]:
                 f"(received axis={axis!r}). Use an axis in [-{ndim}, {ndim - 1}].")
         out.append(a % ndim)
     return sorted(out)
+
+
+def _known_axis_size(layer, input_shape, axis: int) -> int:
+    """The size of `input_shape` on the one normalized `axis`, which must exist and be known."""
+    ndim = len(input_shape)
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"{layer_label(layer)}: axis {axis} is out of range for inputs of shape "
+            f"{input_shape}. Use an axis in [-{ndim}, {ndim - 1}].")
+    dim = input_shape[axis]
+    if dim is None:
+        raise ValueError(
+            f"{layer_label(layer)} needs a known size on axis {axis} (its features), received "
+            f"input shape {input_shape}.")
+    return dim
 
 
 def _check_axis_arg(layer, axis):
@@ -58,12 +74,8 @@ class _ScaleOffset:
                            gamma_constraint):
         self.center = bool(center)
         self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        set_weight_args(self, "beta", beta_initializer, beta_regularizer, beta_constraint)
+        set_weight_args(self, "gamma", gamma_initializer, gamma_regularizer, gamma_constraint)
         self.gamma = self.beta = None
 
     def _add_scale_offset(self, shape, with_gamma, with_beta):
@@ -78,14 +90,7 @@ class _ScaleOffset:
                                         constraint=self.beta_constraint, name="beta")
 
     def _scale_offset_config(self):
-        return {
-            "beta_initializer": _ser(initializers, self.beta_initializer),
-            "gamma_initializer": _ser(initializers, self.gamma_initializer),
-            "beta_regularizer": _ser(regularizers, self.beta_regularizer),
-            "gamma_regularizer": _ser(regularizers, self.gamma_regularizer),
-            "beta_constraint": _ser(constraints, self.beta_constraint),
-            "gamma_constraint": _ser(constraints, self.gamma_constraint),
-        }
+        return weight_args_config(self, ("beta", "gamma"))
 
 
 # --------------------------------------------------------------------------------------
@@ -179,15 +184,7 @@ class BatchNormalization(_ScaleOffset, Layer):
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         ndim = len(input_shape)
-        if not -ndim <= self.axis < ndim:
-            raise ValueError(
-                f"{layer_label(self)}: axis {self.axis} is out of range for inputs of shape "
-                f"{input_shape}. Use an axis in [-{ndim}, {ndim - 1}].")
-        dim = input_shape[self.axis]
-        if dim is None:
-            raise ValueError(
-                f"{layer_label(self)} needs a known size on axis {self.axis}, received input shape "
-                f"{input_shape}.")
+        dim = _known_axis_size(self, input_shape, self.axis)
         shape = (int(dim),)
         self._add_scale_offset(shape, self.scale, self.center)
         self.moving_mean = self.add_weight(shape=shape, initializer=self.moving_mean_initializer,
@@ -415,15 +412,7 @@ class GroupNormalization(_ScaleOffset, Layer):
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         ndim = len(input_shape)
-        if not -ndim <= self.axis < ndim:
-            raise ValueError(
-                f"{layer_label(self)}: axis {self.axis} is out of range for inputs of shape "
-                f"{input_shape}.")
-        dim = input_shape[self.axis]
-        if dim is None:
-            raise ValueError(
-                f"{layer_label(self)} needs a known channel count on axis {self.axis}, received input "
-                f"shape {input_shape}.")
+        dim = _known_axis_size(self, input_shape, self.axis)
         groups = dim if self.groups == -1 else self.groups
         if dim < groups or dim % groups:
             raise ValueError(
