@@ -336,16 +336,25 @@ class LossFunctionWrapper(Loss):
         return f"<LossFunctionWrapper({fn}, kwargs={self._fn_kwargs})>"
 
 
-class _BuiltinLoss(LossFunctionWrapper):
-    """A built-in loss class: config is the constructor arguments, without `fn`."""
+class BuiltinWrapperConfig:
+    """The config of a built-in class around a fixed function (a loss or a metric class): its
+    constructor arguments, that is `_CONFIG_BASE`'s config plus the function arguments named
+    in `_CONFIG_KEYS`, without the function itself."""
 
+    _CONFIG_BASE: type
     _CONFIG_KEYS: tuple = ()
 
     def get_config(self):
-        config = Loss.get_config(self)
+        config = self._CONFIG_BASE.get_config(self)
         config.update({k: self._fn_kwargs[k] for k in self._CONFIG_KEYS})
         return config
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+class _BuiltinLoss(BuiltinWrapperConfig, LossFunctionWrapper):
+    """A built-in loss class: config is the constructor arguments, without `fn`."""
+
+    _CONFIG_BASE = Loss

@@ -13,7 +13,7 @@ from trine.core.context import get_mask
 from trine.core.naming import unique_name
 from trine.core.variable import StatelessScope, Variable, current_scope
 from trine.losses import BUILTIN_FUNCTIONS as LOSS_FUNCTIONS
-from trine.losses.base import (apply_mask, as_array, call_with_mask,
+from trine.losses.base import (BuiltinWrapperConfig, apply_mask, as_array, call_with_mask,
                                squeeze_or_expand_to_same_rank, wrapped_function_from_config)
 from trine.ops import divide_no_nan
 
@@ -369,19 +369,10 @@ class MeanMetricWrapper(Mean):
         return cls(fn, **config)
 
 
-class _BuiltinWrapper(MeanMetricWrapper):
+class _BuiltinWrapper(BuiltinWrapperConfig, MeanMetricWrapper):
     """A built-in MeanMetricWrapper: config is its constructor arguments."""
 
-    _CONFIG_KEYS: tuple = ()
-
-    def get_config(self):
-        config = Metric.get_config(self)
-        config.update({k: self._fn_kwargs[k] for k in self._CONFIG_KEYS})
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    _CONFIG_BASE = Metric
 
 
 
