@@ -548,12 +548,7 @@ class Layer:
                     kwargs.pop("training", None)
         else:
             kwargs.pop("training", None)
-        mask = kwargs.get("mask", None)
-        if mask is None:
-            mask = (get_mask(first) if not isinstance(first, (list, tuple))
-                    else [get_mask(e) for e in first])
-            if isinstance(mask, list) and all(m is None for m in mask):
-                mask = None
+        mask = _given_or_carried_mask(first, kwargs.get("mask", None))
         if self._call_has_mask:
             if mask is not None:
                 kwargs["mask"] = mask
@@ -599,12 +594,7 @@ class Layer:
         # Keras: the inputs' symbolic masks reach call and compute_mask, and the outputs carry
         # theirs as `_keras_mask`; the node records the call as written (masks are re-derived
         # when the graph runs).
-        mask = kwargs.get("mask", None)
-        if mask is None:
-            mask = (get_mask(first) if not isinstance(first, (list, tuple))
-                    else [get_mask(e) for e in first])
-            if isinstance(mask, list) and all(m is None for m in mask):
-                mask = None
+        mask = _given_or_carried_mask(first, kwargs.get("mask", None))
         spec_kwargs = dict(kwargs, mask=mask) if self._call_has_mask and mask is not None \
             else kwargs
         outputs = self.compute_output_spec(*args, **spec_kwargs)
@@ -612,12 +602,16 @@ class Layer:
         self._symbolic_output_mask(first, mask, outputs)
         return outputs
 
+    def _traced_compute_mask(self, inputs, mask):
+        with CallContext(training=None, rng=jax.random.key(0)):
+            return self.compute_mask(inputs, mask)
+
     def _symbolic_output_mask(self, first, mask, outputs):
         """Attach compute_mask's symbolic result to the symbolic `outputs` (Keras)."""
         if type(self).compute_mask is Layer.compute_mask and mask is None:
             return
         try:
-            out_mask = _eval_symbolic(lambda f, m: self.compute_mask(f, m), (first, mask))
+            out_mask = _eval_symbolic(self._traced_compute_mask, (first, mask))
         except (TypeError, ValueError, NotImplementedError):
             return  # a compute_mask that needs concrete values: its mask appears when run
         if out_mask is None:
@@ -639,43 +633,26 @@ class Layer:
         Unknown dimensions (None) are tried at two sizes; output dimensions that change
         between the two are unknown in the result.
         """
-        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=is_symbolic)
-        sym_pos = [i for i, l in enumerate(leaves) if isinstance(l, KerasTensor)]
+        cast = self._autocast_dtype()
 
-        def run(fill):
-            structs = [jax.ShapeDtypeStruct(tuple(fill if d is None else d for d in leaves[i].shape),
-                                            leaves[i].dtype) for i in sym_pos]
-
-            def f(*vals):
-                ls = list(leaves)
-                for i, v in zip(sym_pos, vals):
-                    ls[i] = v
-                a, k = jax.tree_util.tree_unflatten(treedef, ls)
-                cast = self._autocast_dtype()
-                if cast is not None:
-                    a, k = _cast_first_input(a, k, cast)
-                with CallContext(training=k.get("training", None), rng=jax.random.key(0),
-                                 collect_losses=True), AutocastScope(cast), scratch:
-                    return self.call(*a, **k)
-
+        def traced_call(a, k):
+            if cast is not None:
+                a, k = _cast_first_input(a, k, cast)
             # Keras: a Variable.assign in call during the symbolic build changes nothing
             scratch = StatelessScope({v: v._value for v in self.variables})
-            return jax.eval_shape(f, *structs)
+            with CallContext(training=k.get("training", None), rng=jax.random.key(0),
+                             collect_losses=True), AutocastScope(cast), scratch:
+                return self.call(*a, **k)
 
-        has_none = any(d is None for i in sym_pos for d in leaves[i].shape)
         try:
-            out1 = run(7)
-            out2 = run(11) if has_none else out1
+            return _eval_symbolic(traced_call, (args, kwargs))
         except (TypeError, ValueError) as e:
+            shapes = [leaf.shape for leaf in jax.tree_util.tree_leaves((args, kwargs),
+                                                                       is_leaf=is_symbolic)
+                      if isinstance(leaf, KerasTensor)]
             raise type(e)(
-                f"Layer '{self.name}' could not be called on inputs of shape "
-                f"{[leaves[i].shape for i in sym_pos]}: {e}") from e
-
-        def mk(a, b):
-            shape = tuple(None if x != y else x for x, y in zip(a.shape, b.shape))
-            return KerasTensor(shape, a.dtype)
-
-        return jax.tree_util.tree_map(mk, out1, out2)
+                f"Layer '{self.name}' could not be called on inputs of shape {shapes}: {e}"
+            ) from e
 
     # ---------------------------------------------------------------- config
     def get_config(self) -> dict:
@@ -758,6 +735,17 @@ def _to_arrays(x):
     return conv(x)
 
 
+def _given_or_carried_mask(first, mask):
+    """The mask a call passes, else the one its first input carries (a list for a list of
+    inputs); None when there is none."""
+    if mask is not None:
+        return mask
+    if isinstance(first, (list, tuple)):
+        mask = [get_mask(e) for e in first]
+        return None if all(m is None for m in mask) else mask
+    return get_mask(first)
+
+
 def _eval_symbolic(fn, tree):
     """`fn(*tree)` on symbolic tensors, as KerasTensors: run with `jax.eval_shape` at two sizes
     for unknown dimensions (those that differ come back None). Non-array results give None."""
@@ -772,8 +760,7 @@ def _eval_symbolic(fn, tree):
             ls = list(leaves)
             for i, v in zip(sym_pos, vals):
                 ls[i] = v
-            with CallContext(training=None, rng=jax.random.key(0)):
-                return fn(*jax.tree_util.tree_unflatten(treedef, ls))
+            return fn(*jax.tree_util.tree_unflatten(treedef, ls))
 
         return jax.eval_shape(f, *structs)
 
