@@ -21,6 +21,10 @@ class QueryValueKeyCall:
         if key_shape is not value_shape:
             self._build_shapes["key_shape"] = key_shape
 
+    def compute_mask(self, inputs, previous_mask=None):
+        # the output has the query's steps, so it keeps the query's mask
+        return previous_mask
+
     def get_build_config(self):
         """Keras's build config: `{"shapes_dict": {"query_shape": ..., "value_shape": ...}}`."""
         if not self.built:

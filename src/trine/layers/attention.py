@@ -21,16 +21,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine import constraints, initializers, regularizers
+from trine import regularizers
 from trine.core.context import get_mask
 from trine.core.layer import Layer
+from trine.layers._attention_dropout import checked_dropout_rate, drop_attention_weights
 from trine.layers._query_value_call import QueryValueKeyCall
+from trine.layers._weight_args import set_weight_args, weight_args_config
 
 __all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
-
-
-def _ser(mod, obj):
-    return mod.serialize(obj) if obj is not None else None
 
 
 def _large_negative(dtype):
@@ -158,10 +156,6 @@ class MultiHeadAttention(QueryValueKeyCall, Layer):
             raise ValueError(
                 f"MultiHeadAttention layer '{self.name}' expected value_dim to be a positive "
                 f"integer or None, received value_dim={value_dim!r}.")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(
-                f"MultiHeadAttention layer '{self.name}' expected dropout in [0, 1), received "
-                f"dropout={dropout!r}.")
         if use_gate:
             raise NotImplementedError(
                 f"MultiHeadAttention layer '{self.name}': use_gate=True is not supported yet.")
@@ -172,7 +166,7 @@ class MultiHeadAttention(QueryValueKeyCall, Layer):
         self._num_heads = int(num_heads)
         self._key_dim = int(key_dim)
         self._value_dim = int(value_dim) if value_dim else self._key_dim
-        self._dropout = float(dropout)
+        self._dropout = checked_dropout_rate(self, dropout)
         self._use_bias = bool(use_bias)
         if output_shape:
             if isinstance(output_shape, (int, np.integer)):
@@ -195,12 +189,11 @@ class MultiHeadAttention(QueryValueKeyCall, Layer):
                     f"int, a list or a tuple, received attention_axes={attention_axes!r}.")
             attention_axes = tuple(int(a) for a in attention_axes)
         self._attention_axes = attention_axes
-        self._kernel_initializer = initializers.get(kernel_initializer)
-        self._bias_initializer = initializers.get(bias_initializer)
-        self._kernel_regularizer = regularizers.get(kernel_regularizer)
-        self._bias_regularizer = regularizers.get(bias_regularizer)
-        self._kernel_constraint = constraints.get(kernel_constraint)
-        self._bias_constraint = constraints.get(bias_constraint)
+        # Keras keeps these private on MultiHeadAttention
+        set_weight_args(self, "kernel", kernel_initializer, kernel_regularizer,
+                        kernel_constraint, attribute_prefix="_")
+        set_weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint,
+                        attribute_prefix="_")
         # as in Keras, the activity penalty applies to each projection's output
         self._activity_regularizer = regularizers.get(activity_regularizer)
         self.seed = seed
@@ -333,13 +326,7 @@ class MultiHeadAttention(QueryValueKeyCall, Layer):
         if attention_mask is not None:
             # rows with every position masked get zero weights, not a uniform average
             probs = jnp.where(m, probs, jnp.zeros((), probs.dtype))
-        dropped = probs
-        if training and self._dropout > 0.0:
-            key_ = self.rng_key()
-            if self.seed is not None:
-                key_ = jax.random.fold_in(key_, int(self.seed))
-            keep = jax.random.bernoulli(key_, 1.0 - self._dropout, probs.shape)
-            dropped = jnp.where(keep, probs / (1.0 - self._dropout), jnp.zeros((), probs.dtype))
+        dropped = drop_attention_weights(self, probs, self._dropout, training)
         out = jnp.einsum(self._combine_eq, dropped, value)
         return out, probs
 
@@ -369,9 +356,6 @@ class MultiHeadAttention(QueryValueKeyCall, Layer):
             return out, scores
         return out
 
-    def compute_mask(self, inputs, previous_mask=None):
-        return previous_mask
-
     def get_config(self):
         cfg = super().get_config()
         cfg.update({
@@ -384,13 +368,8 @@ class MultiHeadAttention(QueryValueKeyCall, Layer):
             "output_shape": self._output_shape,
             "attention_axes": self._attention_axes,
             "sliding_window": None,
-            "kernel_initializer": _ser(initializers, self._kernel_initializer),
-            "bias_initializer": _ser(initializers, self._bias_initializer),
-            "kernel_regularizer": _ser(regularizers, self._kernel_regularizer),
-            "bias_regularizer": _ser(regularizers, self._bias_regularizer),
-            "activity_regularizer": _ser(regularizers, self._activity_regularizer),
-            "kernel_constraint": _ser(constraints, self._kernel_constraint),
-            "bias_constraint": _ser(constraints, self._bias_constraint),
+            **weight_args_config(self, ("kernel", "bias"), activity_regularizer=True,
+                                 attribute_prefix="_"),
             "seed": self.seed,
         })
         return cfg
@@ -437,13 +416,9 @@ class Attention(Layer):
             raise ValueError(
                 f"{type(self).__name__} layer '{self.name}' expected score_mode 'dot' or "
                 f"'concat', received score_mode={score_mode!r}.")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(
-                f"{type(self).__name__} layer '{self.name}' expected dropout in [0, 1), "
-                f"received dropout={dropout!r}.")
         self.use_scale = bool(use_scale)
         self.score_mode = score_mode
-        self.dropout = float(dropout)
+        self.dropout = checked_dropout_rate(self, dropout)
         self.seed = seed
         self.supports_masking = True
 
@@ -493,13 +468,7 @@ class Attention(Layer):
             big = 65504.0 if scores.dtype == jnp.float16 else 1.0e9
             scores = jnp.where(padding, scores - big, scores)
         weights = jax.nn.softmax(scores, axis=-1)
-        if training and self.dropout > 0:
-            key = self.rng_key()
-            if self.seed is not None:
-                key = jax.random.fold_in(key, int(self.seed))
-            keep = jax.random.bernoulli(key, 1.0 - self.dropout, weights.shape)
-            weights = jnp.where(keep, weights / (1.0 - self.dropout),
-                                jnp.zeros((), weights.dtype))
+        weights = drop_attention_weights(self, weights, self.dropout, training)
         return jnp.matmul(weights, value), weights
 
     def call(self, inputs, mask=None, training=False, return_attention_scores=False,

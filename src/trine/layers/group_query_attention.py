@@ -13,17 +13,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine import constraints, initializers, regularizers
 from trine.core.context import get_mask
 from trine.core.layer import Layer
+from trine.layers._attention_dropout import checked_dropout_rate, drop_attention_weights
 from trine.layers._query_value_call import QueryValueKeyCall
+from trine.layers._weight_args import set_weight_args, weight_args_config
 from trine.layers.einsum_dense import EinsumDense
 
 __all__ = ["GroupQueryAttention"]
-
-
-def _ser(mod, obj):
-    return mod.serialize(obj) if obj is not None else None
 
 
 def _positive_int(layer, arg, v):
@@ -88,11 +85,8 @@ class GroupQueryAttention(QueryValueKeyCall, Layer):
                 f"{num_query_heads} must be divisible by num_key_value_heads="
                 f"{num_key_value_heads}.")
         self.num_repeats = self.num_query_heads // self.num_key_value_heads
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(
-                f"GroupQueryAttention layer '{self.name}' expected dropout in [0, 1), "
-                f"received dropout={dropout!r}.")
-        self.dropout = dropout
+        checked_dropout_rate(self, dropout)
+        self.dropout = dropout  # as given: the config echoes it
         self.use_bias = bool(use_bias)
         self.use_gate = bool(use_gate)
         if sliding_window is not None and (isinstance(sliding_window, bool) or not isinstance(
@@ -102,12 +96,8 @@ class GroupQueryAttention(QueryValueKeyCall, Layer):
                 f"or a positive integer, received sliding_window={sliding_window!r}.")
         self.sliding_window = sliding_window
         self._flash_attention = flash_attention
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_args(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        set_weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.seed = seed
         self._inverse_sqrt_head_dim = 1.0 / math.sqrt(float(self.head_dim))
 
@@ -207,13 +197,7 @@ class GroupQueryAttention(QueryValueKeyCall, Layer):
         probs = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(scores.dtype)
         if mask is not None:
             probs = jnp.where(m, probs, jnp.zeros((), probs.dtype))  # fully masked rows -> 0
-        dropped = probs
-        if training and self.dropout > 0.0:
-            rkey = self.rng_key()
-            if self.seed is not None:
-                rkey = jax.random.fold_in(rkey, int(self.seed))
-            keep = jax.random.bernoulli(rkey, 1.0 - self.dropout, probs.shape)
-            dropped = jnp.where(keep, probs / (1.0 - self.dropout), jnp.zeros((), probs.dtype))
+        dropped = drop_attention_weights(self, probs, self.dropout, training)
         out = jnp.einsum("buqk,bkuh->bquh", dropped, v)
         if gate is not None:
             out = out * gate
@@ -221,9 +205,6 @@ class GroupQueryAttention(QueryValueKeyCall, Layer):
         if return_attention_scores:
             return out, probs
         return out
-
-    def compute_mask(self, inputs, previous_mask=None):
-        return previous_mask
 
     def get_config(self):
         cfg = super().get_config()
@@ -235,13 +216,7 @@ class GroupQueryAttention(QueryValueKeyCall, Layer):
             "use_gate": self.use_gate,
             "dropout": self.dropout,
             "sliding_window": self.sliding_window,
-            "kernel_initializer": _ser(initializers, self.kernel_initializer),
-            "bias_initializer": _ser(initializers, self.bias_initializer),
-            "kernel_regularizer": _ser(regularizers, self.kernel_regularizer),
-            "bias_regularizer": _ser(regularizers, self.bias_regularizer),
-            "activity_regularizer": _ser(regularizers, self.activity_regularizer),
-            "kernel_constraint": _ser(constraints, self.kernel_constraint),
-            "bias_constraint": _ser(constraints, self.bias_constraint),
+            **weight_args_config(self, ("kernel", "bias"), activity_regularizer=True),
             "seed": self.seed,
         })
         return cfg
