@@ -25,6 +25,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
+from trine._util.function_records import custom_function, named_function_record
 from trine.core import registration
 from trine.core.naming import to_snake_case
 from trine.initializers.base import Initializer
@@ -162,11 +163,9 @@ def serialize(initializer: Initializer | None) -> dict | None:
                 "config": initializer.get_config(), "registered_name": None}
     if isinstance(initializer, Initializer):
         return registration.object_record(initializer, "keras.initializers", _BY_NAME)
-    name = getattr(initializer, "__name__", None)
-    if callable(initializer) and isinstance(name, str) and name != "<lambda>":
-        # a named function: saved by name, loadable with custom_objects={name: fn}
-        return {"module": getattr(initializer, "__module__", None), "class_name": "function",
-                "config": name, "registered_name": name}
+    record = named_function_record(initializer)
+    if record is not None:
+        return record
     raise ValueError(
         f"Cannot serialize initializer {initializer!r}: it is neither an Initializer nor a "
         "named function. Subclass trine.initializers.Initializer and implement get_config() "
@@ -187,12 +186,7 @@ def deserialize(config: dict | str, custom_objects: dict | None = None) -> Initi
         ValueError: for an unknown class name, or a custom function not in `custom_objects`.
     """
     if isinstance(config, dict) and config.get("class_name") == "function":
-        fn = (custom_objects or {}).get(config.get("config"))
-        if fn is None:
-            raise ValueError(
-                f"The config names the custom initializer function {config.get('config')!r}. "
-                "Pass it when loading: custom_objects={name: function}.")
-        return fn
+        return custom_function(config, custom_objects, "initializer")
     if custom_objects and isinstance(config, dict) and config.get("class_name") in custom_objects:
         return custom_objects[config["class_name"]].from_config(config.get("config") or {})
     return get(config)

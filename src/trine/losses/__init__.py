@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from trine._util.function_records import custom_function, named_function_record
 from trine.losses.base import (BUILTIN_FUNCTIONS, EPSILON, Loss, LossFunctionWrapper,
                                reduce_weighted_values, squeeze_or_expand_to_same_rank)
 from trine.losses.margin import (CategoricalHinge, Hinge, SquaredHinge, categorical_hinge, hinge,
@@ -169,10 +170,9 @@ def serialize(loss: Loss | Callable | None) -> dict | str | None:
     name = getattr(loss, "__name__", None)
     if name in BUILTIN_FUNCTIONS:
         return name
-    if callable(loss) and isinstance(name, str) and name != "<lambda>":
-        # a named custom function: saved by name, loadable with custom_objects={name: fn}
-        return {"module": getattr(loss, "__module__", None), "class_name": "function",
-                "config": name, "registered_name": name}
+    record = named_function_record(loss)
+    if record is not None:
+        return record
     raise ValueError(
         f"Cannot serialize loss {loss!r}: it is neither a Loss nor a named function. "
         "Subclass trine.losses.Loss and implement get_config() to make it serialisable.")
@@ -197,12 +197,7 @@ def deserialize(config: dict | str, custom_objects: dict | None = None) -> Loss:
         return get(config)
     name = config.get("class_name") if isinstance(config, dict) else None
     if name == "function":
-        fn = (custom_objects or {}).get(config.get("config"))
-        if fn is None:
-            raise ValueError(
-                f"The config names the custom loss function {config.get('config')!r}. Pass it "
-                "when loading: custom_objects={name: function}.")
-        return get(fn)
+        return get(custom_function(config, custom_objects, "loss"))
     cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
     if cls is None:
         fn = BUILTIN_FUNCTIONS.get(name) or _FUNCTION_ALIASES.get(name)
