@@ -56,6 +56,15 @@ def _float_images(x, op):
 
 
 # --------------------------------------------------------------------------- colour spaces
+def _colour_channels(images, data_format, op):
+    """`op`'s checked float images, their channel axis, and their three channels."""
+    df = standardize_data_format(data_format, f"image.{op}")
+    x = _float_images(images, op)
+    _check_rank(x, op)
+    axis = -1 if df == "channels_last" else -3
+    return x, axis, tuple(jnp.take(x, i, axis=axis) for i in range(3))
+
+
 def rgb_to_hsv(images, data_format=None):
     """RGB float images to HSV, each channel in [0, 1] (hue as a fraction of a turn).
 
@@ -69,12 +78,9 @@ def rgb_to_hsv(images, data_format=None):
     Raises:
         ValueError: for a rank other than 3 or 4, or integer images.
     """
-    df = standardize_data_format(data_format, "image.rgb_to_hsv")
-    x = _float_images(images, "rgb_to_hsv")
-    _check_rank(x, "rgb_to_hsv")
-    axis = -1 if df == "channels_last" else -3
-    x = jnp.where(jnp.abs(x) < jnp.finfo(x.dtype).eps, 0.0, x).astype(x.dtype)
-    r, g, b = (jnp.take(x, i, axis=axis) for i in range(3))
+    x, axis, channels = _colour_channels(images, data_format, "rgb_to_hsv")
+    eps = jnp.finfo(x.dtype).eps
+    r, g, b = (jnp.where(jnp.abs(c) < eps, 0.0, c).astype(x.dtype) for c in channels)
     value = jnp.maximum(jnp.maximum(r, g), b)
     spread = value - jnp.minimum(jnp.minimum(r, g), b)
     # safe denominators: grey pixels (spread 0) and black ones (value 0) get hue/saturation 0
@@ -99,11 +105,7 @@ def hsv_to_rgb(images, data_format=None):
     Raises:
         ValueError: for a rank other than 3 or 4, or integer images.
     """
-    df = standardize_data_format(data_format, "image.hsv_to_rgb")
-    x = _float_images(images, "hsv_to_rgb")
-    _check_rank(x, "hsv_to_rgb")
-    axis = -1 if df == "channels_last" else -3
-    h, s, v = (jnp.take(x, i, axis=axis) for i in range(3))
+    x, axis, (h, s, v) = _colour_channels(images, data_format, "hsv_to_rgb")
     dh = jnp.mod(h, 1.0) * 6.0
     dr = jnp.clip(jnp.abs(dh - 3.0) - 1.0, 0.0, 1.0)
     dg = jnp.clip(2.0 - jnp.abs(dh - 2.0), 0.0, 1.0)
@@ -294,15 +296,22 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
     x, undo = _batched_last(x, df)
     t = jnp.broadcast_to(t.reshape(-1, 8), (x.shape[0], 8)).astype(
         jnp.result_type(t.dtype, jnp.float32))
-    yy, xx = jnp.meshgrid(jnp.arange(x.shape[1], dtype=t.dtype),
-                          jnp.arange(x.shape[2], dtype=t.dtype), indexing="ij")
+    return undo(_projective_warp(x, t, _ORDER[interpolation], fill_mode, fill_value))
+
+
+def _projective_warp(x, coeffs, order, fill_mode, fill_value):
+    """Resample each image of the NHWC batch `x` through its 8 coefficients `m`: output
+    pixel (col, row) reads the input at `((m0 col + m1 row + m2) / k, (m3 col + m4 row + m5)
+    / k)`, `k = m6 col + m7 row + 1` (Keras's transform convention)."""
+    yy, xx = jnp.meshgrid(jnp.arange(x.shape[1], dtype=coeffs.dtype),
+                          jnp.arange(x.shape[2], dtype=coeffs.dtype), indexing="ij")
 
     def one(image, m):
         k = m[6] * xx + m[7] * yy + 1.0
         cols = (m[0] * xx + m[1] * yy + m[2]) / k
         rows = (m[3] * xx + m[4] * yy + m[5]) / k
-        return _sample(image, rows, cols, _ORDER[interpolation], fill_mode, fill_value)
-    return undo(jax.vmap(one)(x, t))
+        return _sample(image, rows, cols, order, fill_mode, fill_value)
+    return jax.vmap(one)(x, coeffs)
 
 
 def _homography(start, end):
@@ -349,15 +358,7 @@ def perspective_transform(images, start_points, end_points, interpolation="bilin
     x, undo = _batched_last(x, df)
     m = jnp.broadcast_to(_homography(s.reshape(-1, 4, 2), e.reshape(-1, 4, 2)),
                          (x.shape[0], 8))
-    yy, xx = jnp.meshgrid(jnp.arange(x.shape[1], dtype=jnp.float32),
-                          jnp.arange(x.shape[2], dtype=jnp.float32), indexing="ij")
-
-    def one(image, h):
-        k = h[6] * xx + h[7] * yy + 1.0
-        cols = (h[0] * xx + h[1] * yy + h[2]) / k
-        rows = (h[3] * xx + h[4] * yy + h[5]) / k
-        return _sample(image, rows, cols, _ORDER[interpolation], "constant", fill_value)
-    return undo(jax.vmap(one)(x, m))
+    return undo(_projective_warp(x, m, _ORDER[interpolation], "constant", fill_value))
 
 
 def scale_and_translate(images, output_shape, scale, translation, spatial_dims, method,
