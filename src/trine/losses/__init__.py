@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 from trine._util.function_records import custom_function, named_function_record
 from trine.losses.base import (BUILTIN_FUNCTIONS, EPSILON, Loss, LossFunctionWrapper,
-                               reduce_weighted_values, squeeze_or_expand_to_same_rank)
+                               keras_class_record, reduce_weighted_values,
+                               squeeze_or_expand_to_same_rank)
 from trine.losses.margin import (CategoricalHinge, Hinge, SquaredHinge, categorical_hinge, hinge,
                                  squared_hinge)
 from trine.losses.metric_learning import Circle, circle
@@ -163,10 +164,7 @@ def serialize(loss: Loss | Callable | None) -> dict | str | None:
     if loss is None:
         return None
     if isinstance(loss, Loss):
-        builtin = type(loss).__name__ in _CLASSES and _CLASSES[type(loss).__name__] is type(loss)
-        return {"module": "keras.losses" if builtin else type(loss).__module__,
-                "class_name": type(loss).__name__, "config": loss.get_config(),
-                "registered_name": None if builtin else type(loss).__name__}
+        return keras_class_record(loss, "keras.losses", _CLASSES)
     name = getattr(loss, "__name__", None)
     if name in BUILTIN_FUNCTIONS:
         return name

@@ -152,6 +152,15 @@ def builtin_function(fn: Callable) -> Callable:
     return fn
 
 
+def keras_class_record(obj, keras_module: str, builtins: dict) -> dict:
+    """The saved record of a loss or metric object: a built-in class (`builtins`: name ->
+    class) under `keras_module`, any other under its own module and class name."""
+    cls = type(obj)
+    builtin = builtins.get(cls.__name__) is cls
+    return {"module": keras_module if builtin else cls.__module__, "class_name": cls.__name__,
+            "config": obj.get_config(), "registered_name": None if builtin else cls.__name__}
+
+
 def wrapped_function_from_config(config: dict, functions: dict, who: str):
     """A function wrapper's config split into its function (a name resolved in `functions`)
     and the remaining constructor arguments.

@@ -42,6 +42,7 @@ from trine.metrics.accuracy_metrics import (Accuracy, BinaryAccuracy, Categorica
                                             top_k_categorical_accuracy)
 from trine.metrics.at_value_metrics import (PrecisionAtRecall, RecallAtPrecision,
                                             SensitivityAtSpecificity, SpecificityAtSensitivity)
+from trine.losses.base import keras_class_record
 from trine.metrics.base import Mean, MeanMetricWrapper, Metric, Sum
 from trine.metrics.confusion_metrics import (AUC, FalseNegatives, FalsePositives, Precision,
                                              Recall, TrueNegatives, TruePositives)
@@ -249,10 +250,7 @@ def serialize(metric: Metric | None) -> dict | None:
     if metric is None:
         return None
     if isinstance(metric, Metric):
-        builtin = _ALL_CLASSES.get(type(metric).__name__) is type(metric)
-        return {"module": "keras.metrics" if builtin else type(metric).__module__,
-                "class_name": type(metric).__name__, "config": metric.get_config(),
-                "registered_name": None if builtin else type(metric).__name__}
+        return keras_class_record(metric, "keras.metrics", _ALL_CLASSES)
     raise ValueError(
         f"Cannot serialize metric {metric!r}: it is not a Metric. Wrap a function with "
         "MeanMetricWrapper(fn, name=...) first.")
