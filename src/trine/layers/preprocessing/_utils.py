@@ -12,6 +12,40 @@ from trine.core.symbolic import KerasTensor, any_symbolic
 ENCODE_MODES = ("one_hot", "multi_hot", "count")
 
 
+def adapt_batches(data, steps=None):
+    """The batches `adapt` reads from an iterable: at most `steps` of them, each reduced to
+    its inputs (the first item of an `(x, y, ...)` tuple)."""
+    for i, batch in enumerate(data):
+        if steps is not None and i >= steps:
+            break
+        yield batch[0] if isinstance(batch, tuple) else batch
+
+
+def positive_int_arg(layer, arg: str, value, example: int) -> int:
+    """`value` of argument `arg` as an int, which must be positive.
+
+    Raises:
+        ValueError: naming the layer and the argument, with an `example` value to pass.
+    """
+    if value is None or not is_int_like(value) or value <= 0:
+        raise ValueError(
+            f"{type(layer).__name__} layer '{layer.name}' expected {arg} to be a positive "
+            f"integer, received {arg}={value!r}. Pass e.g. {arg}={example}.")
+    return int(value)
+
+
+def reject_sparse(layer, sparse) -> None:
+    """Refuse `sparse=True`: trine has no sparse tensors to return.
+
+    Raises:
+        ValueError: naming the layer, when `sparse` is true.
+    """
+    if sparse:
+        raise ValueError(
+            f"{type(layer).__name__} layer '{layer.name}': sparse=True is not supported by "
+            "trine (it has no sparse tensors). Use sparse=False.")
+
+
 def standardize_data_format(layer_name: str, data_format) -> str:
     """`None` means the global `trine.config.image_data_format()`."""
     if data_format is None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from trine.layers.preprocessing._hash import fingerprint64
-from trine.layers.preprocessing._utils import HostLayer, check_choice, is_int_like, one_hot
+from trine.layers.preprocessing._utils import (HostLayer, check_choice, one_hot,
+                                               positive_int_arg, reject_sparse)
 
 __all__ = ["HashedCrossing"]
 
@@ -81,15 +82,9 @@ class HashedCrossing(HostLayer):
         if dtype is None:
             dtype = "int64" if output_mode == "int" else "float32"
         super().__init__(name=name, dtype=dtype, **kwargs)
-        if num_bins is None or not is_int_like(num_bins) or num_bins <= 0:
-            raise ValueError(
-                f"HashedCrossing layer '{self.name}' expected num_bins to be a positive "
-                f"integer, received num_bins={num_bins!r}. Pass e.g. num_bins=64.")
+        num_bins = positive_int_arg(self, "num_bins", num_bins, 64)
         check_choice(self.name, "output_mode", output_mode, ("int", "one_hot"))
-        if sparse:
-            raise ValueError(
-                f"HashedCrossing layer '{self.name}': sparse=True is not supported by trine "
-                "(no sparse tensors). Use sparse=False.")
+        reject_sparse(self, sparse)
         self.num_bins = int(num_bins)
         self.output_mode = output_mode
         self.sparse = False

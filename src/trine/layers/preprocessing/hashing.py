@@ -5,7 +5,8 @@ import numpy as np
 
 from trine.layers.preprocessing._hash import hash_bucket
 from trine.layers.preprocessing._utils import (ENCODE_MODES, HostLayer, check_choice,
-                                               encode_categorical, is_int_like)
+                                               encode_categorical, is_int_like, positive_int_arg,
+                                               reject_sparse)
 
 
 def normalize_salt(layer_name, salt):
@@ -85,19 +86,13 @@ class Hashing(HostLayer):
         if kwargs.get("dtype") is None:
             kwargs["dtype"] = "int64" if output_mode == "int" else "float32"
         super().__init__(**kwargs)
-        if num_bins is None or not is_int_like(num_bins) or num_bins <= 0:
-            raise ValueError(
-                f"Hashing layer '{self.name}' expected num_bins to be a positive integer, "
-                f"received num_bins={num_bins!r}.")
+        num_bins = positive_int_arg(self, "num_bins", num_bins, 64)
         check_choice(self.name, "output_mode", output_mode, ("int",) + ENCODE_MODES)
         if output_mode == "int" and self.dtype not in ("int32", "int64"):
             raise ValueError(
                 f"Hashing layer '{self.name}': with output_mode='int' the dtype must be 'int32' "
                 f"or 'int64', received dtype={self.dtype!r}.")
-        if sparse:
-            raise ValueError(
-                f"Hashing layer '{self.name}': sparse=True is not supported by trine. Use "
-                "sparse=False.")
+        reject_sparse(self, sparse)
         self.num_bins = int(num_bins)
         self.mask_value = mask_value
         self.salt = normalize_salt(self.name, salt)

@@ -25,9 +25,9 @@ import numpy as np
 from trine.core import allocation
 from trine.core.layer import Layer
 from trine.layers.preprocessing._hash import hash_bucket
-from trine.layers.preprocessing._utils import (HostLayer, check_choice, encode_categorical,
-                                               encoded_shape, is_int_like, is_traced,
-                                               to_numpy_strings)
+from trine.layers.preprocessing._utils import (HostLayer, adapt_batches, check_choice,
+                                               encode_categorical, encoded_shape, is_int_like,
+                                               is_traced, reject_sparse, to_numpy_strings)
 from trine.layers.preprocessing.hashing import normalize_salt, value_bytes
 
 _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
@@ -107,10 +107,7 @@ class _IndexLookupMixin:
             raise ValueError(
                 f"{cls} layer '{self.name}': invert=True needs output_mode='int', received "
                 f"output_mode={output_mode!r}.")
-        if sparse:
-            raise ValueError(
-                f"{cls} layer '{self.name}': sparse=True is not supported by trine (it needs "
-                "TensorFlow sparse tensors). Use sparse=False.")
+        reject_sparse(self, sparse)
         if idf_weights is not None and output_mode != "tf_idf":
             raise ValueError(
                 f"{cls} layer '{self.name}': idf_weights is only used with "
@@ -394,11 +391,7 @@ class _IndexLookupMixin:
                     a = a[:, None]
                 self.update_state(a)
         elif hasattr(data, "__iter__"):
-            for i, batch in enumerate(data):
-                if steps is not None and i >= steps:
-                    break
-                if isinstance(batch, tuple):
-                    batch = batch[0]
+            for batch in adapt_batches(data, steps):
                 self.update_state(batch)
         else:
             raise TypeError(

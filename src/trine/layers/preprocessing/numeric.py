@@ -14,7 +14,8 @@ import numpy as np
 
 from trine.core.layer import Layer
 from trine.layers.preprocessing._utils import (ENCODE_MODES, check_choice, encode_categorical,
-                                               is_int_like, is_traced)
+                                               is_int_like, is_traced, positive_int_arg,
+                                               reject_sparse)
 
 _EPSILON = 1e-7  # keras.backend.epsilon()
 
@@ -357,14 +358,8 @@ class CategoryEncoding(Layer):
                 f"CategoryEncoding layer '{self.name}' needs num_tokens (the number of "
                 "categories). If the categories are not known in advance, use IntegerLookup "
                 "or StringLookup instead.")
-        if not is_int_like(num_tokens) or num_tokens < 1:
-            raise ValueError(
-                f"CategoryEncoding layer '{self.name}' expected num_tokens to be an integer "
-                f">= 1, received num_tokens={num_tokens!r}.")
-        if sparse:
-            raise ValueError(
-                f"CategoryEncoding layer '{self.name}': sparse=True is not supported by trine "
-                "(JAX has no sparse outputs here). Use sparse=False.")
+        num_tokens = positive_int_arg(self, "num_tokens", num_tokens, 10)
+        reject_sparse(self, sparse)
         self.num_tokens = int(num_tokens)
         self.output_mode = output_mode
         self.sparse = False
@@ -446,10 +441,7 @@ class Discretization(Layer):
                  sparse=False, dtype=None, name=None, **kwargs):
         super().__init__(dtype=dtype, name=name, **kwargs)
         check_choice(self.name, "output_mode", output_mode, ("int",) + ENCODE_MODES)
-        if sparse:
-            raise ValueError(
-                f"Discretization layer '{self.name}': sparse=True is not supported by trine. "
-                "Use sparse=False.")
+        reject_sparse(self, sparse)
         if num_bins is not None and (not is_int_like(num_bins) or num_bins < 0):
             raise ValueError(
                 f"Discretization layer '{self.name}' expected num_bins to be a non-negative "

@@ -6,7 +6,8 @@ import string
 
 import numpy as np
 
-from trine.layers.preprocessing._utils import HostLayer, check_choice, to_numpy_strings
+from trine.layers.preprocessing._utils import (HostLayer, adapt_batches, check_choice,
+                                               to_numpy_strings)
 from trine.layers.preprocessing.lookup import StringLookup, _listify
 
 # TensorFlow's tf.strings.lower lowercases ASCII only (no encoding given), and Keras strips
@@ -233,11 +234,7 @@ class TextVectorization(HostLayer):
                 arr = arr[:, None]
             lookup._update_rows(self._preprocess(arr))
         elif hasattr(data, "__iter__"):
-            for i, batch in enumerate(data):
-                if steps is not None and i >= steps:
-                    break
-                if isinstance(batch, tuple):
-                    batch = batch[0]
+            for batch in adapt_batches(data, steps):
                 lookup._update_rows(self._preprocess(batch))
         else:
             raise TypeError(
