@@ -40,7 +40,25 @@ class RandomInitializer(Initializer):
         return {"seed": self.seed}
 
 
-class RandomNormal(RandomInitializer):
+class _NormalFamily(RandomInitializer):
+    """A normal distribution given by `mean` and `stddev`; `_DIST` says which draw."""
+
+    _DIST: str
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
+        self.mean = mean
+        self.stddev = stddev
+        super().__init__(seed=seed)
+
+    def __call__(self, shape, dtype=None, key=None):
+        d = _float_dtype(dtype, type(self).__name__)
+        return _draw(self._DIST, self._key(key), _shape(shape), d, self.stddev, self.mean)
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+
+
+class RandomNormal(_NormalFamily):
     """Normal distribution `N(mean, stddev**2)`.
 
     Args:
@@ -52,20 +70,10 @@ class RandomNormal(RandomInitializer):
         >>> RandomNormal(stddev=0.01, seed=1)((3, 4))
     """
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
-        self.mean = mean
-        self.stddev = stddev
-        super().__init__(seed=seed)
-
-    def __call__(self, shape, dtype=None, key=None):
-        d = _float_dtype(dtype, "RandomNormal")
-        return _draw("normal", self._key(key), _shape(shape), d, self.stddev, self.mean)
-
-    def get_config(self):
-        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+    _DIST = "normal"
 
 
-class TruncatedNormal(RandomInitializer):
+class TruncatedNormal(_NormalFamily):
     """Normal distribution cut at two standard deviations (and not rescaled).
 
     Values are `mean + stddev * z` with `z` a unit normal truncated to [-2, 2], as
@@ -77,18 +85,7 @@ class TruncatedNormal(RandomInitializer):
         seed: see `RandomInitializer`.
     """
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
-        self.mean = mean
-        self.stddev = stddev
-        super().__init__(seed=seed)
-
-    def __call__(self, shape, dtype=None, key=None):
-        d = _float_dtype(dtype, "TruncatedNormal")
-        return _draw("truncated_normal", self._key(key), _shape(shape), d, self.stddev,
-                     self.mean)
-
-    def get_config(self):
-        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+    _DIST = "truncated_normal"
 
 
 class RandomUniform(RandomInitializer):
