@@ -595,6 +595,8 @@ def test_programs_needed_later_compile_ahead_once(monkeypatch):
     chunk's) is compiled on a worker thread while the first chunks run; the call then finds
     it: every program of the pass is compiled exactly once, and results are unchanged."""
     from jax._src import monitoring
+
+    from trine.training import shared_programs
     compiled_runs, active = [], [True]
 
     def listen(event, duration, **kw):
@@ -607,6 +609,7 @@ def test_programs_needed_later_compile_ahead_once(monkeypatch):
         x, y = toy_data(n=1100)  # 34 full batches of 32 and a last batch of 12
         for static in (False, True):
             keras.config.set_execution_policy(static_loops=static)
+            shared_programs.clear()  # models of one structure share executables otherwise
             compiled_runs.clear()
             keras.utils.set_random_seed(6)
             m = compiled(mlp(), steps_per_execution=8)
@@ -786,3 +789,49 @@ def test_mid_epoch_checkpoints_save_the_latest_state(monkeypatch, tmp_path, dona
     a.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[
         keras.callbacks.ModelCheckpoint(str(tmp_path / "m.keras"), save_freq=5)])
     assert keras.models.load_model(str(tmp_path / "m.keras")).optimizer is not None
+
+
+def test_fresh_models_of_one_structure_share_compiled_programs():
+    """A second fresh model of the same architecture (a notebook cell run again, a tuning
+    trial) runs the executables the first compiled: no XLA compile, and the same numbers as
+    when it compiles its own. A model whose maths differ compiles its own."""
+    from jax._src import monitoring
+
+    from trine.training import shared_programs
+    compiles, active = [], [True]
+
+    def listen(event, duration, **kw):
+        if active[0] and event.endswith("backend_compile_duration"):
+            compiles.append(kw.get("fun_name"))
+
+    monitoring.register_event_duration_secs_listener(listen)
+    x, y = toy_data(n=300)
+
+    def run(model):
+        keras.utils.set_random_seed(3)
+        m = compiled(model)
+        h = m.fit(x, y, epochs=2, batch_size=32, verbose=0, validation_split=0.2)
+        return (h.history, m.evaluate(x, y, verbose=0), m.predict(x[:50], verbose=0),
+                m.get_weights())
+
+    try:
+        shared_programs.clear()
+        keras.utils.set_random_seed(3)
+        first = run(mlp())
+        compiles.clear()
+        keras.utils.set_random_seed(3)
+        second = run(mlp())
+        assert [c for c in compiles if c == "jit(run)"] == []
+        shared_programs.clear()
+        keras.utils.set_random_seed(3)
+        alone = run(mlp())  # compiles its own programs
+        assert "jit(run)" in compiles
+        assert second[0] == alone[0] and second[1] == alone[1]
+        np.testing.assert_array_equal(second[2], alone[2])
+        assert all(np.array_equal(a, b) for a, b in zip(second[3], alone[3]))
+        assert first[0]["loss"] != [] and len(first[3]) == len(second[3])
+        compiles.clear()
+        run(mlp(classes=3, dropout=0.5))  # other maths: its own programs
+        assert "jit(run)" in compiles
+    finally:
+        active[0] = False

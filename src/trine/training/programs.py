@@ -3,7 +3,8 @@ gathering each batch from device-resident arrays ("gather") or from a stacked ch
 batches ("stacked"), with per-step logs stacked for callbacks.
 
 A program is cached per (kind, source, K, batch size, guard, loop form, distribution);
-programs a pass needs later are compiled ahead on a worker thread.
+programs a pass needs later are compiled ahead on a worker thread, and models of the same
+structure share compiled executables (`shared_programs`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 from trine.core.layer import CallContext
 from trine.core.random import global_seed
 from trine.distribution import placement as _distribution
+from trine.training.shared_programs import SharedProgram
 
 _POOLS = {}
 
@@ -75,6 +77,9 @@ class _EvalSeeded:
         if name == "trace":
             inner = getattr(self.fn, "trace")
             return lambda *args: inner(*args, np.uint32(0), np.int32(0))
+        if name == "compile_ahead":
+            inner = getattr(self.fn, "compile_ahead")
+            return lambda pool, *args: inner(pool, *args, np.uint32(0), np.int32(0))
         raise AttributeError(name)
 
 
@@ -147,11 +152,13 @@ class CompiledPrograms:
                 return loop(carry, get, n_steps, seed)
 
         run = _distribution.wrap_run(self, run, kind)
+        donate = kind == "train" and self._policy.donate_state
         if self._run_eagerly:
             fn = run
-        else:
-            donate = (0,) if (kind == "train" and self._policy.donate_state) else ()
-            fn = jax.jit(run, donate_argnums=donate)
+        elif _distribution.cache_token() is None:
+            fn = SharedProgram(run, donate_first=donate)
+        else:  # a distribution places the arguments itself: its programs stay per model
+            fn = jax.jit(run, donate_argnums=(0,) if donate else ())
         if kind != "train":
             fn = _EvalSeeded(fn, self)
         self._trainer_cache[("traceable",) + key] = fn
@@ -184,8 +191,8 @@ class CompiledPrograms:
         if sig in self._ahead or key in self._compiling:
             return
         self._ahead.add(sig)
-        lowered = self._traceable(kind, source, K, bs, guard).trace(*args).lower()
-        self._compiling[key] = worker_pool("compile", 2).submit(lowered.compile)
+        fn = self._traceable(kind, source, K, bs, guard)
+        self._compiling[key] = fn.compile_ahead(worker_pool("compile", 2), *args)
 
     def _traceable(self, kind, source, K, bs, guard):
         """The jitted function inside the runner for these arguments (built if needed): the
