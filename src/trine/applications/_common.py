@@ -3,6 +3,7 @@ wrap the graph in a model, and load weights (ImageNet through `get_file`, or a l
 from __future__ import annotations
 
 import os
+import warnings
 
 
 def check_weights(weights, include_top, classes, name):
@@ -18,6 +19,68 @@ def check_weights(weights, include_top, classes, name):
             f"{name}: with weights='imagenet' and include_top=True, classes must be 1000; "
             f"received classes={classes}. Pass weights=None to train a classifier with "
             "another number of classes, or include_top=False to add your own.")
+
+
+def image_input(name, weights, include_top, classes, input_tensor, input_shape, default_size,
+                min_size=32):
+    """What every builder does first: check `weights` / `classes`, settle the input shape by
+    Keras's rules (`imagenet_utils.obtain_input_shape`) and make the image input."""
+    from trine import config
+    from trine.applications import imagenet_utils
+    check_weights(weights, include_top, classes, name)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape, default_size=default_size, min_size=min_size,
+        data_format=config.image_data_format(), require_flatten=include_top, weights=weights)
+    return make_input(input_tensor, input_shape)
+
+
+def classifier_top(x, include_top, pooling, classes, classifier_activation, weights, *,
+                   dropout_rate=0.0, pool_names=("avg_pool", "max_pool"),
+                   top_pool_name="avg_pool", **dense_kwargs):
+    """What most builders end with: global average pool (`top_pool_name`), optional dropout
+    and the `predictions` Dense; without the top, the optional `pooling` (`pool_names`)."""
+    from trine import layers
+    from trine.applications import imagenet_utils
+    if not include_top:
+        return pool(x, pooling, *pool_names)
+    x = layers.GlobalAveragePooling2D(name=top_pool_name)(x)
+    if dropout_rate > 0:
+        x = layers.Dropout(dropout_rate, name="top_dropout")(x)
+    imagenet_utils.validate_activation(classifier_activation, weights)
+    return layers.Dense(classes, activation=classifier_activation, name="predictions",
+                        **dense_kwargs)(x)
+
+
+def finish(img_input, input_tensor, outputs, name, weights, base_url=None, file_name=None,
+           file_hash=None, origin=None):
+    """Wrap the graph in a model called `name` and load `weights` into it."""
+    model = make_model(img_input, input_tensor, outputs, name)
+    return load_weights(model, weights, base_url=base_url, file_name=file_name,
+                        file_hash=file_hash, origin=origin)
+
+
+def variant(public_name, build, default_name, module=None, **fixed):
+    """A public builder `public_name` of `module` (default: `build`'s) with Keras's usual
+    signature, calling `build` with the family's `fixed` arguments (depths, weights) added."""
+    def application(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                    pooling=None, classes=1000, classifier_activation="softmax",
+                    name=default_name):
+        return build(include_top=include_top, weights=weights, input_tensor=input_tensor,
+                     input_shape=input_shape, pooling=pooling, classes=classes,
+                     classifier_activation=classifier_activation, name=name, **fixed)
+
+    application.__name__ = application.__qualname__ = public_name
+    application.__module__ = module or build.__module__
+    return application
+
+
+def published_file(hashes, key, include_top, template, notop="_notop"):
+    """(file name, md5) of the published weights of `key` (`template` formatted with `key`
+    and `top`), or (None, None) where none are published."""
+    if key not in hashes:
+        return None, None
+    file_name = template.format(key=key, top="" if include_top else notop)
+    return file_name, hashes[key][0 if include_top else 1]
 
 
 def bn_axis():
@@ -55,16 +118,18 @@ def make_model(img_input, input_tensor, outputs, name):
     return Functional(inputs, outputs, name=name)
 
 
-def load_weights(model, weights, *, base_url=None, file_name=None, file_hash=None):
+def load_weights(model, weights, *, base_url=None, file_name=None, file_hash=None,
+                 origin=None):
     """Load `weights` into `model`: "imagenet" (download `file_name` from `base_url` into the
-    cache, once), a Keras legacy `.h5` file, a `.weights.h5` file or a `.keras` archive."""
+    cache, once; from `origin` where the published file is named otherwise), a Keras legacy
+    `.h5` file, a `.weights.h5` file or a `.keras` archive."""
     if weights is None:
         return model
     if weights == "imagenet":
         if file_name is None:
             raise ValueError(f"{model.name}: no ImageNet weights are published for this "
                              "configuration; pass weights=None or the path of a weights file.")
-        path = fetch(file_name, base_url + file_name, file_hash)
+        path = fetch(file_name, origin or base_url + file_name, file_hash)
     else:
         path = os.fspath(weights)
     load_file(model, path)
@@ -95,8 +160,6 @@ def load_file(model, path):
     model.load_weights(path)
 
 
-
-
 def square_default_size(input_shape, input_tensor, sizes, fallback=224):
     """The published resolution a user's shape (or input tensor) asks for, else `fallback`
     (MobileNet's weights exist for a few square sizes only)."""
@@ -114,6 +177,25 @@ def square_default_size(input_shape, input_tensor, sizes, fallback=224):
     else:
         return fallback
     return rows if rows == cols and rows in sizes else fallback
+
+
+def image_size(input_shape):
+    """(rows, cols) of an image shape in the global data format."""
+    from trine import config
+    if config.image_data_format() == "channels_first":
+        return input_shape[1], input_shape[2]
+    return input_shape[0], input_shape[1]
+
+
+def published_side(input_shape, sizes):
+    """The side of the square published weights to load for `input_shape`: its own where it
+    is square with a side in `sizes`, else 224 (with a warning)."""
+    rows, cols = image_size(input_shape)
+    if rows == cols and rows in sizes:
+        return rows
+    warnings.warn(f"input_shape {input_shape} is not square with a side in {sizes}; the "
+                  "weights for 224x224 are loaded.", stacklevel=3)
+    return 224
 
 
 def check_input_tensor(input_tensor, input_shape):
@@ -139,5 +221,7 @@ def make_divisible(v, divisor, min_value=None):
     return new_v + divisor if new_v < 0.9 * v else new_v
 
 
-__all__ = ["bn_axis", "check_input_tensor", "check_weights", "fetch", "load_file", "load_weights",
-           "make_divisible", "make_input", "make_model", "pool", "square_default_size"]
+__all__ = ["bn_axis", "check_input_tensor", "check_weights", "classifier_top", "fetch",
+           "finish", "image_input", "image_size", "load_file", "load_weights", "make_divisible",
+           "make_input", "make_model", "pool", "published_file", "published_side",
+           "square_default_size", "variant"]

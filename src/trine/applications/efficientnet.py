@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from trine.applications import _common, imagenet_utils
+from trine.applications import _common, _docs, imagenet_utils
 
 BASE_WEIGHTS_PATH = "https://storage.googleapis.com/keras-applications/"
 WEIGHTS_HASHES = {  # (with top, without top), md5
@@ -37,7 +37,8 @@ DENSE_KERNEL_INITIALIZER = {"class_name": "VarianceScaling", "config": {
 IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
 
 
-def _initializer(spec):
+def initializer(spec):
+    """The VarianceScaling initializer a `*_KERNEL_INITIALIZER` spec describes."""
     from trine import initializers
     return initializers.VarianceScaling(**spec["config"])
 
@@ -48,16 +49,13 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
                  weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
                  classes=1000, classifier_activation="softmax", weights_name=None):
     """Build an EfficientNet scaled by `width_coefficient` / `depth_coefficient`."""
-    from trine import config, layers
+    from trine import layers
     if blocks_args == "default":
         blocks_args = DEFAULT_BLOCKS_ARGS
-    _common.check_weights(weights, include_top, classes, name)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=default_size, min_size=32,
-        data_format=config.image_data_format(), require_flatten=include_top, weights=weights)
-    img_input = _common.make_input(input_tensor, input_shape)
+    img_input = _common.image_input(name, weights, include_top, classes, input_tensor,
+                                    input_shape, default_size)
     axis = _common.bn_axis()
-    conv_init = _initializer(CONV_KERNEL_INITIALIZER)
+    conv_init = initializer(CONV_KERNEL_INITIALIZER)
 
     def round_filters(filters):
         return int(_common.make_divisible(filters * width_coefficient, depth_divisor))
@@ -96,23 +94,13 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
                       kernel_initializer=conv_init, name="top_conv")(x)
     x = layers.BatchNormalization(axis=axis, name="top_bn")(x)
     x = layers.Activation(activation, name="top_activation")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout_rate > 0:
-            x = layers.Dropout(dropout_rate, name="top_dropout")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation,
-                         kernel_initializer=_initializer(DENSE_KERNEL_INITIALIZER),
-                         name="predictions")(x)
-    else:
-        x = _common.pool(x, pooling)
-    model = _common.make_model(img_input, input_tensor, x, name)
-    file_name = file_hash = None
-    if weights_name in WEIGHTS_HASHES:
-        file_name = f"efficientnet{weights_name}{'' if include_top else '_notop'}.h5"
-        file_hash = WEIGHTS_HASHES[weights_name][0 if include_top else 1]
-    return _common.load_weights(model, weights, base_url=BASE_WEIGHTS_PATH,
-                                file_name=file_name, file_hash=file_hash)
+    x = _common.classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                               dropout_rate=dropout_rate,
+                               kernel_initializer=initializer(DENSE_KERNEL_INITIALIZER))
+    file_name, file_hash = _common.published_file(WEIGHTS_HASHES, weights_name, include_top,
+                                                  "efficientnet{key}{top}.h5")
+    return _common.finish(img_input, input_tensor, x, name, weights, BASE_WEIGHTS_PATH,
+                          file_name, file_hash)
 
 
 def block(inputs, activation="swish", drop_rate=0.0, name="", filters_in=32, filters_out=16,
@@ -120,7 +108,7 @@ def block(inputs, activation="swish", drop_rate=0.0, name="", filters_in=32, fil
     """Mobile inverted bottleneck with squeeze-and-excitation and stochastic depth."""
     from trine import layers
     axis = _common.bn_axis()
-    conv_init = _initializer(CONV_KERNEL_INITIALIZER)
+    conv_init = initializer(CONV_KERNEL_INITIALIZER)
     filters = filters_in * expand_ratio
     x = inputs
     if expand_ratio != 1:
@@ -137,15 +125,7 @@ def block(inputs, activation="swish", drop_rate=0.0, name="", filters_in=32, fil
     x = layers.BatchNormalization(axis=axis, name=f"{name}bn")(x)
     x = layers.Activation(activation, name=f"{name}activation")(x)
     if 0 < se_ratio <= 1:
-        filters_se = max(1, int(filters_in * se_ratio))
-        se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
-        se_shape = (filters, 1, 1) if axis == 1 else (1, 1, filters)
-        se = layers.Reshape(se_shape, name=f"{name}se_reshape")(se)
-        se = layers.Conv2D(filters_se, 1, padding="same", activation=activation,
-                           kernel_initializer=conv_init, name=f"{name}se_reduce")(se)
-        se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid",
-                           kernel_initializer=conv_init, name=f"{name}se_expand")(se)
-        x = layers.Multiply(name=f"{name}se_excite")([x, se])
+        x = squeeze_excite(x, max(1, int(filters_in * se_ratio)), activation, name)
     x = layers.Conv2D(filters_out, 1, padding="same", use_bias=False,
                       kernel_initializer=conv_init, name=f"{name}project_conv")(x)
     x = layers.BatchNormalization(axis=axis, name=f"{name}project_bn")(x)
@@ -156,50 +136,33 @@ def block(inputs, activation="swish", drop_rate=0.0, name="", filters_in=32, fil
     return x
 
 
+def squeeze_excite(x, filters_se, activation, name):
+    """Channel attention (EfficientNet V1 and V2): global pool, squeeze to `filters_se`,
+    expand back through a sigmoid, scale `x`."""
+    from trine import layers
+    filters = x.shape[_common.bn_axis()]
+    init = initializer(CONV_KERNEL_INITIALIZER)
+    se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
+    se_shape = (filters, 1, 1) if _common.bn_axis() == 1 else (1, 1, filters)
+    se = layers.Reshape(se_shape, name=f"{name}se_reshape")(se)
+    se = layers.Conv2D(filters_se, 1, padding="same", activation=activation,
+                       kernel_initializer=init, name=f"{name}se_reduce")(se)
+    se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid",
+                       kernel_initializer=init, name=f"{name}se_expand")(se)
+    return layers.Multiply(name=f"{name}se_excite")([x, se])
+
+
 _SCALES = {  # variant: (width, depth, default size, dropout)
     "b0": (1.0, 1.0, 224, 0.2), "b1": (1.0, 1.1, 240, 0.2), "b2": (1.1, 1.2, 260, 0.3),
     "b3": (1.2, 1.4, 300, 0.3), "b4": (1.4, 1.8, 380, 0.4), "b5": (1.6, 2.2, 456, 0.4),
     "b6": (1.8, 2.6, 528, 0.5), "b7": (2.0, 3.1, 600, 0.5),
 }
-_DOC = """EfficientNet{v} (Keras `keras.applications.EfficientNet{v}`).
-
-    Args:
-        include_top: whether to end with the classifier.
-        weights: None (random), "imagenet" (downloaded once into `<cache>/models`), or the
-            path of a weights file (Keras's legacy `.h5`, `.weights.h5` or `.keras`).
-        input_tensor: an optional tensor (e.g. from `Input`) to use as the image input.
-        input_shape: (height, width, 3), at least 32x32; only when `include_top=False`
-            may it differ from ({size}, {size}, 3).
-        pooling: with `include_top=False`: None (4D feature map), "avg" or "max".
-        classes: number of classes (1000 with ImageNet weights and the top).
-        classifier_activation: activation of the top layer (None gives logits).
-        name: the model's name.
-
-    Returns:
-        A Functional model taking pixels in [0, 255] (it normalizes them itself).
-
-    Raises:
-        ValueError: invalid `weights`, `classes`, `input_shape` or activation.
-
-    Example:
-        >>> model = EfficientNet{v}(weights=None, include_top=False, input_shape=(32, 32, 3))
-    """
-
-
 def _variant(v):
     width, depth, size, dropout = _SCALES[v]
-
-    def build(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
-              pooling=None, classes=1000, classifier_activation="softmax",
-              name=f"efficientnet{v}"):
-        return EfficientNet(width, depth, size, dropout, name=name, include_top=include_top,
-                            weights=weights, input_tensor=input_tensor,
-                            input_shape=input_shape, pooling=pooling, classes=classes,
-                            classifier_activation=classifier_activation, weights_name=v)
-
-    build.__name__ = build.__qualname__ = f"EfficientNet{v.upper()}"
-    build.__doc__ = _DOC.format(v=v.upper(), size=size)
-    return build
+    build = _common.variant(f"EfficientNet{v.upper()}", EfficientNet, f"efficientnet{v}",
+                            width_coefficient=width, depth_coefficient=depth,
+                            default_size=size, dropout_rate=dropout, weights_name=v)
+    return _docs.document(build, size=size, returns=_docs.SELF_NORMALIZING)
 
 
 EfficientNetB0 = _variant("b0")
@@ -212,15 +175,8 @@ EfficientNetB6 = _variant("b6")
 EfficientNetB7 = _variant("b7")
 
 
-def preprocess_input(x, data_format=None):
-    """The identity: EfficientNet models normalize their [0, 255] input themselves (Keras
-    keeps this function for compatibility). `data_format` is accepted and ignored."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    """The top ImageNet classes of each prediction (see `imagenet_utils.decode_predictions`)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = imagenet_utils.pass_through
+decode_predictions = imagenet_utils.decode_predictions
 
 
 __all__ = ["EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",

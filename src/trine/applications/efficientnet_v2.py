@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 
-from trine.applications import _common, imagenet_utils
+from trine.applications import _common, _docs, imagenet_utils
+from trine.applications.efficientnet import (CONV_KERNEL_INITIALIZER, DENSE_KERNEL_INITIALIZER,
+                                             initializer, squeeze_excite)
 
 BASE_WEIGHTS_PATH = ("https://storage.googleapis.com/tensorflow/keras-applications/"
                      "efficientnet_v2/")
@@ -41,16 +43,6 @@ _STAGES = {
 _SCALES = {"b0": (1.0, 1.0, 224), "b1": (1.0, 1.1, 240), "b2": (1.1, 1.2, 260),
            "b3": (1.2, 1.4, 300), "s": (1.0, 1.0, 384), "m": (1.0, 1.0, 480),
            "l": (1.0, 1.0, 480)}
-CONV_KERNEL_INITIALIZER = {"class_name": "VarianceScaling", "config": {
-    "scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
-DENSE_KERNEL_INITIALIZER = {"class_name": "VarianceScaling", "config": {
-    "scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
-
-
-def _init(spec):
-    from trine import initializers
-    return initializers.VarianceScaling(**spec["config"])
-
 
 def round_filters(filters, width_coefficient, min_depth, depth_divisor):
     """Filters scaled by the width coefficient, rounded to a multiple of `depth_divisor`."""
@@ -70,7 +62,7 @@ def _block(x, input_filters, output_filters, expand_ratio, kernel_size, strides,
     squeeze-and-excite, a projection, and the stochastic-depth residual."""
     from trine import layers
     axis = _common.bn_axis()
-    init = _init(CONV_KERNEL_INITIALIZER)
+    init = initializer(CONV_KERNEL_INITIALIZER)
     inputs = x
     filters = input_filters * expand_ratio
 
@@ -89,15 +81,7 @@ def _block(x, input_filters, output_filters, expand_ratio, kernel_size, strides,
                                    name=f"{name}dwconv2")(x)
         x = layers.Activation(activation, name=f"{name}activation")(bn(x, "bn"))
     if 0 < se_ratio <= 1:
-        filters_se = max(1, int(input_filters * se_ratio))
-        se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
-        se_shape = (filters, 1, 1) if axis == 1 else (1, 1, filters)
-        se = layers.Reshape(se_shape, name=f"{name}se_reshape")(se)
-        se = layers.Conv2D(filters_se, 1, padding="same", activation=activation,
-                           kernel_initializer=init, name=f"{name}se_reduce")(se)
-        se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid",
-                           kernel_initializer=init, name=f"{name}se_expand")(se)
-        x = layers.Multiply(name=f"{name}se_excite")([x, se])
+        x = squeeze_excite(x, max(1, int(input_filters * se_ratio)), activation, name)
     single = fused and expand_ratio == 1  # the projection is the block's only convolution
     x = layers.Conv2D(output_filters, kernel_size=kernel_size if single else 1,
                       strides=strides if single else 1, kernel_initializer=init,
@@ -121,21 +105,19 @@ def EfficientNetV2(width_coefficient, depth_coefficient, default_size, dropout_r
                    include_preprocessing=True, weights_name=None):
     """Build an EfficientNetV2 from its stage table (`blocks_args`: "default" takes the
     table of `weights_name`, or a sequence of `_STAGES`-style tuples)."""
-    from trine import config, initializers, layers
+    from trine import initializers, layers
     if blocks_args == "default":
         if weights_name not in _STAGES:
             raise ValueError("EfficientNetV2: blocks_args='default' needs weights_name in "
                              f"{sorted(_STAGES)}; received weights_name={weights_name!r}.")
         blocks_args = _STAGES[weights_name]
-    _common.check_weights(weights, include_top, classes, name)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=default_size, min_size=32,
-        data_format=config.image_data_format(), require_flatten=include_top, weights=weights)
-    img_input = _common.make_input(input_tensor, input_shape)
+    img_input = _common.image_input(name, weights, include_top, classes, input_tensor,
+                                    input_shape, default_size)
     axis = _common.bn_axis()
     x = img_input
     if include_preprocessing:
-        channels = input_shape[axis - 1]
+        # the channels obtain_input_shape settles on: the user's, else 3
+        channels = 3 if not input_shape else input_shape[axis - 1]
         if str(weights_name).startswith("b") and channels == 3:
             x = layers.Rescaling(scale=1.0 / 255)(x)
             x = layers.Normalization(mean=[0.485, 0.456, 0.406],
@@ -148,7 +130,7 @@ def EfficientNetV2(width_coefficient, depth_coefficient, default_size, dropout_r
         return round_filters(f, width_coefficient, min_depth, depth_divisor)
 
     x = layers.Conv2D(rf(blocks_args[0][1]), kernel_size=3, strides=2,
-                      kernel_initializer=_init(CONV_KERNEL_INITIALIZER), padding="same",
+                      kernel_initializer=initializer(CONV_KERNEL_INITIALIZER), padding="same",
                       use_bias=False, name="stem_conv")(x)
     x = layers.BatchNormalization(axis=axis, momentum=bn_momentum, name="stem_bn")(x)
     x = layers.Activation(activation, name="stem_activation")(x)
@@ -167,53 +149,18 @@ def EfficientNetV2(width_coefficient, depth_coefficient, default_size, dropout_r
                        bool(fused))
             b += 1
     x = layers.Conv2D(rf(1280), kernel_size=1, strides=1,
-                      kernel_initializer=_init(CONV_KERNEL_INITIALIZER), padding="same",
+                      kernel_initializer=initializer(CONV_KERNEL_INITIALIZER), padding="same",
                       use_bias=False, name="top_conv")(x)
     x = layers.BatchNormalization(axis=axis, momentum=bn_momentum, name="top_bn")(x)
     x = layers.Activation(activation=activation, name="top_activation")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout_rate > 0:
-            x = layers.Dropout(dropout_rate, name="top_dropout")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation,
-                         kernel_initializer=_init(DENSE_KERNEL_INITIALIZER),
-                         bias_initializer=initializers.Constant(0.0), name="predictions")(x)
-    else:
-        x = _common.pool(x, pooling)
-    model = _common.make_model(img_input, input_tensor, x, name)
-    file_name = file_hash = None
-    if weights_name in WEIGHTS_HASHES:
-        file_name = f"efficientnetv2-{weights_name}{'' if include_top else '_notop'}.h5"
-        file_hash = WEIGHTS_HASHES[weights_name][0 if include_top else 1]
-    return _common.load_weights(model, weights, base_url=BASE_WEIGHTS_PATH,
-                                file_name=file_name, file_hash=file_hash)
-
-
-_DOC = """EfficientNetV2{v} (Keras `keras.applications.EfficientNetV2{v}`).
-
-    Args:
-        include_top: whether to end with the classifier.
-        weights: None (random), "imagenet" (downloaded once into `<cache>/models`), or the
-            path of a weights file (Keras's legacy `.h5`, `.weights.h5` or `.keras`).
-        input_tensor: an optional tensor (e.g. from `Input`) to use as the image input.
-        input_shape: (height, width, 3), at least 32x32; only when `include_top=False`
-            may it differ from ({size}, {size}, 3).
-        pooling: with `include_top=False`: None (4D feature map), "avg" or "max".
-        classes: number of classes (1000 with ImageNet weights and the top).
-        classifier_activation: activation of the top layer (None gives logits).
-        include_preprocessing: whether the model rescales / normalizes [0, 255] pixels.
-        name: the model's name.
-
-    Returns:
-        A Functional model taking pixels in [0, 255].
-
-    Raises:
-        ValueError: invalid `weights`, `classes`, `input_shape` or activation.
-
-    Example:
-        >>> model = EfficientNetV2{v}(weights=None, include_top=False, input_shape=(32, 32, 3))
-    """
+    x = _common.classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                               dropout_rate=dropout_rate,
+                               kernel_initializer=initializer(DENSE_KERNEL_INITIALIZER),
+                               bias_initializer=initializers.Constant(0.0))
+    file_name, file_hash = _common.published_file(WEIGHTS_HASHES, weights_name, include_top,
+                                                  "efficientnetv2-{key}{top}.h5")
+    return _common.finish(img_input, input_tensor, x, name, weights, BASE_WEIGHTS_PATH,
+                          file_name, file_hash)
 
 
 def _variant(v):
@@ -229,8 +176,7 @@ def _variant(v):
                               include_preprocessing=include_preprocessing, weights_name=v)
 
     build.__name__ = build.__qualname__ = f"EfficientNetV2{v.upper()}"
-    build.__doc__ = _DOC.format(v=v.upper(), size=size)
-    return build
+    return _docs.document(build, size=size, returns=_docs.SELF_NORMALIZING)
 
 
 EfficientNetV2B0 = _variant("b0")
@@ -242,15 +188,8 @@ EfficientNetV2M = _variant("m")
 EfficientNetV2L = _variant("l")
 
 
-def preprocess_input(x, data_format=None):
-    """The identity: EfficientNetV2 models preprocess their [0, 255] input themselves (Keras
-    keeps this function for compatibility). `data_format` is accepted and ignored."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    """The top ImageNet classes of each prediction (see `imagenet_utils.decode_predictions`)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = imagenet_utils.pass_through
+decode_predictions = imagenet_utils.decode_predictions
 
 
 __all__ = ["EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3",

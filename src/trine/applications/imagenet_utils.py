@@ -22,6 +22,30 @@ _TORCH_MEAN = (0.485, 0.456, 0.406)
 _TORCH_STD = (0.229, 0.224, 0.225)
 
 
+_MODE_DOCS = {
+    "caffe": 'ImageNet "caffe" preprocessing: RGB to BGR, minus the channel means, no scaling.',
+    "tf": 'ImageNet "tf" preprocessing: pixels scaled to [-1, 1].',
+    "torch": 'ImageNet "torch" preprocessing: scaled to [0, 1], normalized by ImageNet mean / '
+             "std.",
+}
+
+
+def preprocessor(mode):
+    """A family's `preprocess_input(x, data_format=None)`: `preprocess_input` in `mode`."""
+    def family_preprocess_input(x, data_format=None):
+        return preprocess_input(x, data_format=data_format, mode=mode)
+
+    family_preprocess_input.__name__ = family_preprocess_input.__qualname__ = "preprocess_input"
+    family_preprocess_input.__doc__ = _MODE_DOCS[mode]
+    return family_preprocess_input
+
+
+def pass_through(x, data_format=None):
+    """The identity: the family's models rescale / normalize their [0, 255] input themselves
+    (Keras keeps `preprocess_input` for compatibility). `data_format` is ignored."""
+    return x
+
+
 def _data_format(data_format):
     from trine import config
     if data_format is None:
@@ -246,5 +270,5 @@ def validate_activation(classifier_activation, weights):
             "train a classifier with another activation.")
 
 
-__all__ = ["correct_pad", "decode_predictions", "obtain_input_shape", "preprocess_input",
-           "validate_activation"]
+__all__ = ["correct_pad", "decode_predictions", "obtain_input_shape", "pass_through",
+           "preprocess_input", "preprocessor", "validate_activation"]

@@ -6,7 +6,7 @@ order; the mixed blocks carry Keras's names, so Keras's published weight files l
 """
 from __future__ import annotations
 
-from trine.applications import _common, imagenet_utils
+from trine.applications import _common, _docs, imagenet_utils
 
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
 _FILES = (("inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
@@ -32,38 +32,13 @@ def _avg_branch(x, filters):
     return conv2d_bn(pool, filters, 1, 1)
 
 
+@_docs.document(size=299, min_size=75)
 def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
                 pooling=None, classes=1000, classifier_activation="softmax",
                 name="inception_v3"):
-    """InceptionV3 (Keras `keras.applications.InceptionV3`).
-
-    Args:
-        include_top: whether to end with the classifier.
-        weights: None (random), "imagenet" (downloaded once into `<cache>/models`), or the
-            path of a weights file (Keras's legacy `.h5`, `.weights.h5` or `.keras`).
-        input_tensor: an optional tensor (e.g. from `Input`) to use as the image input.
-        input_shape: (height, width, 3), at least 75x75; only when `include_top=False`
-            may it differ from (299, 299, 3).
-        pooling: with `include_top=False`: None (4D feature map), "avg" or "max".
-        classes: number of classes (1000 with ImageNet weights and the top).
-        classifier_activation: activation of the top layer (None gives logits).
-        name: the model's name.
-
-    Returns:
-        A Functional model; feed it images through `inception_v3.preprocess_input`.
-
-    Raises:
-        ValueError: invalid `weights`, `classes`, `input_shape` or activation.
-
-    Example:
-        >>> model = InceptionV3(weights=None, include_top=False, input_shape=(75, 75, 3))
-    """
     from trine import config, layers
-    _common.check_weights(weights, include_top, classes, name)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=299, min_size=75, data_format=config.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    img_input = _common.make_input(input_tensor, input_shape)
+    img_input = _common.image_input(name, weights, include_top, classes, input_tensor,
+                                    input_shape, default_size=299, min_size=75)
     axis = 1 if config.image_data_format() == "channels_first" else 3
 
     def cat(parts, name=None):
@@ -107,26 +82,14 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
         bd = conv2d_bn(conv2d_bn(x, 448, 1, 1), 384, 3, 3)
         bd = cat([conv2d_bn(bd, 384, 1, 3), conv2d_bn(bd, 384, 3, 1)])
         x = cat([b1, b3, bd, _avg_branch(x, 192)], name=f"mixed{9 + i}")
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = _common.pool(x, pooling, name=None, max_name=None)
-    model = _common.make_model(img_input, input_tensor, x, name)
-    file_name, file_hash = _FILES[0 if include_top else 1]
-    return _common.load_weights(model, weights, base_url=_BASE, file_name=file_name,
-                                file_hash=file_hash)
+    x = _common.classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                               pool_names=(None, None))
+    return _common.finish(img_input, input_tensor, x, name, weights, _BASE,
+                          *_FILES[0 if include_top else 1])
 
 
-def preprocess_input(x, data_format=None):
-    """ImageNet "tf" preprocessing: pixels scaled to [-1, 1]."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """The top ImageNet classes of each prediction (see `imagenet_utils.decode_predictions`)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = imagenet_utils.preprocessor("tf")
+decode_predictions = imagenet_utils.decode_predictions
 
 
 __all__ = ["InceptionV3", "conv2d_bn", "decode_predictions", "preprocess_input"]

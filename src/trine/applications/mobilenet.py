@@ -5,9 +5,7 @@ Applications" (2017). Layer names follow Keras's, so Keras's published weight fi
 """
 from __future__ import annotations
 
-import warnings
-
-from trine.applications import _common, imagenet_utils
+from trine.applications import _common, _docs, imagenet_utils
 
 BASE_WEIGHT_PATH = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
 _SIZES = (128, 160, 192, 224)
@@ -17,43 +15,26 @@ _BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), 
            (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
 
 
+@_docs.document(
+    raises="invalid `weights`, `classes`, `alpha`, `depth_multiplier`, `input_shape` or "
+           "activation.",
+    input_shape="(height, width, 3), at least 32x32; ImageNet weights exist for square 128, "
+                "160, 192 and 224 (others get the 224 weights, with a warning).",
+    alpha="width multiplier (0.25, 0.5, 0.75 or 1.0 with ImageNet weights).",
+    depth_multiplier="depthwise channel multiplier (1 with ImageNet weights).",
+    dropout="dropout rate before the classifier.",
+    include_top="whether to end with the classifier (a 1x1 convolution `conv_preds`).",
+    name="the model's name (default `mobilenet_<alpha>_<rows>`).")
 def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, include_top=True,
               weights="imagenet", input_tensor=None, pooling=None, classes=1000,
               classifier_activation="softmax", name=None):
-    """MobileNet (Keras `keras.applications.MobileNet`).
-
-    Args:
-        input_shape: (height, width, 3), at least 32x32; ImageNet weights exist for square
-            128, 160, 192 and 224 (others get the 224 weights, with a warning).
-        alpha: width multiplier (0.25, 0.5, 0.75 or 1.0 with ImageNet weights).
-        depth_multiplier: depthwise channel multiplier (1 with ImageNet weights).
-        dropout: dropout rate before the classifier.
-        include_top: whether to end with the classifier (a 1x1 convolution `conv_preds`).
-        weights: None, "imagenet" or the path of a weights file.
-        input_tensor: an optional tensor (e.g. from `Input`) to use as the image input.
-        pooling: with `include_top=False`: None, "avg" or "max".
-        classes: number of classes (1000 with ImageNet weights and the top).
-        classifier_activation: activation of the top layer (None gives logits).
-        name: the model's name (default `mobilenet_<alpha>_<rows>`).
-
-    Returns:
-        A Functional model; feed it images through `mobilenet.preprocess_input`.
-
-    Raises:
-        ValueError: invalid `weights`, `classes`, `alpha`, `depth_multiplier`,
-            `input_shape` or activation.
-
-    Example:
-        >>> model = MobileNet(weights=None, include_top=False, input_shape=(32, 32, 3))
-    """
     from trine import config, layers
     _common.check_weights(weights, include_top, classes, name or "MobileNet")
     default_size = _common.square_default_size(input_shape, None, _SIZES)
     input_shape = imagenet_utils.obtain_input_shape(
         input_shape, default_size=default_size, min_size=32,
         data_format=config.image_data_format(), require_flatten=include_top, weights=weights)
-    first = config.image_data_format() == "channels_first"
-    rows, cols = (input_shape[1], input_shape[2]) if first else input_shape[:2]
+    rows = _common.image_size(input_shape)[0]
     if weights == "imagenet":
         if depth_multiplier != 1:
             raise ValueError("With weights='imagenet', depth_multiplier must be 1; received "
@@ -61,12 +42,9 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
         if alpha not in _ALPHA_TEXT:
             raise ValueError("With weights='imagenet', alpha must be 0.25, 0.5, 0.75 or 1.0; "
                              f"received alpha={alpha}. Pass weights=None for other widths.")
-        if rows != cols or rows not in _SIZES:
-            rows = 224
-            warnings.warn(f"input_shape {input_shape} is not square with a side in {_SIZES}; "
-                          "the weights for 224x224 are loaded.", stacklevel=2)
+        rows = _common.published_side(input_shape, _SIZES)
     img_input = _common.make_input(input_tensor, input_shape)
-    axis = 1 if first else -1
+    axis = -1 if _common.bn_axis() == 3 else 1
     x = layers.Conv2D(int(32 * alpha), (3, 3), padding="same", use_bias=False, strides=(2, 2),
                       name="conv1")(img_input)
     x = layers.BatchNormalization(axis=axis, name="conv1_bn")(x)
@@ -84,13 +62,12 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
         x = _common.pool(x, pooling, name=None, max_name=None)
     if name is None:
         name = f"mobilenet_{alpha:0.2f}_{rows}"
-    model = _common.make_model(img_input, input_tensor, x, name)
     file_name = None
     if weights == "imagenet":
         top = "" if include_top else "_no_top"
         file_name = f"mobilenet_{_ALPHA_TEXT[alpha]}_{rows}_tf{top}.h5"
-    return _common.load_weights(model, weights, base_url=BASE_WEIGHT_PATH,
-                                file_name=file_name, file_hash=None)
+    return _common.finish(img_input, input_tensor, x, name, weights, BASE_WEIGHT_PATH,
+                          file_name)
 
 
 def _depthwise_conv_block(inputs, filters, alpha, depth_multiplier, stride, block_id, axis):
@@ -110,14 +87,8 @@ def _depthwise_conv_block(inputs, filters, alpha, depth_multiplier, stride, bloc
     return layers.ReLU(6.0, name=f"conv_pw_{block_id}_relu")(x)
 
 
-def preprocess_input(x, data_format=None):
-    """ImageNet "tf" preprocessing: pixels scaled to [-1, 1]."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """The top ImageNet classes of each prediction (see `imagenet_utils.decode_predictions`)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = imagenet_utils.preprocessor("tf")
+decode_predictions = imagenet_utils.decode_predictions
 
 
 __all__ = ["MobileNet", "decode_predictions", "preprocess_input"]

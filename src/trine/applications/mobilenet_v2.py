@@ -5,9 +5,7 @@ names follow Keras's, so Keras's published weight files load.
 """
 from __future__ import annotations
 
-import warnings
-
-from trine.applications import _common, imagenet_utils
+from trine.applications import _common, _docs, imagenet_utils
 
 BASE_WEIGHT_PATH = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
 _SIZES = (96, 128, 160, 192, 224)
@@ -18,32 +16,15 @@ _BLOCKS = ((16, 1, 1), (24, 2, 6), (24, 1, 6), (32, 2, 6), (32, 1, 6), (32, 1, 6
            (160, 2, 6), (160, 1, 6), (160, 1, 6), (320, 1, 6))
 
 
+@_docs.document(
+    raises="invalid `weights`, `classes`, `alpha`, `input_shape` or activation.",
+    input_shape="(height, width, 3), at least 32x32; ImageNet weights exist for square 96, "
+                "128, 160, 192 and 224 (others get the 224 weights, with a warning).",
+    alpha="width multiplier (0.35, 0.5, 0.75, 1.0, 1.3 or 1.4 with ImageNet weights).",
+    name="the model's name (default `mobilenetv2_<alpha>_<rows>`).")
 def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet",
                 input_tensor=None, pooling=None, classes=1000,
                 classifier_activation="softmax", name=None):
-    """MobileNetV2 (Keras `keras.applications.MobileNetV2`).
-
-    Args:
-        input_shape: (height, width, 3), at least 32x32; ImageNet weights exist for square
-            96, 128, 160, 192 and 224 (others get the 224 weights, with a warning).
-        alpha: width multiplier (0.35, 0.5, 0.75, 1.0, 1.3 or 1.4 with ImageNet weights).
-        include_top: whether to end with the classifier.
-        weights: None, "imagenet" or the path of a weights file.
-        input_tensor: an optional tensor (e.g. from `Input`) to use as the image input.
-        pooling: with `include_top=False`: None, "avg" or "max".
-        classes: number of classes (1000 with ImageNet weights and the top).
-        classifier_activation: activation of the top layer (None gives logits).
-        name: the model's name (default `mobilenetv2_<alpha>_<rows>`).
-
-    Returns:
-        A Functional model; feed it images through `mobilenet_v2.preprocess_input`.
-
-    Raises:
-        ValueError: invalid `weights`, `classes`, `alpha`, `input_shape` or activation.
-
-    Example:
-        >>> model = MobileNetV2(weights=None, include_top=False, input_shape=(32, 32, 3))
-    """
     from trine import config, layers
     _common.check_weights(weights, include_top, classes, name or "MobileNetV2")
     _common.check_input_tensor(input_tensor, input_shape)
@@ -51,18 +32,14 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     input_shape = imagenet_utils.obtain_input_shape(
         input_shape, default_size=default_size, min_size=32,
         data_format=config.image_data_format(), require_flatten=include_top, weights=weights)
-    first = config.image_data_format() == "channels_first"
-    rows, cols = (input_shape[1], input_shape[2]) if first else input_shape[:2]
+    rows = _common.image_size(input_shape)[0]
     if weights == "imagenet":
         if alpha not in _ALPHAS:
             raise ValueError(f"With weights='imagenet', alpha must be one of {_ALPHAS}; "
                              f"received alpha={alpha}. Pass weights=None for other widths.")
-        if rows != cols or rows not in _SIZES:
-            rows = 224
-            warnings.warn(f"input_shape {input_shape} is not square with a side in {_SIZES}; "
-                          "the weights for 224x224 are loaded.", stacklevel=2)
+        rows = _common.published_side(input_shape, _SIZES)
     img_input = _common.make_input(input_tensor, input_shape)
-    axis = 1 if first else -1
+    axis = -1 if _common.bn_axis() == 3 else 1
     x = layers.Conv2D(_common.make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2),
                       padding="same", use_bias=False, name="Conv1")(img_input)
     x = layers.BatchNormalization(axis=axis, epsilon=1e-3, momentum=0.999, name="bn_Conv1")(x)
@@ -81,11 +58,10 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
         x = _common.pool(x, pooling, name=None, max_name=None)
     if name is None:
         name = f"mobilenetv2_{alpha:0.2f}_{rows}"
-    model = _common.make_model(img_input, input_tensor, x, name)
     top = "" if include_top else "_no_top"
     file_name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}{top}.h5"
-    return _common.load_weights(model, weights, base_url=BASE_WEIGHT_PATH,
-                                file_name=file_name, file_hash=None)
+    return _common.finish(img_input, input_tensor, x, name, weights, BASE_WEIGHT_PATH,
+                          file_name)
 
 
 def _inverted_res_block(inputs, expansion, stride, alpha, filters, block_id):
@@ -125,14 +101,8 @@ def _inverted_res_block(inputs, expansion, stride, alpha, filters, block_id):
     return x
 
 
-def preprocess_input(x, data_format=None):
-    """ImageNet "tf" preprocessing: pixels scaled to [-1, 1]."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """The top ImageNet classes of each prediction (see `imagenet_utils.decode_predictions`)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = imagenet_utils.preprocessor("tf")
+decode_predictions = imagenet_utils.decode_predictions
 
 
 __all__ = ["MobileNetV2", "decode_predictions", "preprocess_input"]

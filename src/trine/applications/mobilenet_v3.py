@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 
-from trine.applications import _common, imagenet_utils
+from trine.applications import _common, _docs, imagenet_utils
 
 BASE_WEIGHT_PATH = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v3/"
 WEIGHTS_HASHES = {  # (with top, without top), md5
@@ -178,75 +178,39 @@ def MobileNetV3(blocks, last_point_ch, input_shape=None, alpha=1.0, model_type="
         x = layers.Activation(activation=classifier_activation, name="predictions")(x)
     else:
         x = _common.pool(x, pooling)
-    model = _common.make_model(img_input, input_tensor, x, name)
     key = f"{model_type}{'_minimalistic' if minimalistic else ''}_224_{alpha}_float"
-    file_name = file_hash = None
-    if key in WEIGHTS_HASHES:
-        top = "" if include_top else "_no_top_v2"
-        file_name = f"weights_mobilenet_v3_{key}{top}.h5"
-        file_hash = WEIGHTS_HASHES[key][0 if include_top else 1]
-    return _common.load_weights(model, weights, base_url=BASE_WEIGHT_PATH,
-                                file_name=file_name, file_hash=file_hash)
+    file_name, file_hash = _common.published_file(
+        WEIGHTS_HASHES, key, include_top, "weights_mobilenet_v3_{key}{top}.h5", "_no_top_v2")
+    return _common.finish(img_input, input_tensor, x, name, weights, BASE_WEIGHT_PATH,
+                          file_name, file_hash)
 
 
-_DOC = """{name} (Keras `keras.applications.{name}`).
+def _variant(public_name, blocks, last_point_ch, model_type):
+    def build(input_shape=None, alpha=1.0, minimalistic=False, include_top=True,
+              weights="imagenet", input_tensor=None, classes=1000, pooling=None,
+              dropout_rate=0.2, classifier_activation="softmax", include_preprocessing=True,
+              name=public_name):
+        return MobileNetV3(blocks, last_point_ch, input_shape, alpha, model_type, minimalistic,
+                           include_top, weights, input_tensor, classes, pooling, dropout_rate,
+                           classifier_activation, include_preprocessing, name=name)
 
-    Args:
-        input_shape: (height, width, 3), at least 32x32 (default: any size).
-        alpha: width multiplier (0.75 or 1.0 with ImageNet weights).
-        minimalistic: ReLU and 3x3 kernels only, no squeeze-and-excite.
-        include_top: whether to end with the classifier.
-        weights: None, "imagenet" or the path of a weights file.
-        input_tensor: an optional tensor (e.g. from `Input`) to use as the image input.
-        classes: number of classes (1000 with ImageNet weights and the top).
-        pooling: with `include_top=False`: None, "avg" or "max".
-        dropout_rate: dropout before the classifier.
-        classifier_activation: activation of the top layer (None gives logits).
-        include_preprocessing: whether the model rescales [0, 255] pixels to [-1, 1].
-        name: the model's name.
-
-    Returns:
-        A Functional model taking pixels in [0, 255].
-
-    Raises:
-        ValueError: invalid `weights`, `classes`, `alpha`, `input_shape` or activation.
-
-    Example:
-        >>> model = {name}(weights=None, include_top=False, input_shape=(32, 32, 3))
-    """
+    build.__name__ = build.__qualname__ = public_name
+    return _docs.document(
+        build, returns="A Functional model taking pixels in [0, 255].",
+        raises="invalid `weights`, `classes`, `alpha`, `input_shape` or activation.",
+        input_shape="(height, width, 3), at least 32x32 (default: any size).",
+        alpha="width multiplier (0.75 or 1.0 with ImageNet weights).",
+        minimalistic="ReLU and 3x3 kernels only, no squeeze-and-excite.",
+        dropout_rate="dropout before the classifier.",
+        include_preprocessing="whether the model rescales [0, 255] pixels to [-1, 1].")
 
 
-def MobileNetV3Small(input_shape=None, alpha=1.0, minimalistic=False, include_top=True,
-                     weights="imagenet", input_tensor=None, classes=1000, pooling=None,
-                     dropout_rate=0.2, classifier_activation="softmax",
-                     include_preprocessing=True, name="MobileNetV3Small"):
-    return MobileNetV3(_SMALL, 1024, input_shape, alpha, "small", minimalistic, include_top,
-                       weights, input_tensor, classes, pooling, dropout_rate,
-                       classifier_activation, include_preprocessing, name=name)
+MobileNetV3Small = _variant("MobileNetV3Small", _SMALL, 1024, "small")
+MobileNetV3Large = _variant("MobileNetV3Large", _LARGE, 1280, "large")
 
 
-def MobileNetV3Large(input_shape=None, alpha=1.0, minimalistic=False, include_top=True,
-                     weights="imagenet", input_tensor=None, classes=1000, pooling=None,
-                     dropout_rate=0.2, classifier_activation="softmax",
-                     include_preprocessing=True, name="MobileNetV3Large"):
-    return MobileNetV3(_LARGE, 1280, input_shape, alpha, "large", minimalistic, include_top,
-                       weights, input_tensor, classes, pooling, dropout_rate,
-                       classifier_activation, include_preprocessing, name=name)
-
-
-MobileNetV3Small.__doc__ = _DOC.format(name="MobileNetV3Small")
-MobileNetV3Large.__doc__ = _DOC.format(name="MobileNetV3Large")
-
-
-def preprocess_input(x, data_format=None):
-    """The identity: MobileNetV3 models rescale their [0, 255] input themselves (Keras keeps
-    this function for compatibility). `data_format` is accepted and ignored."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    """The top ImageNet classes of each prediction (see `imagenet_utils.decode_predictions`)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = imagenet_utils.pass_through
+decode_predictions = imagenet_utils.decode_predictions
 
 
 __all__ = ["MobileNetV3Large", "MobileNetV3Small", "decode_predictions", "preprocess_input"]

@@ -5,7 +5,7 @@ Keras's, so Keras's published weight files load.
 """
 from __future__ import annotations
 
-from trine.applications import _common, imagenet_utils
+from trine.applications import _common, _docs, imagenet_utils
 
 BASE_WEIGHTS_PATH = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 WEIGHTS_HASHES = {  # (with top, without top), md5
@@ -23,12 +23,9 @@ def ResNet(stack_fn, preact, use_bias, include_top=True, weights="imagenet", inp
            input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
            name="resnet", weights_name=None):
     """Build a ResNet (v1 with `preact=False`, v2 with `preact=True`) around `stack_fn`."""
-    from trine import config, layers
-    _common.check_weights(weights, include_top, classes, name)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=224, min_size=32, data_format=config.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    img_input = _common.make_input(input_tensor, input_shape)
+    from trine import layers
+    img_input = _common.image_input(name, weights, include_top, classes, input_tensor,
+                                    input_shape, default_size=224)
     axis = _common.bn_axis()
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
     x = layers.Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1_conv")(x)
@@ -41,20 +38,12 @@ def ResNet(stack_fn, preact, use_bias, include_top=True, weights="imagenet", inp
     if preact:
         x = layers.BatchNormalization(axis=axis, epsilon=_EPS, name="post_bn")(x)
         x = layers.Activation("relu", name="post_relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = _common.pool(x, pooling)
-    model = _common.make_model(img_input, input_tensor, x, name)
-    file_name = file_hash = None
-    if weights_name in WEIGHTS_HASHES:
-        suffix = "" if include_top else "_notop"
-        file_name = f"{weights_name}_weights_tf_dim_ordering_tf_kernels{suffix}.h5"
-        file_hash = WEIGHTS_HASHES[weights_name][0 if include_top else 1]
-    return _common.load_weights(model, weights, base_url=BASE_WEIGHTS_PATH,
-                                file_name=file_name, file_hash=file_hash)
+    x = _common.classifier_top(x, include_top, pooling, classes, classifier_activation, weights)
+    file_name, file_hash = _common.published_file(
+        WEIGHTS_HASHES, weights_name, include_top,
+        "{key}_weights_tf_dim_ordering_tf_kernels{top}.h5")
+    return _common.finish(img_input, input_tensor, x, name, weights, BASE_WEIGHTS_PATH,
+                          file_name, file_hash)
 
 
 def residual_block_v1(x, filters, kernel_size=3, stride=1, conv_shortcut=True, name=None):
@@ -117,71 +106,37 @@ def stack_residual_blocks_v2(x, filters, blocks, stride1=2, name=None):
     return residual_block_v2(x, filters, stride=stride1, name=f"{name}_block{blocks}")
 
 
-def _v1(depths, weights_name, name, **kwargs):
+def stages(stack, depths, first_strides):
+    """`stack_fn` of the four stages conv2..conv5 (64 to 512 filters): `stack` with
+    `depths[i]` blocks and `stride1=first_strides[i]` in stage i."""
     def stack_fn(x):
-        x = stack_residual_blocks_v1(x, 64, depths[0], stride1=1, name="conv2")
-        x = stack_residual_blocks_v1(x, 128, depths[1], name="conv3")
-        x = stack_residual_blocks_v1(x, 256, depths[2], name="conv4")
-        return stack_residual_blocks_v1(x, 512, depths[3], name="conv5")
-    return ResNet(stack_fn, preact=False, use_bias=True, weights_name=weights_name, name=name,
-                  **kwargs)
+        for i, (filters, blocks, stride1) in enumerate(zip((64, 128, 256, 512), depths,
+                                                             first_strides)):
+            x = stack(x, filters, blocks, stride1=stride1, name=f"conv{i + 2}")
+        return x
+    return stack_fn
 
 
-def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
-             pooling=None, classes=1000, classifier_activation="softmax", name="resnet50"):
-    """ResNet50 (Keras `keras.applications.ResNet50`).
-
-    Args:
-        include_top: whether to end with the 1000-way (or `classes`-way) classifier.
-        weights: None (random), "imagenet" (downloaded once into `<cache>/models`), or the
-            path of a weights file (Keras's legacy `.h5`, `.weights.h5` or `.keras`).
-        input_tensor: an optional tensor (e.g. from `Input`) to use as the image input.
-        input_shape: (height, width, 3), at least 32x32; only when `include_top=False`
-            may it differ from (224, 224, 3).
-        pooling: with `include_top=False`: None (4D feature map), "avg" or "max".
-        classes: number of classes (1000 with ImageNet weights and the top).
-        classifier_activation: activation of the top layer (None gives logits).
-        name: the model's name.
-
-    Returns:
-        A Functional model; feed it images through `resnet.preprocess_input`.
-
-    Raises:
-        ValueError: invalid `weights`, `classes`, `input_shape` or activation.
-        OSError: ImageNet weights not cached and not downloadable.
-
-    Example:
-        >>> model = ResNet50(weights=None, include_top=False, input_shape=(64, 64, 3))
-    """
-    return _v1((3, 4, 6, 3), "resnet50", name, include_top=include_top, weights=weights,
-               input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-               classes=classes, classifier_activation=classifier_activation)
+def resnet_variant(public_name, depths, preact, module=None):
+    """The public builder `public_name` (v1 or, with `preact`, v2) with `depths` blocks."""
+    if preact:
+        stack_fn = stages(stack_residual_blocks_v2, depths, (2, 2, 2, 1))
+    else:
+        stack_fn = stages(stack_residual_blocks_v1, depths, (1, 2, 2, 2))
+    weights_name = public_name.lower()
+    build = _common.variant(public_name, ResNet, weights_name, module or __name__,
+                            stack_fn=stack_fn, preact=preact, use_bias=True,
+                            weights_name=weights_name)
+    return _docs.document(build, example_size=64)
 
 
-def ResNet101(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
-              pooling=None, classes=1000, classifier_activation="softmax", name="resnet101"):
-    """ResNet101 (Keras `keras.applications.ResNet101`); arguments as `ResNet50`."""
-    return _v1((3, 4, 23, 3), "resnet101", name, include_top=include_top, weights=weights,
-               input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-               classes=classes, classifier_activation=classifier_activation)
+ResNet50 = resnet_variant("ResNet50", (3, 4, 6, 3), preact=False)
+ResNet101 = resnet_variant("ResNet101", (3, 4, 23, 3), preact=False)
+ResNet152 = resnet_variant("ResNet152", (3, 8, 36, 3), preact=False)
 
 
-def ResNet152(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
-              pooling=None, classes=1000, classifier_activation="softmax", name="resnet152"):
-    """ResNet152 (Keras `keras.applications.ResNet152`); arguments as `ResNet50`."""
-    return _v1((3, 8, 36, 3), "resnet152", name, include_top=include_top, weights=weights,
-               input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-               classes=classes, classifier_activation=classifier_activation)
-
-
-def preprocess_input(x, data_format=None):
-    """ImageNet "caffe" preprocessing: RGB to BGR, minus the channel means, no scaling."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
-
-
-def decode_predictions(preds, top=5):
-    """The top ImageNet classes of each prediction (see `imagenet_utils.decode_predictions`)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = imagenet_utils.preprocessor("caffe")
+decode_predictions = imagenet_utils.decode_predictions
 
 
 __all__ = ["ResNet101", "ResNet152", "ResNet50", "decode_predictions", "preprocess_input"]

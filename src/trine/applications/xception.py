@@ -6,7 +6,7 @@ published weight files load.
 """
 from __future__ import annotations
 
-from trine.applications import _common, imagenet_utils
+from trine.applications import _common, _docs, imagenet_utils
 
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/xception/"
 _FILES = (("xception_weights_tf_dim_ordering_tf_kernels.h5",
@@ -15,37 +15,12 @@ _FILES = (("xception_weights_tf_dim_ordering_tf_kernels.h5",
            "b0042744bf5b25fce3cb969f33bebb97"))
 
 
+@_docs.document(size=299, min_size=71)
 def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
              pooling=None, classes=1000, classifier_activation="softmax", name="xception"):
-    """Xception (Keras `keras.applications.Xception`).
-
-    Args:
-        include_top: whether to end with the classifier.
-        weights: None (random), "imagenet" (downloaded once into `<cache>/models`), or the
-            path of a weights file (Keras's legacy `.h5`, `.weights.h5` or `.keras`).
-        input_tensor: an optional tensor (e.g. from `Input`) to use as the image input.
-        input_shape: (height, width, 3), at least 71x71; only when `include_top=False`
-            may it differ from (299, 299, 3).
-        pooling: with `include_top=False`: None (4D feature map), "avg" or "max".
-        classes: number of classes (1000 with ImageNet weights and the top).
-        classifier_activation: activation of the top layer (None gives logits).
-        name: the model's name.
-
-    Returns:
-        A Functional model; feed it images through `xception.preprocess_input`.
-
-    Raises:
-        ValueError: invalid `weights`, `classes`, `input_shape` or activation.
-
-    Example:
-        >>> model = Xception(weights=None, include_top=False, input_shape=(71, 71, 3))
-    """
     from trine import config, layers
-    _common.check_weights(weights, include_top, classes, name)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=299, min_size=71, data_format=config.image_data_format(),
-        require_flatten=include_top, weights=weights)
-    img_input = _common.make_input(input_tensor, input_shape)
+    img_input = _common.image_input(name, weights, include_top, classes, input_tensor,
+                                    input_shape, default_size=299, min_size=71)
     axis = 1 if config.image_data_format() == "channels_first" else -1
 
     def bn(t, name=None):
@@ -92,26 +67,14 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     x = layers.Add()([x, residual])
     x = relu(bn(sep(x, 1536, "block14_sepconv1"), "block14_sepconv1_bn"), "block14_sepconv1_act")
     x = relu(bn(sep(x, 2048, "block14_sepconv2"), "block14_sepconv2_bn"), "block14_sepconv2_act")
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = _common.pool(x, pooling, name=None, max_name=None)
-    model = _common.make_model(img_input, input_tensor, x, name)
-    file_name, file_hash = _FILES[0 if include_top else 1]
-    return _common.load_weights(model, weights, base_url=_BASE, file_name=file_name,
-                                file_hash=file_hash)
+    x = _common.classifier_top(x, include_top, pooling, classes, classifier_activation, weights,
+                               pool_names=(None, None))
+    return _common.finish(img_input, input_tensor, x, name, weights, _BASE,
+                          *_FILES[0 if include_top else 1])
 
 
-def preprocess_input(x, data_format=None):
-    """ImageNet "tf" preprocessing: pixels scaled to [-1, 1]."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """The top ImageNet classes of each prediction (see `imagenet_utils.decode_predictions`)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = imagenet_utils.preprocessor("tf")
+decode_predictions = imagenet_utils.decode_predictions
 
 
 __all__ = ["Xception", "decode_predictions", "preprocess_input"]
