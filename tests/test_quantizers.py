@@ -36,11 +36,12 @@ def test_abs_max_quantize_matches_keras(keras, axis, value_range, to_numpy):
 
 
 @pytest.mark.parametrize("shape,block", [((10, 6), 4), ((8, 3), 8), ((5, 4), 16), ((12, 2), 3)])
-def test_grouped_zero_point_matches_keras(keras, shape, block):
+@pytest.mark.parametrize("to_numpy", [False, True])
+def test_grouped_zero_point_matches_keras(keras, shape, block, to_numpy):
     x = _x(shape, seed=3)
     x[:, 0] = 0.5  # a constant column: the unit-range case
-    mine = quantizers.abs_max_quantize_grouped_with_zero_point(x, block)
-    theirs = keras.quantizers.abs_max_quantize_grouped_with_zero_point(x, block)
+    mine = quantizers.abs_max_quantize_grouped_with_zero_point(x, block, to_numpy=to_numpy)
+    theirs = keras.quantizers.abs_max_quantize_grouped_with_zero_point(x, block, to_numpy=to_numpy)
     for a, b in zip(mine, theirs):
         assert a.shape == b.shape and a.dtype == b.dtype
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
@@ -266,3 +267,239 @@ def test_bad_policy_names(keras, name, error, match):
 def test_policy_records_are_allow_listed():
     with pytest.raises(ValueError, match="Unknown dtype policy"):
         trine.dtype_policies.deserialize({"class_name": "Popen", "config": {}})
+
+
+# ------------------------------------------------------------------ Layer / Model.quantize
+def _pair(keras, make, input_shape, input_dtype="float32", seed=0):
+    """The same model in trine and Keras with the same float weights."""
+    theirs = keras.Sequential([keras.Input(input_shape, dtype=input_dtype), make(keras)])
+    mine = trine.Sequential([trine.Input(input_shape, dtype=input_dtype), make(trine)])
+    rng = np.random.default_rng(seed)
+    for w_mine, w_theirs in zip(mine.layers[-1].weights, theirs.layers[-1].weights):
+        assert w_mine.name == w_theirs.name
+        value = rng.normal(size=w_theirs.shape).astype("float32")
+        w_mine.assign(value)
+        w_theirs.assign(value)
+    return mine, theirs
+
+
+def _variables(layer):
+    return {v.name: (str(np.dtype(v.dtype)), tuple(v.shape), bool(v.trainable), np.asarray(v.value))
+            for v in layer.weights}
+
+
+def _check_same(mine, theirs, x, atol):
+    """Same variables (names, dtypes, shapes, trainability, values) and predictions."""
+    a, b = _variables(mine.layers[-1]), _variables(theirs.layers[-1])
+    assert [v.name for v in mine.layers[-1].weights] == [v.name for v in theirs.layers[-1].weights]
+    for name in b:
+        assert a[name][:3] == b[name][:3], name
+        np.testing.assert_allclose(a[name][3].astype("float32"), b[name][3].astype("float32"),
+                                   rtol=1e-6, atol=1e-6, err_msg=name)
+    assert mine.layers[-1].dtype_policy == theirs.layers[-1].dtype_policy or (
+        mine.layers[-1].dtype_policy.name == theirs.layers[-1].dtype_policy.name)
+    out_mine = np.asarray(mine.predict(x, verbose=0), "float32")
+    out_theirs = np.asarray(theirs.predict(x, verbose=0), "float32")
+    np.testing.assert_allclose(out_mine, out_theirs, rtol=atol, atol=atol)
+    return out_mine
+
+
+def _quantize_both(keras, mine, theirs, mode, config=None):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # both warn that the InputLayer stays as it is
+        theirs.quantize(mode, config=None if config is None else config(keras))
+        mine.quantize(mode, config=None if config is None else config(trine))
+
+
+# Tolerances: the quantized integer values and scales are equal to Keras's (checked exactly
+# above); the outputs differ only by float32 summation order of the same integer/float
+# products, so 1e-5 relative covers them (int8 products are summed exactly in int32).
+_DENSE_CASES = [
+    ("int8", None), ("int8", lambda lib: lib.quantizers.Int8QuantizationConfig(activation_quantizer=None)),
+    ("int4", None), ("int4", lambda lib: lib.quantizers.Int4QuantizationConfig(block_size=None)),
+    ("int4", lambda lib: lib.quantizers.Int4QuantizationConfig(block_size=2)),
+    ("float8", None),
+]
+
+
+@pytest.mark.parametrize("mode,config", _DENSE_CASES)
+def test_dense_quantize_matches_keras(keras, mode, config):
+    mine, theirs = _pair(keras, lambda lib: lib.layers.Dense(7, activation="relu"), (5,))
+    x = _x((4, 5), seed=9)
+    _quantize_both(keras, mine, theirs, mode, config)
+    _check_same(mine, theirs, x, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode,config", _DENSE_CASES)
+def test_dense_input_gradient_matches_keras(keras, mode, config):
+    mine, theirs = _pair(keras, lambda lib: lib.layers.Dense(3), (5,))
+    _quantize_both(keras, mine, theirs, mode, config)
+    x = jnp.asarray(_x((2, 5), seed=4))
+    g_mine = jax.grad(lambda x: jnp.sum(mine.layers[-1](x) ** 2))(x)
+    g_theirs = jax.grad(lambda x: jnp.sum(theirs.layers[-1](x) ** 2))(x)
+    np.testing.assert_allclose(np.asarray(g_mine), np.asarray(g_theirs), rtol=1e-5, atol=1e-5)
+
+
+_EINSUM_CASES = [  # equation, output_shape, bias_axes, input shape (no batch)
+    ("ab,bc->ac", 6, "c", (5,)),
+    ("abc,cd->abd", (None, 6), "d", (3, 5)),
+    ("abc,cde->abde", (None, 2, 4), "e", (3, 5)),
+    ("abcd,cde->abe", (None, 6), None, (3, 2, 4)),
+]  # Keras 3.15 cannot quantize equations with "..." (it fails reading their rank)
+
+
+@pytest.mark.parametrize("equation,output_shape,bias_axes,shape", _EINSUM_CASES)
+@pytest.mark.parametrize("mode,config", _DENSE_CASES)
+def test_einsum_dense_quantize_matches_keras(keras, equation, output_shape, bias_axes, shape, mode,
+                                             config):
+    mine, theirs = _pair(keras, lambda lib: lib.layers.EinsumDense(
+        equation, output_shape, bias_axes=bias_axes, activation="tanh"), shape)
+    _quantize_both(keras, mine, theirs, mode, config)
+    x = _x((3,) + shape, seed=2)
+    _check_same(mine, theirs, x, atol=1e-5)
+    xj = jnp.asarray(x)
+    g_mine = jax.grad(lambda x: jnp.sum(mine.layers[-1](x) ** 2))(xj)
+    g_theirs = jax.grad(lambda x: jnp.sum(theirs.layers[-1](x) ** 2))(xj)
+    np.testing.assert_allclose(np.asarray(g_mine), np.asarray(g_theirs), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode,config", _DENSE_CASES)
+def test_embedding_quantize_matches_keras(keras, mode, config):
+    mine, theirs = _pair(keras, lambda lib: lib.layers.Embedding(9, 5), (4,), input_dtype="int32")
+    _quantize_both(keras, mine, theirs, mode, config)
+    x = np.random.default_rng(3).integers(0, 9, size=(6, 4)).astype("int32")
+    _check_same(mine, theirs, x, atol=1e-6)
+    # float8 is not an Embedding mode: both leave the layer as it was
+    assert (mine.layers[-1].quantization_mode is None) == (mode == "float8")
+
+
+# ------------------------------------------------------------------ saving
+def _small_model(lib):
+    return lib.Sequential([lib.Input((4,), dtype="int32"), lib.layers.Embedding(10, 6),
+                           lib.layers.EinsumDense("abc,cd->abd", (None, 5), bias_axes="d"),
+                           lib.layers.Dense(3)])
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4", "float8"])
+def test_quantized_model_round_trips_through_files(keras, tmp_path, mode):
+    import warnings
+    model = _small_model(trine)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # layers without the mode stay float, with a warning
+        model.quantize(mode)
+    x = np.random.default_rng(0).integers(0, 10, size=(3, 4)).astype("int32")
+    expected = model.predict(x, verbose=0)
+    path = str(tmp_path / "q.keras")
+    model.save(path)
+    again = trine.models.load_model(path)
+    assert [l.dtype_policy.name for l in again.layers] == [l.dtype_policy.name for l in model.layers]
+    np.testing.assert_array_equal(again.predict(x, verbose=0), expected)
+    # the file is Keras's: Keras loads it to the same numbers
+    theirs = keras.saving.load_model(path)
+    np.testing.assert_allclose(np.asarray(theirs.predict(x, verbose=0)), expected, rtol=1e-5, atol=1e-5)
+    weights = str(tmp_path / "q.weights.h5")
+    model.save_weights(weights)
+    fresh = _small_model(trine)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fresh.quantize(mode)
+    fresh.load_weights(weights)
+    np.testing.assert_array_equal(fresh.predict(x, verbose=0), expected)
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4", "float8"])
+def test_keras_quantized_file_loads_in_trine(keras, tmp_path, mode):
+    import warnings
+    theirs = _small_model(keras)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs.quantize(mode)
+    path = str(tmp_path / "k.keras")
+    theirs.save(path)
+    mine = trine.models.load_model(path)
+    x = np.random.default_rng(1).integers(0, 10, size=(3, 4)).astype("int32")
+    np.testing.assert_allclose(mine.predict(x, verbose=0), np.asarray(theirs.predict(x, verbose=0)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_quantized_model_trains_like_keras_freezes(keras):
+    """int8 freezes the kernel (only the bias trains); float8 keeps the kernel trainable."""
+    for mode, kernel_trains in (("int8", False), ("float8", True)):
+        model = trine.Sequential([trine.Input((4,)), trine.layers.Dense(2)])
+        model.quantize(mode)
+        model.compile(optimizer="sgd", loss="mse")
+        kernel = np.asarray(model.layers[0].kernel.value).copy()
+        bias = np.asarray(model.layers[0].bias.value).copy()
+        x, y = _x((8, 4), seed=1), _x((8, 2), seed=2)
+        model.fit(x, y, epochs=2, verbose=0)
+        assert not np.array_equal(np.asarray(model.layers[0].bias.value), bias)
+        assert (not np.array_equal(np.asarray(model.layers[0].kernel.value), kernel)) == kernel_trains
+        assert np.all(np.isfinite(model.predict(x, verbose=0)))
+
+
+# ------------------------------------------------------------------ bad input
+def _built_dense():
+    layer = trine.layers.Dense(3)
+    layer.build((None, 4))
+    return layer
+
+
+def test_quantize_bad_input_errors():
+    with pytest.raises(ValueError, match="Invalid quantization mode 'int2'"):
+        _built_dense().quantize("int2")
+    with pytest.raises(ValueError, match="not built yet"):
+        trine.layers.Dense(3).quantize("int8")
+    layer = _built_dense()
+    layer.quantize("int8")
+    with pytest.raises(ValueError, match="quantized already"):
+        layer.quantize("int8")
+    with pytest.raises(ValueError, match="contradictory"):
+        _built_dense().quantize("int8", config=quantizers.Int4QuantizationConfig())
+    with pytest.raises(ValueError, match="GPTQConfig"):
+        _built_dense().quantize("gptq")
+    with pytest.raises(NotImplementedError, match="calibrat"):
+        _built_dense().quantize("gptq", config=quantizers.GPTQConfig(None, None))
+    with pytest.raises(ValueError, match="compute_dtype 'float16'"):
+        layer = trine.layers.Dense(3, dtype="float16")
+        layer.build((None, 4))
+        layer.quantize("int8")
+
+    class MyDense(trine.layers.Dense):
+        pass
+
+    sub = MyDense(3)
+    sub.build((None, 4))
+    with pytest.raises(NotImplementedError, match="type_check=False"):
+        sub.quantize("int8")
+    sub.quantize("int8", type_check=False)
+    assert sub.quantization_mode == "int8"
+
+
+def test_model_quantize_skips_other_layers_and_checks_arguments():
+    model = trine.Sequential([trine.Input((4,)), trine.layers.Dense(3), trine.layers.Dropout(0.5),
+                              trine.layers.Dense(2, name="head")])
+    with pytest.raises(NotImplementedError, match="GPTQ / AWQ"):
+        model.quantize(config=quantizers.AWQConfig(None, None))
+    with pytest.raises(ValueError, match="unknown keyword"):
+        model.quantize("int8", bogus=1)
+    model.quantize("int8", filters="head")
+    assert [l.quantization_mode for l in model.layers] == [None, None, "int8"]
+    with pytest.raises(ValueError, match="quantized already"):
+        model.quantize("int8")
+    other = trine.Sequential([trine.layers.Dense(3), trine.layers.Dropout(0.5)])
+    other.build((None, 4))
+    with pytest.warns(UserWarning, match="Dropout"):
+        other.quantize("int8", filters=lambda layer: True)
+    assert [l.quantization_mode for l in other.layers] == ["int8", None]
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4", "float8"])
+def test_dense_quantize_under_mixed_bfloat16_matches_keras(keras, mode):
+    mine, theirs = _pair(keras, lambda lib: lib.layers.Dense(3, dtype="mixed_bfloat16"), (4,))
+    _quantize_both(keras, mine, theirs, mode)
+    assert mine.layers[-1].dtype_policy.name == f"{'int4/128' if mode == 'int4' else mode}" \
+        "_from_mixed_bfloat16"
+    # bfloat16 outputs: both round the same float32 results to bfloat16
+    out = _check_same(mine, theirs, _x((5, 4)), atol=1e-2)
+    assert out.dtype == np.float32

@@ -125,8 +125,29 @@ class Layer:
         self._dtype_policy = _resolve_policy(value, self)
 
     def _config_dtype(self):
-        """`dtype` in get_config: the policy's name ("mixed_bfloat16") or the dtype."""
-        return self._dtype_policy.name
+        """`dtype` in get_config: the policy's name ("mixed_bfloat16") or the dtype; the
+        Keras record of a quantized policy or a policy map (it decides the build)."""
+        policy = self._dtype_policy
+        if policy.quantization_mode is None and type(policy).__name__ != "DTypePolicyMap":
+            return policy.name
+        from trine import dtype_policies
+        return dtype_policies.serialize(policy)
+
+    @property
+    def quantization_mode(self):
+        """The quantization mode of the weights ("int8", "int4", "float8"), None if float."""
+        return self._dtype_policy.quantization_mode
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Quantize the weights in place; only some layers can (Dense, EinsumDense,
+        Embedding: see `trine.quantizers`).
+
+        Raises:
+            NotImplementedError: here, for a layer that cannot.
+        """
+        raise NotImplementedError(
+            f"Layer {type(self).__name__} ('{self.name}') does not support quantize(); "
+            "Dense, EinsumDense and Embedding do. Model.quantize skips such layers.")
 
     def _autocast_dtype(self):
         """The dtype `call` sees inputs and weights in, or None to leave them as they are."""
@@ -691,6 +712,15 @@ def _resolve_policy(dtype, layer):
         return mp.global_policy()
     if isinstance(dtype, mp.DTypePolicy):
         return dtype
+    quantized = (isinstance(dtype, str) and "_from_" in dtype) or (
+        isinstance(dtype, dict) and dtype.get("class_name") not in (None, "DTypePolicy",
+                                                                    "FloatDTypePolicy"))
+    if quantized:  # a quantized policy or a policy map, by name or Keras record
+        from trine import dtype_policies
+        try:
+            return dtype_policies.get(dtype)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"Layer {type(layer).__name__}: invalid dtype={dtype!r}: {e}") from None
     if isinstance(dtype, dict) and isinstance(dtype.get("config"), dict):  # Keras's policy dict
         dtype = dtype["config"].get("name")
     try:

@@ -25,7 +25,11 @@ def machinery_attrs(cls) -> frozenset:
 
 def own_variables(layer) -> list:
     """The variables `save_own_variables` writes for `layer` by default, trainable first, each
-    group in creation order; sublayers' variables and machinery caches are not looked into."""
+    group in creation order; sublayers' variables and machinery caches are not looked into.
+    A layer whose `_saved_order()` gives a list (a quantized layer: Keras's order) sets it."""
+    ordered = getattr(layer, "_saved_order", lambda: None)()
+    if ordered is not None:
+        return ordered
     found = list(layer._own_variables)
     seen = {id(v) for v in found}
     skipped = machinery_attrs(type(layer))

@@ -16,7 +16,7 @@ from trine.dtype_policies.quantized import (QUANTIZATION_MODES, AWQDTypePolicy, 
 
 __all__ = ["AWQDTypePolicy", "DTypePolicy", "DTypePolicyMap", "FloatDTypePolicy",
            "GPTQDTypePolicy", "Int4DTypePolicy", "QUANTIZATION_MODES", "QuantizedDTypePolicy",
-           "QuantizedFloat8DTypePolicy", "deserialize", "get", "serialize"]
+           "QuantizedFloat8DTypePolicy", "RECORD_CLASSES", "deserialize", "get", "serialize"]
 
 
 class FloatDTypePolicy(DTypePolicy):
@@ -29,6 +29,8 @@ class FloatDTypePolicy(DTypePolicy):
 _CLASSES = (DTypePolicy, FloatDTypePolicy, QuantizedDTypePolicy, QuantizedFloat8DTypePolicy,
             Int4DTypePolicy, GPTQDTypePolicy, AWQDTypePolicy, DTypePolicyMap)
 _BY_NAME = {cls.__name__: cls for cls in _CLASSES}
+# the policy records a model file may hold besides a float policy's name
+RECORD_CLASSES = frozenset(_BY_NAME) - {"DTypePolicy", "FloatDTypePolicy"}
 # the Keras module each class is written under (where Keras exports it first)
 _MODULE = {"DTypePolicy": "keras", "FloatDTypePolicy": "keras"}
 

@@ -7,9 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine import activations, constraints, initializers, regularizers
+from trine import activations, constraints, initializers, quantizers, regularizers
 from trine.core.layer import InputSpec, Layer, unique_name
 from trine.core.symbolic import KerasTensor, Node
+from trine.layers.quantizable import KERNEL_LAYOUT, Quantizable
 
 
 class InputLayer(Layer):
@@ -87,7 +88,7 @@ def _ser(mod, obj):
     return mod.serialize(obj) if obj is not None else None
 
 
-class Dense(Layer):
+class Dense(Quantizable, Layer):
     """Densely connected layer: `activation(inputs @ kernel + bias)`.
 
     Args:
@@ -97,6 +98,10 @@ class Dense(Layer):
         kernel_initializer / bias_initializer: default "glorot_uniform" / "zeros".
         kernel_regularizer / bias_regularizer / activity_regularizer: penalties.
         kernel_constraint / bias_constraint: projections after each update.
+        quantization_config: the `trine.quantizers` config of a quantized layer (set by
+            `quantize`, saved in the config).
+
+    `quantize("int8" | "int4" | "float8")` quantizes the kernel in place (see Quantizable).
 
     Example:
         >>> layer = Dense(10, activation="relu")
@@ -107,7 +112,7 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 lora_rank=None, **kwargs):
+                 lora_rank=None, quantization_config=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(
@@ -124,8 +129,11 @@ class Dense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
+        self.quantization_config = quantizers.get(quantization_config)  # a file's record: rebuilt
         self.input_spec = InputSpec(min_ndim=2)
         self.supports_masking = True
+
+    _QUANTIZED_LAYOUT = KERNEL_LAYOUT
 
     def build(self, input_shape):
         in_dim = input_shape[-1]
@@ -133,9 +141,16 @@ class Dense(Layer):
             raise ValueError(
                 f"Dense layer '{self.name}' needs a known last axis to create its kernel, "
                 f"received input shape {tuple(input_shape)}.")
-        self.kernel = self.add_weight(shape=(in_dim, self.units), initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, name="kernel")
+        mode = self.quantization_mode
+        if mode in ("int8", "int4"):
+            self._build_quantized_kernel(mode, in_dim, self.quantization_config)
+        else:
+            if mode == "float8":
+                self._build_float8_scales()
+            self.kernel = self.add_weight(
+                shape=(in_dim, self.units), initializer=self.kernel_initializer,
+                regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                name="kernel")
         if self.use_bias:
             self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
                                         regularizer=self.bias_regularizer,
@@ -145,11 +160,69 @@ class Dense(Layer):
         self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
         self.built = True
 
+    def _build_quantized_kernel(self, mode, in_dim, config):
+        """The int8 kernel `(in, units)` or the int4 one packed along units, their scales
+        (per unit, or per block of input rows and unit) and the input quantizer."""
+        default = quantizers.AbsMaxQuantizer() if mode == "int8" else None
+        self.inputs_quantizer = quantizers.QuantizationConfig.activation_quantizer_or_default(
+            config, default)
+        if mode == "int8":
+            self._build_integer_weights("kernel", (in_dim, self.units), (self.units,), None, 0)
+            return
+        block = self._int4_block_size(config)
+        scale_shape = (self.units,) if block is None else (-(-in_dim // block), self.units)
+        self._build_integer_weights("kernel", (in_dim, (self.units + 1) // 2), scale_shape,
+                                    block, in_dim)
+
+    def _quantize_weights(self, mode, config):
+        if mode == "float8":
+            self._build_float8_scales()
+            return
+        kernel = self.kernel.value
+        block = self._int4_block_size(config) if mode == "int4" else None
+        zero = None
+        if block is None:
+            default = quantizers.AbsMaxQuantizer(
+                axis=0, value_range=(-127, 127) if mode == "int8" else (-8, 7))
+            quantizer = quantizers.QuantizationConfig.weight_quantizer_or_default(config, default)
+            values, scale = quantizer(kernel, to_numpy=True)
+            scale = scale[0]
+        else:
+            values, scale, zero = quantizers.abs_max_quantize_grouped_with_zero_point(
+                kernel, block_size=block, to_numpy=True)
+        if mode == "int4":
+            values = quantizers.pack_int4(values, axis=-1)[0]
+        self._swap_in_quantized("kernel", "kernel",
+                                lambda: self._build_quantized_kernel(mode, kernel.shape[0], config),
+                                values, scale, zero)
+
+    def _quantized_matmul(self, inputs, mode):
+        dtype = self.compute_dtype
+        if mode == "float8":
+            return self._float8_contract(jnp.matmul, inputs, self.kernel.value)
+        kernel = self.kernel.value
+        if mode == "int4":
+            kernel = quantizers.unpack_int4(kernel, self.units, axis=-1)
+            if self.__dict__.get("kernel_zero") is not None:  # blocks: dequantize, float matmul
+                float_kernel = quantizers.dequantize_grouped(
+                    kernel, self.kernel_scale.value, self.kernel_zero.value,
+                    self.g_idx.value, group_axis=0)
+                return jnp.matmul(inputs, float_kernel.astype(dtype))
+        quantizer = self.inputs_quantizer
+        return quantizers.quantized_contraction(
+            inputs, kernel, self.kernel_scale.value, contract=jnp.matmul,
+            contract_grad=lambda g, k: jnp.matmul(g, k.T),
+            float_kernel=lambda k, s: k.astype(dtype) / s,
+            quantize_inputs=None if quantizer is None else (lambda x: quantizer(x, axis=-1)),
+            compute_dtype=dtype)
+
     def call(self, inputs):
-        x = jnp.matmul(inputs, self.kernel.value)
-        if self.bias is not None:
-            x = x + self.bias.value
-        return self.activation(x)
+        mode = self.quantization_mode
+        if mode is None:
+            x = jnp.matmul(inputs, self.kernel.value)
+        else:
+            x = self._quantized_matmul(inputs, mode)
+        return self.activation(self._add_bias(x))
 
     def get_config(self):
         cfg = super().get_config()
@@ -164,6 +237,7 @@ class Dense(Layer):
             "activity_regularizer": _ser(regularizers, self.activity_regularizer),
             "kernel_constraint": _ser(constraints, self.kernel_constraint),
             "bias_constraint": _ser(constraints, self.bias_constraint),
+            "quantization_config": quantizers.serialize(self.quantization_config),
         })
         return cfg
 

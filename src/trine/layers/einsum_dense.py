@@ -1,12 +1,15 @@
 """EinsumDense: a dense layer whose contraction is any einsum equation (Keras `EinsumDense`)."""
 from __future__ import annotations
 
+import math
 import re
 
 import jax.numpy as jnp
 
-from trine import activations, constraints, initializers, regularizers
+from trine import activations, constraints, initializers, quantizers, regularizers
 from trine.core.layer import InputSpec, Layer
+from trine.layers.einsum_quantization import einsum_quantization
+from trine.layers.quantizable import KERNEL_LAYOUT, Quantizable
 
 __all__ = ["EinsumDense", "analyze_einsum"]
 
@@ -117,7 +120,7 @@ def analyze_einsum(name, equation, bias_axes, input_shape, output_shape):
     return kernel, bias, out, in_axes, out_axes
 
 
-class EinsumDense(Layer):
+class EinsumDense(Quantizable, Layer):
     """A dense layer computing `activation(einsum(equation, inputs, kernel) + bias)`.
 
     Args:
@@ -130,6 +133,8 @@ class EinsumDense(Layer):
         kernel_regularizer / bias_regularizer / activity_regularizer: penalties.
         kernel_constraint / bias_constraint: projections after each update.
         lora_rank, lora_alpha: LoRA is not supported (must be None).
+        quantization_config: the `trine.quantizers` config of a quantized layer (set by
+            `quantize("int8" | "int4" | "float8")`, saved in the config).
 
     Returns:
         A tensor of the full output shape.
@@ -147,8 +152,7 @@ class EinsumDense(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
-                 **kwargs):
-        kwargs.pop("quantization_config", None)
+                 quantization_config=None, **kwargs):
         kwargs.pop("gptq_unpacked_column_size", None)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(equation, str):
@@ -170,6 +174,9 @@ class EinsumDense(Layer):
         self.bias_constraint = constraints.get(bias_constraint)
         self.lora_rank = None
         self.lora_alpha = None
+        self.quantization_config = quantizers.get(quantization_config)  # a file's record: rebuilt
+
+    _QUANTIZED_LAYOUT = KERNEL_LAYOUT
 
     def build(self, input_shape):
         kshape, bshape, _, in_axes, out_axes = analyze_einsum(
@@ -186,9 +193,17 @@ class EinsumDense(Layer):
             init = type(init).from_config({**init.get_config(), "input_axes": in_axes,
                                            "output_axes": out_axes})
         self.input_spec = InputSpec(ndim=len(input_shape))
-        self._kernel = self.add_weight(shape=tuple(kshape), initializer=init,
-                                       regularizer=self.kernel_regularizer,
-                                       constraint=self.kernel_constraint, name="kernel")
+        self._kernel_shape = tuple(kshape)
+        self._scales = einsum_quantization(self.equation, len(input_shape))
+        mode = self.quantization_mode
+        if mode in ("int8", "int4"):
+            self._build_quantized_kernel(mode, self.quantization_config)
+        else:
+            if mode == "float8":
+                self._build_float8_scales()
+            self._kernel = self.add_weight(shape=tuple(kshape), initializer=init,
+                                           regularizer=self.kernel_regularizer,
+                                           constraint=self.kernel_constraint, name="kernel")
         self.bias = (self.add_weight(shape=tuple(bshape), initializer=self.bias_initializer,
                                      regularizer=self.bias_regularizer,
                                      constraint=self.bias_constraint, name="bias")
@@ -203,11 +218,103 @@ class EinsumDense(Layer):
                 "an input first.")
         return self._kernel
 
+    def _int4_matrix_shape(self):
+        """Keras's 2D view of the kernel for int4: (contracted sizes, kept sizes)."""
+        reduced = self._scales.kernel.reduced
+        rows = math.prod(d for i, d in enumerate(self._kernel_shape) if i in reduced)
+        return rows, math.prod(self._kernel_shape) // rows
+
+    def _build_quantized_kernel(self, mode, config):
+        """The int8 kernel (scale in the output's layout) or the int4 one (the 2D view packed
+        along its columns; a scale per column, or per block of rows and column)."""
+        default = quantizers.AbsMaxQuantizer() if mode == "int8" else None
+        self.inputs_quantizer = quantizers.QuantizationConfig.activation_quantizer_or_default(
+            config, default)
+        if mode == "int8":
+            self._build_integer_weights(
+                "kernel", self._kernel_shape, self._scales.kernel.scale_shape(self._kernel_shape),
+                None, 0, attribute="_kernel")
+            return
+        rows, columns = self._int4_matrix_shape()
+        block = self._int4_block_size(config)
+        scale_shape = (columns,) if block is None else (-(-rows // block), columns)
+        self._build_integer_weights("kernel", (rows, (columns + 1) // 2), scale_shape, block,
+                                    rows, attribute="_kernel")
+
+    def _quantize_weights(self, mode, config):
+        if mode == "float8":
+            self._build_float8_scales()
+            return
+        kernel, zero = self._kernel.value, None
+        if mode == "int8":
+            default = quantizers.AbsMaxQuantizer(axis=self._scales.kernel.reduced)
+            quantizer = quantizers.QuantizationConfig.weight_quantizer_or_default(config, default)
+            values, scale = quantizer(kernel, to_numpy=True)
+            scale = self._scales.kernel.to_output(scale)
+        else:
+            block = self._int4_block_size(config)
+            matrix = jnp.reshape(kernel, self._int4_matrix_shape())
+            if block is None:
+                values, scale = quantizers.abs_max_quantize(matrix, 0, (-8, 7), to_numpy=True)
+                scale = scale[0]
+            else:
+                values, scale, zero = quantizers.abs_max_quantize_grouped_with_zero_point(
+                    matrix, block_size=block, to_numpy=True)
+            values = quantizers.pack_int4(values, axis=-1)[0]
+        self._swap_in_quantized("_kernel", "kernel",
+                                lambda: self._build_quantized_kernel(mode, config),
+                                values, scale, zero)
+
+    def _einsum(self, x, kernel, **kwargs):
+        return jnp.einsum(self.equation, x, kernel, **kwargs)
+
+    def _quantize_inputs(self):
+        """`x -> (quantized x, its scale in the output's layout)`, or None (float inputs)."""
+        quantizer, layout = self.inputs_quantizer, self._scales.inputs
+        if quantizer is None:
+            return None
+
+        def quantize(x):
+            q, scale = quantizer(x, axis=layout.reduced)
+            return q, layout.to_output(scale)
+        return quantize
+
+    def _int4_float_kernel(self):
+        rows, columns = self._int4_matrix_shape()
+        values = quantizers.unpack_int4(self._kernel.value, columns, axis=-1)
+        if self.__dict__.get("kernel_zero") is None:
+            matrix = values.astype(self.compute_dtype) / self.kernel_scale.value
+        else:
+            matrix = quantizers.dequantize_grouped(values, self.kernel_scale.value,
+                                                   self.kernel_zero.value, self.g_idx.value,
+                                                   group_axis=0).astype(self.compute_dtype)
+        return jnp.reshape(matrix, self._kernel_shape)
+
+    def _quantized_einsum(self, inputs, mode):
+        dtype = self.compute_dtype
+        if mode == "float8":
+            return self._float8_contract(self._einsum, inputs, self._kernel.value)
+        if mode == "int4":
+            float_kernel = self._int4_float_kernel()
+            quantize = self._quantize_inputs()
+            if quantize is None:
+                return self._einsum(inputs, float_kernel)
+            q, scale = quantize(inputs)
+            return self._einsum(q, float_kernel).astype(dtype) / scale
+        layout = self._scales.kernel
+        return quantizers.quantized_contraction(
+            inputs, self._kernel.value, self.kernel_scale.value, contract=self._einsum,
+            contract_grad=lambda g, k: jnp.einsum(self._scales.gradient_equation, g, k),
+            float_kernel=lambda k, s: k.astype(dtype) / layout.to_operand(s),
+            quantize_inputs=self._quantize_inputs(), compute_dtype=dtype)
+
     def call(self, inputs):
-        x = jnp.einsum(self.equation, inputs, self._kernel.value)
-        if self.bias is not None:
-            x = x + self.bias.value
-        return self.activation(x)
+        mode = self.quantization_mode
+        if mode is None:
+            x = jnp.einsum(self.equation, inputs, self._kernel.value)
+        else:
+            x = self._quantized_einsum(inputs, mode)
+        return self.activation(self._add_bias(x))
 
     def compute_output_shape(self, input_shape):
         return tuple(analyze_einsum(self.name, self.equation, self.bias_axes, input_shape,
@@ -227,6 +334,6 @@ class EinsumDense(Layer):
             "activity_regularizer": _ser(regularizers, self.activity_regularizer),
             "kernel_constraint": _ser(constraints, self.kernel_constraint),
             "bias_constraint": _ser(constraints, self.bias_constraint),
-            "quantization_config": None,
+            "quantization_config": quantizers.serialize(self.quantization_config),
         })
         return cfg

@@ -9,8 +9,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from trine import constraints, initializers, regularizers
+from trine import constraints, initializers, quantizers, regularizers
 from trine.core.layer import Layer
+from trine.layers.quantizable import Quantizable
 
 __all__ = ["Embedding", "Masking"]
 
@@ -27,7 +28,7 @@ def _positive_int(layer_name, cls, arg, value):
     return int(value)
 
 
-class Embedding(Layer):
+class Embedding(Quantizable, Layer):
     """Turn non-negative integer indices into dense vectors of size `output_dim`.
 
     Args:
@@ -41,13 +42,15 @@ class Embedding(Layer):
             that masking-aware layers after it (LSTM, GRU, attention) respect. Index 0
             then cannot be a real token, so `input_dim` should be vocabulary size + 1.
         weights: optional initial table, an array of shape `(input_dim, output_dim)`.
+        quantization_config: the `trine.quantizers` config of a quantized table (set by
+            `quantize("int8" | "int4")`, one scale per row, saved in the config).
 
     Returns:
         Called on integers of shape `(batch, ...)`, a float array `(batch, ..., output_dim)`.
 
     Raises:
         ValueError: if `input_dim` or `output_dim` is not a positive integer.
-        NotImplementedError: for `lora_rank` or a quantization config.
+        NotImplementedError: for `lora_rank`.
 
     Example:
         >>> layer = Embedding(1000, 8, mask_zero=True)
@@ -65,10 +68,7 @@ class Embedding(Layer):
         if lora_rank is not None:
             raise NotImplementedError(
                 f"Embedding layer '{self.name}': lora_rank is not supported yet; remove it.")
-        if quantization_config is not None:
-            raise NotImplementedError(
-                f"Embedding layer '{self.name}': quantization_config is not supported yet; "
-                "pass quantization_config=None.")
+        self.quantization_config = quantizers.get(quantization_config)  # a file's record: rebuilt
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
@@ -82,19 +82,69 @@ class Embedding(Layer):
             self.built = True
             self.set_weights([np.asarray(weights)])
 
+    # Keras's saved order of the variables of each quantized mode
+    _QUANTIZED_LAYOUT = {"int8": ("embeddings", "embeddings_scale"),
+                         "int4": ("embeddings", "embeddings_scale", "embeddings_zero", "g_idx")}
+
     def build(self, input_shape=None):
         if self.built:
             return
-        self.embeddings = self.add_weight(
-            shape=(self.input_dim, self.output_dim), initializer=self.embeddings_initializer,
-            regularizer=self.embeddings_regularizer, constraint=self.embeddings_constraint,
-            name="embeddings")
+        if self.quantization_mode in self._QUANTIZED_LAYOUT:
+            self._build_quantized_table(self.quantization_mode, self.quantization_config)
+        else:
+            self.embeddings = self.add_weight(
+                shape=(self.input_dim, self.output_dim), initializer=self.embeddings_initializer,
+                regularizer=self.embeddings_regularizer, constraint=self.embeddings_constraint,
+                name="embeddings")
         self.built = True
+
+    def _build_quantized_table(self, mode, config):
+        """The int8 table, or the int4 one packed along output_dim; a scale per row (int4
+        with blocks: per row and block of output_dim, with zero points)."""
+        block = self._int4_block_size(config) if mode == "int4" else None
+        columns = self.output_dim if mode == "int8" else (self.output_dim + 1) // 2
+        scale_shape = ((self.input_dim,) if block is None
+                       else (self.input_dim, -(-self.output_dim // block)))
+        self._build_integer_weights("embeddings", (self.input_dim, columns), scale_shape, block,
+                                    self.output_dim)
+
+    def _quantize_weights(self, mode, config):
+        table, zero = self.embeddings.value, None
+        block = self._int4_block_size(config) if mode == "int4" else None
+        if block is None:
+            default = quantizers.AbsMaxQuantizer(
+                axis=-1, value_range=(-127, 127) if mode == "int8" else (-8, 7))
+            quantizer = quantizers.QuantizationConfig.weight_quantizer_or_default(config, default)
+            values, scale = quantizer(table, to_numpy=True)
+            scale = scale[:, 0]
+        else:  # groups along output_dim: quantize the transposed table
+            values, scale, zero = quantizers.abs_max_quantize_grouped_with_zero_point(
+                table.T, block_size=block, to_numpy=True)
+            values, scale, zero = values.T, scale.T, zero.T
+        if mode == "int4":
+            values = quantizers.pack_int4(values, axis=-1)[0]
+        self._swap_in_quantized("embeddings", "embeddings",
+                                lambda: self._build_quantized_table(mode, config),
+                                values, scale, zero)
+
+    def _lookup_quantized(self, inputs, mode):
+        rows = jnp.take(self.embeddings.value, inputs, axis=0)
+        if mode == "int4":
+            rows = quantizers.unpack_int4(rows, self.output_dim, axis=-1)
+        rows = rows.astype(self.compute_dtype)
+        scale = jnp.take(self.embeddings_scale.value, inputs, axis=0)
+        if self.__dict__.get("embeddings_zero") is None:
+            return rows / scale[..., None]
+        zero = jnp.take(self.embeddings_zero.value, inputs, axis=0)
+        return quantizers.dequantize_grouped(rows, scale, zero, self.g_idx.value, group_axis=-1)
 
     def call(self, inputs):
         inputs = jnp.asarray(inputs)
         if inputs.dtype not in (jnp.int32, jnp.int64):
             inputs = inputs.astype(jnp.int32)
+        mode = self.quantization_mode
+        if mode is not None:
+            return self._lookup_quantized(inputs, mode)
         out = jnp.take(self.embeddings.value, inputs, axis=0)
         return out.astype(self.compute_dtype)
 
@@ -117,7 +167,7 @@ class Embedding(Layer):
             "activity_regularizer": _ser(regularizers, self.activity_regularizer),
             "embeddings_constraint": _ser(constraints, self.embeddings_constraint),
             "mask_zero": self.mask_zero,
-            "quantization_config": None,
+            "quantization_config": quantizers.serialize(self.quantization_config),
         })
         return cfg
 

@@ -315,6 +315,12 @@ class Model(Trainer, Layer):
         `json.dumps`. Rebuild it with `trine.models.model_from_json`."""
         return upper("model_json").model_to_json(self, **kwargs)
 
+    def quantize(self, mode=None, config=None, filters=None, **kwargs) -> None:
+        """Quantize the weights of every layer that can ("int8", "int4", "float8"); see
+        `trine.models.quantize.quantize_model`."""
+        from trine.models.quantize import quantize_model
+        quantize_model(self, mode, config, filters, **kwargs)
+
     # ------------------------------------------------------------------ files
     def save(self, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
         """Save architecture, weights and compile state to a `.keras` archive (Keras 3 layout)."""

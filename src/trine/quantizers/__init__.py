@@ -23,6 +23,8 @@ from trine.quantizers.int4_packing import pack_int4, unpack_int4
 from trine.quantizers.quantization_config import (QUANTIZATION_MODES, Float8QuantizationConfig,
                                                   Int4QuantizationConfig, Int8QuantizationConfig,
                                                   QuantizationConfig)
+from trine.quantizers.quantized_ops import (float8_inputs, float8_output_gradient,
+                                            quantized_contraction)
 from trine.quantizers.quantizer import AbsMaxQuantizer, Quantizer
 from trine.quantizers.resolve import check_mode, resolve_config
 
@@ -34,7 +36,8 @@ __all__ = [
     "fake_quant_with_min_max_vars", "get", "pack_int4", "quantize_and_dequantize",
     "serialize", "unpack_int4",
     # trine's helpers for layers that quantize
-    "QUANTIZATION_MODES", "check_mode", "dequantize_grouped", "resolve_config",
+    "QUANTIZATION_MODES", "check_mode", "dequantize_grouped", "float8_inputs",
+    "float8_output_gradient", "quantized_contraction", "resolve_config",
 ]
 
 _CLASSES = (Quantizer, AbsMaxQuantizer, QuantizationConfig, Int8QuantizationConfig,
@@ -62,7 +65,8 @@ def deserialize(config, custom_objects=None):
             registered nor in `custom_objects`.
     """
     if not isinstance(config, dict):
-        raise ValueError(f"trine.quantizers.deserialize expected a config dict, received {config!r}.")
+        raise ValueError(
+            f"trine.quantizers.deserialize expected a config dict, received {config!r}.")
     name = config.get("class_name")
     cls = registration.get_registered_object(config.get("registered_name") or name,
                                              custom_objects) or _BY_NAME.get(name)

@@ -75,14 +75,17 @@ def abs_max_quantize_grouped_with_zero_point(inputs, block_size, value_range=(-8
         value_range: `(low, high)` of the integer range; its width fixes the bit count.
         dtype: the dtype of the quantized values.
         epsilon: added to each group's range (default `trine.config.epsilon()`).
-        to_numpy: accepted for Keras compatibility; the maths runs in JAX either way.
+        to_numpy: compute on the host with NumPy. As in Keras the two paths differ slightly:
+            the host one takes each group's range over the zero-padded rows, the device one
+            widens a constant group's range to 2.
 
     Returns:
         `(quantized, scale, zero_point)`; `scale` and `zero_point` (int8) have shape
         `(ceil(input_dim / block_size), output_dim)`.
     """
-    del to_numpy
     epsilon = config.epsilon() if epsilon is None else epsilon
+    if to_numpy:
+        return _grouped_on_host(np.asarray(inputs), block_size, value_range, dtype, epsilon)
     x = jnp.asarray(inputs)
     input_dim, output_dim = x.shape
     qmin, qmax = value_range
@@ -95,6 +98,21 @@ def abs_max_quantize_grouped_with_zero_point(inputs, block_size, value_range=(-8
     q = jnp.round(padded / scale[:, None, :]) + zero[:, None, :].astype(x.dtype)
     q = jnp.clip(q, qmin, qmax).astype(dtype)
     return jnp.reshape(q, (groups * block_size, output_dim))[:input_dim], scale, zero
+
+
+def _grouped_on_host(x, block_size, value_range, dtype, epsilon):
+    input_dim, output_dim = x.shape
+    qmin, qmax = value_range
+    groups = -(-input_dim // block_size)
+    padded = np.concatenate([x, np.zeros((groups * block_size - input_dim, output_dim), x.dtype)])
+    padded = padded.reshape(groups, block_size, output_dim)
+    low = padded.min(axis=1, keepdims=True)
+    scale = (padded.max(axis=1, keepdims=True) - low + epsilon) / (qmax - qmin)
+    zero = np.clip(np.round(-low / scale) + qmin, qmin, qmax)
+    q = np.clip(np.round(padded / scale) + zero, qmin, qmax).astype(dtype)
+    q = q.reshape(groups * block_size, output_dim)[:input_dim]
+    return (jnp.asarray(q), jnp.asarray(scale[:, 0], dtype=x.dtype),
+            jnp.asarray(zero[:, 0].astype("int8")))
 
 
 def dequantize_grouped(quantized, scale, zero, group_index, group_axis=-1):

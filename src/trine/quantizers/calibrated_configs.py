@@ -50,7 +50,8 @@ class GPTQConfig(_CalibratedConfig):
                  activation_order=False, quantization_layer_structure=None):
         super().__init__()
         if weight_bits not in (2, 3, 4, 8):
-            raise ValueError(f"GPTQConfig: weight_bits must be 2, 3, 4 or 8, received {weight_bits}.")
+            raise ValueError(
+                f"GPTQConfig: weight_bits must be 2, 3, 4 or 8, received {weight_bits}.")
         _check_common("GPTQConfig", num_samples, sequence_length, group_size)
         if not 0 <= hessian_damping <= 1:
             raise ValueError(f"GPTQConfig: hessian_damping must be in [0, 1], received "

@@ -347,6 +347,12 @@ def _policy_to_dtype(policy, where):
         name = policy.get("config", {}).get("name") if isinstance(policy.get("config"), dict) else None
         if policy.get("class_name") in ("DTypePolicy", "FloatDTypePolicy", "Policy") and isinstance(name, str):
             return name  # "mixed_bfloat16" etc. are trine policies too
+        from trine import dtype_policies
+        if policy.get("class_name") in dtype_policies.RECORD_CLASSES:  # quantized, or a map
+            try:
+                return dtype_policies.deserialize(policy)
+            except (TypeError, ValueError) as e:
+                raise SavingError(f"{where}: invalid dtype policy {policy!r}: {e}") from None
     raise SavingError(f"{where}: unsupported dtype policy {policy!r}.")
 
 

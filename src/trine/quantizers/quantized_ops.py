@@ -1,0 +1,99 @@
+"""The forward maths of quantized layers, with the gradients Keras gives them: inputs get
+the gradient of the dequantized (float) kernel; the integer weights and scales get none."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trine.quantizers.float8 import quantize_and_dequantize
+
+
+def _no_gradient(x):
+    """The cotangent of an input that gets no gradient (float0 for integer arrays)."""
+    if jnp.issubdtype(x.dtype, jnp.integer):
+        return np.zeros(x.shape, dtype=jax.dtypes.float0)
+    return jnp.zeros_like(x)
+
+
+def integer_contract(contract, x, kernel):
+    """`contract(x, kernel)` in int32 when both are integers (no int8 overflow), else with
+    the kernel cast to the inputs' float dtype."""
+    if jnp.issubdtype(x.dtype, jnp.integer):
+        return contract(x, kernel, preferred_element_type=jnp.int32)
+    return contract(x, kernel.astype(x.dtype))
+
+
+def quantized_contraction(x, kernel, kernel_scale, *, contract, contract_grad, float_kernel,
+                          quantize_inputs, compute_dtype):
+    """`contract(q(x), kernel) / (input_scale * kernel_scale)`.
+
+    Args:
+        x: the float inputs.
+        kernel / kernel_scale: the integer kernel and the scale that maps floats onto it.
+        contract: `(x, kernel, **kwargs) -> out` (jnp.matmul, an einsum).
+        contract_grad: `(upstream, float_kernel) -> gradient of x`.
+        float_kernel: `(kernel, kernel_scale) -> the dequantized kernel`.
+        quantize_inputs: `x -> (quantized, scale aligned with the output)`, or None to keep
+            the inputs float.
+        compute_dtype: the dtype of the output.
+    """
+
+    @jax.custom_vjp
+    def run(x, kernel, kernel_scale):
+        return forward(x, kernel, kernel_scale)[0]
+
+    def forward(x, kernel, kernel_scale):
+        scale = kernel_scale
+        if quantize_inputs is not None:
+            x, input_scale = quantize_inputs(x)
+            scale = scale * input_scale
+        out = integer_contract(contract, x, kernel).astype(compute_dtype) / scale
+        return out, (kernel, kernel_scale)
+
+    def backward(saved, upstream):
+        kernel, kernel_scale = saved
+        grad = contract_grad(upstream, float_kernel(kernel, kernel_scale))
+        return grad, _no_gradient(kernel), _no_gradient(kernel_scale)
+
+    run.defvjp(forward, backward)
+    return run(x, kernel, kernel_scale)
+
+
+def float8_inputs(x, scale, amax_history, compute_dtype):
+    """`x` quantized to float8_e4m3fn and back with `scale`; the gradient passes through to
+    `x` (scale and history get none: trine does not overwrite them from gradients)."""
+
+    @jax.custom_vjp
+    def run(x, scale, amax_history):
+        return quantize_and_dequantize(x, scale, "float8_e4m3fn", compute_dtype)
+
+    def forward(x, scale, amax_history):
+        return run(x, scale, amax_history), (scale, amax_history)
+
+    def backward(saved, upstream):
+        scale, amax_history = saved
+        return upstream, jnp.zeros_like(scale), jnp.zeros_like(amax_history)
+
+    run.defvjp(forward, backward)
+    return run(x, scale, amax_history)
+
+
+def float8_output_gradient(out, scale, amax_history, compute_dtype):
+    """`out` unchanged; its gradient quantized to float8_e5m2 and back with `scale`."""
+
+    @jax.custom_vjp
+    def run(out, scale, amax_history):
+        return out
+
+    def forward(out, scale, amax_history):
+        return out, (scale, amax_history)
+
+    def backward(saved, upstream):
+        scale, amax_history = saved
+        qdq = quantize_and_dequantize(upstream, scale, "float8_e5m2", compute_dtype)
+        return qdq.astype(upstream.dtype), jnp.zeros_like(scale), jnp.zeros_like(amax_history)
+
+    run.defvjp(forward, backward)
+    return run(out, scale, amax_history)
+
