@@ -157,7 +157,6 @@ class BinaryAccuracy(_BuiltinWrapper):
 
     def __init__(self, name: str = "binary_accuracy", dtype=None, threshold: float = 0.5):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
-        self.threshold = threshold
 
 
 class CategoricalAccuracy(_BuiltinWrapper):
@@ -197,7 +196,6 @@ class TopKCategoricalAccuracy(_BuiltinWrapper):
 
     def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype=None):
         super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
-        self.k = k
 
 
 class SparseTopKCategoricalAccuracy(_BuiltinWrapper):
@@ -216,8 +214,6 @@ class SparseTopKCategoricalAccuracy(_BuiltinWrapper):
                  from_sorted_ids: bool = False):
         super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k,
                          from_sorted_ids=from_sorted_ids)
-        self.k = k
-        self.from_sorted_ids = from_sorted_ids
 
     def get_config(self):
         config = super().get_config()

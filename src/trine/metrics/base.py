@@ -370,9 +370,15 @@ class MeanMetricWrapper(Mean):
 
 
 class _BuiltinWrapper(BuiltinWrapperConfig, MeanMetricWrapper):
-    """A built-in MeanMetricWrapper: config is its constructor arguments."""
+    """A built-in MeanMetricWrapper: config is its constructor arguments, which it also keeps
+    as attributes (`metric.from_logits`, `metric.k`, ...), as Keras's classes do."""
 
     _CONFIG_BASE = Metric
+
+    def __init__(self, fn: Callable, name: str | None = None, dtype=None, **kwargs):
+        super().__init__(fn, name=name, dtype=dtype, **kwargs)
+        for key, value in kwargs.items():
+            setattr(self, key, value)
 
 
 

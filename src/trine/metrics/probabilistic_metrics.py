@@ -48,8 +48,6 @@ class BinaryCrossentropy(_BuiltinWrapper):
                  label_smoothing: float = 0):
         super().__init__(binary_crossentropy, name=name, dtype=dtype, from_logits=from_logits,
                          label_smoothing=label_smoothing)
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
 
 
 class CategoricalCrossentropy(_BuiltinWrapper):
@@ -69,9 +67,6 @@ class CategoricalCrossentropy(_BuiltinWrapper):
                  from_logits: bool = False, label_smoothing: float = 0, axis: int = -1):
         super().__init__(categorical_crossentropy, name=name, dtype=dtype,
                          from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self.axis = axis
 
 
 class SparseCategoricalCrossentropy(_BuiltinWrapper):
@@ -92,8 +87,5 @@ class SparseCategoricalCrossentropy(_BuiltinWrapper):
                  from_logits: bool = False, ignore_class: int | None = None, axis: int = -1):
         super().__init__(sparse_categorical_crossentropy, name=name, dtype=dtype,
                          from_logits=from_logits, ignore_class=ignore_class, axis=axis)
-        self.from_logits = from_logits
-        self.ignore_class = ignore_class
-        self.axis = axis
 
 

@@ -98,7 +98,6 @@ class CosineSimilarity(_BuiltinWrapper):
 
     def __init__(self, name: str = "cosine_similarity", dtype=None, axis: int = -1):
         super().__init__(_cosine_similarity, name=name, dtype=dtype, axis=axis)
-        self.axis = axis
 
 
 
