@@ -34,7 +34,10 @@ def document(fn=None, *, size=224, min_size=32, example_size=None, returns=None,
         returns = f"A Functional model; feed it images through `{module}.preprocess_input`."
     lines = [f"{fn.__name__} (Keras `keras.applications.{fn.__name__}`).", "", "Args:"]
     for arg in inspect.signature(fn).parameters:
-        text = own.get(arg, ARGUMENTS.get(arg, "see Keras's documentation."))
+        text = own.get(arg, ARGUMENTS.get(arg))
+        if text is None:
+            raise TypeError(f"document({fn.__name__}): argument {arg!r} has no entry in "
+                            f"ARGUMENTS; pass its description as {arg}='...'.")
         text = text.format(size=size, min_size=min_size)
         lines += textwrap.wrap(f"{arg}: {text}", 88, initial_indent="    ",
                                subsequent_indent="        ")

@@ -44,7 +44,7 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
                              f"received alpha={alpha}. Pass weights=None for other widths.")
         rows = _common.published_side(input_shape, _SIZES)
     img_input = _common.make_input(input_tensor, input_shape)
-    axis = -1 if _common.bn_axis() == 3 else 1
+    axis = 1 if config.image_data_format() == "channels_first" else -1
     x = layers.Conv2D(int(32 * alpha), (3, 3), padding="same", use_bias=False, strides=(2, 2),
                       name="conv1")(img_input)
     x = layers.BatchNormalization(axis=axis, name="conv1_bn")(x)

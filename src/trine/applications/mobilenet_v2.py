@@ -39,7 +39,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
                              f"received alpha={alpha}. Pass weights=None for other widths.")
         rows = _common.published_side(input_shape, _SIZES)
     img_input = _common.make_input(input_tensor, input_shape)
-    axis = -1 if _common.bn_axis() == 3 else 1
+    axis = 1 if config.image_data_format() == "channels_first" else -1
     x = layers.Conv2D(_common.make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2),
                       padding="same", use_bias=False, name="Conv1")(img_input)
     x = layers.BatchNormalization(axis=axis, epsilon=1e-3, momentum=0.999, name="bn_Conv1")(x)
