@@ -5,7 +5,7 @@ import jax.numpy as jnp
 
 from trine.optimizers.base import (LearningRate, Optimizer, _ValueRuleOptimizer, _base_kwargs,
                                    _check_number, register_builtin)
-from trine.optimizers.rules import _adam_moments, _adam_step_size, _keras_rule, _zeros
+from trine.optimizers.rules import _adam_moments, _adam_step_size, _optimizer_rule, _zeros
 
 
 class _MomentArgs:
@@ -71,9 +71,7 @@ class Adam(_MomentArgs, Optimizer):
             return -((m * alpha) / (jnp.sqrt(v) + eps)), new
 
         inits = (_zeros, _zeros, _zeros) if amsgrad else (_zeros, _zeros)
-        return _keras_rule(learning_rate, slot_inits=inits, leaf_step=step,
-                           weight_decay=self.weight_decay,
-                           decay_excluded=self._decay_excluded())
+        return _optimizer_rule(self, learning_rate, inits, step)
 
 
 class AdamW(Adam):
@@ -140,9 +138,7 @@ class Adamax(_MomentArgs, Optimizer):
             u = jnp.maximum(b2 * slots[1], jnp.abs(g))
             return -((lr * m) / ((1 - b1_power) * (u + eps))), (m, u)
 
-        return _keras_rule(learning_rate, slot_inits=(_zeros, _zeros), leaf_step=step,
-                           weight_decay=self.weight_decay,
-                           decay_excluded=self._decay_excluded())
+        return _optimizer_rule(self, learning_rate, (_zeros, _zeros), step)
 
 
 class Nadam(_MomentArgs, Optimizer):
@@ -200,10 +196,8 @@ class Nadam(_MomentArgs, Optimizer):
             v_hat = v / (1 - beta_2_power)
             return -((m_hat * lr) / (jnp.sqrt(v_hat) + eps)), (m, v)
 
-        return _keras_rule(learning_rate, slot_inits=(_zeros, _zeros), leaf_step=step,
-                           weight_decay=self.weight_decay,
-                           decay_excluded=self._decay_excluded(), shared=shared,
-                           extra_init=extra_init)
+        return _optimizer_rule(self, learning_rate, (_zeros, _zeros), step, shared=shared,
+                               extra_init=extra_init)
 
 
 class Lamb(_MomentArgs, _ValueRuleOptimizer):

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 
 from trine.optimizers.base import (LearningRate, Optimizer, _ValueRuleOptimizer, _base_kwargs,
                                    _check_number, register_builtin)
-from trine.optimizers.rules import _keras_rule, _zeros
+from trine.optimizers.rules import _optimizer_rule, _zeros
 
 
 class RMSprop(Optimizer):
@@ -69,9 +69,7 @@ class RMSprop(Optimizer):
             return u, tuple(new)
 
         inits = (_zeros,) + ((_zeros,) if use_mom else ()) + ((_zeros,) if centered else ())
-        return _keras_rule(learning_rate, slot_inits=inits, leaf_step=step,
-                           weight_decay=self.weight_decay,
-                           decay_excluded=self._decay_excluded())
+        return _optimizer_rule(self, learning_rate, inits, step)
 
 
 class Adagrad(Optimizer):
@@ -109,10 +107,8 @@ class Adagrad(Optimizer):
             acc = slots[0] + jnp.square(g)
             return -((lr * g) / jnp.sqrt(acc + eps)), (acc,)
 
-        return _keras_rule(learning_rate,
-                           slot_inits=(lambda p: jnp.full_like(p, init_value),),
-                           leaf_step=step, weight_decay=self.weight_decay,
-                           decay_excluded=self._decay_excluded())
+        return _optimizer_rule(self, learning_rate,
+                               (lambda p: jnp.full_like(p, init_value),), step)
 
 
 class Adadelta(_ValueRuleOptimizer):

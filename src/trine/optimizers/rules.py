@@ -93,6 +93,14 @@ def _keras_rule(learning_rate, *, slot_inits: tuple, leaf_step: Callable,
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+def _optimizer_rule(optimizer, learning_rate, slot_inits: tuple, leaf_step: Callable,
+                    **options):
+    """`_keras_rule` with `optimizer`'s decoupled weight decay and the variables it exempts."""
+    return _keras_rule(learning_rate, slot_inits=slot_inits, leaf_step=leaf_step,
+                       weight_decay=optimizer.weight_decay,
+                       decay_excluded=optimizer._decay_excluded(), **options)
+
+
 def _zeros(p):
     return jnp.zeros_like(p)
 

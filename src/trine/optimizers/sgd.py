@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from trine.optimizers.base import (LearningRate, Optimizer, _base_kwargs, _check_number,
                                    register_builtin)
-from trine.optimizers.rules import _keras_rule, _zeros
+from trine.optimizers.rules import _optimizer_rule, _zeros
 
 
 class SGD(Optimizer):
@@ -54,9 +54,7 @@ class SGD(Optimizer):
                 u = m * momentum - g * lr if nesterov else m
                 return u, (m,)
             inits = (_zeros,)
-        return _keras_rule(learning_rate, slot_inits=inits, leaf_step=step,
-                           weight_decay=self.weight_decay,
-                           decay_excluded=self._decay_excluded())
+        return _optimizer_rule(self, learning_rate, inits, step)
 
 
 register_builtin(SGD)
