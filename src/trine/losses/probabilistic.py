@@ -150,6 +150,20 @@ sparse_categorical_crossentropy.sparse_labels = True
 sparse_categorical_crossentropy.values_and_mask = _sparse_ce_values_and_mask
 
 
+def _binary_targets(y_true, y_pred, label_smoothing, who: str):
+    """Float predictions and same-shape targets, smoothed towards 0.5 by `label_smoothing`."""
+    y_pred = _float_pred(y_pred)
+    y_true = as_array(y_true).astype(y_pred.dtype)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"{who} expected y_true and y_pred of the same shape, received "
+            f"y_true.shape={tuple(y_true.shape)} and y_pred.shape={tuple(y_pred.shape)}. "
+            "Reshape the labels to match (e.g. y[:, None] for one output unit).")
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    return y_true, y_pred
+
+
 @builtin_function
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False,
                         label_smoothing: float = 0.0, axis: int = -1):
@@ -170,15 +184,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False,
     Raises:
         ValueError: if the shapes differ.
     """
-    y_pred = _float_pred(y_pred)
-    y_true = as_array(y_true).astype(y_pred.dtype)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"binary_crossentropy expected y_true and y_pred of the same shape, received "
-            f"y_true.shape={tuple(y_true.shape)} and y_pred.shape={tuple(y_pred.shape)}. "
-            "Reshape the labels to match (e.g. y[:, None] for one output unit).")
-    if label_smoothing:
-        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    y_true, y_pred = _binary_targets(y_true, y_pred, label_smoothing, "binary_crossentropy")
     return jnp.mean(ops.binary_crossentropy(y_true, y_pred, from_logits=from_logits), axis=axis)
 
 
@@ -221,15 +227,8 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing: bool = Fals
     Example:
         >>> binary_focal_crossentropy(jnp.array([[0.0, 1.0]]), jnp.array([[0.2, 0.7]]))
     """
-    y_pred = _float_pred(y_pred)
-    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            "binary_focal_crossentropy expected y_true and y_pred of the same shape, received "
-            f"y_true.shape={tuple(y_true.shape)} and y_pred.shape={tuple(y_pred.shape)}. "
-            "Reshape the labels to match (e.g. y[:, None] for one output unit).")
-    if label_smoothing:
-        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    y_true, y_pred = _binary_targets(y_true, y_pred, label_smoothing,
+                                     "binary_focal_crossentropy")
     if from_logits:
         y_pred = jax.nn.sigmoid(y_pred)
     p = jnp.clip(y_pred, EPSILON, 1.0 - EPSILON)
