@@ -316,10 +316,18 @@ def _quantize_both(keras, mine, theirs, mode, config=None):
 # above); the outputs differ only by float32 summation order of the same integer/float
 # products, so 1e-5 relative covers them (int8 products are summed exactly in int32).
 _DENSE_CASES = [
-    ("int8", None), ("int8", lambda lib: lib.quantizers.Int8QuantizationConfig(activation_quantizer=None)),
-    ("int4", None), ("int4", lambda lib: lib.quantizers.Int4QuantizationConfig(block_size=None)),
-    ("int4", lambda lib: lib.quantizers.Int4QuantizationConfig(block_size=2)),
-    ("float8", None),
+    pytest.param("int8", None, id="int8"),
+    pytest.param("int8", lambda lib: lib.quantizers.Int8QuantizationConfig(
+        activation_quantizer=None), id="int8_weights_only"),
+    pytest.param("int4", None, id="int4_blocks_128"),
+    pytest.param("int4", lambda lib: lib.quantizers.Int4QuantizationConfig(block_size=None),
+                 id="int4_per_channel"),
+    pytest.param("int4", lambda lib: lib.quantizers.Int4QuantizationConfig(block_size=2),
+                 id="int4_blocks_2"),
+    pytest.param("int4", lambda lib: lib.quantizers.Int4QuantizationConfig(
+        block_size=-1, activation_quantizer=lib.quantizers.AbsMaxQuantizer()),
+        id="int4_per_channel_int8_inputs"),
+    pytest.param("float8", None, id="float8"),
 ]
 
 

@@ -299,8 +299,13 @@ class EinsumDense(Quantizable, Layer):
             quantize = self._quantize_inputs()
             if quantize is None:
                 return self._einsum(inputs, float_kernel)
-            q, scale = quantize(inputs)
-            return self._einsum(q, float_kernel).astype(dtype) / scale
+
+            def forward(x, kernel):
+                q, scale = quantize(x)
+                return self._einsum(q, kernel).astype(dtype) / scale
+            return quantizers.with_float_kernel_gradient(
+                inputs, float_kernel, forward,
+                lambda g, k: jnp.einsum(self._scales.gradient_equation, g, k))
         layout = self._scales.kernel
         return quantizers.quantized_contraction(
             inputs, self._kernel.value, self.kernel_scale.value, contract=self._einsum,

@@ -24,7 +24,7 @@ from trine.quantizers.quantization_config import (QUANTIZATION_MODES, Float8Quan
                                                   Int4QuantizationConfig, Int8QuantizationConfig,
                                                   QuantizationConfig)
 from trine.quantizers.quantized_ops import (float8_inputs, float8_output_gradient,
-                                            quantized_contraction)
+                                            quantized_contraction, with_float_kernel_gradient)
 from trine.quantizers.quantizer import AbsMaxQuantizer, Quantizer
 from trine.quantizers.resolve import check_mode, resolve_config
 
@@ -38,6 +38,7 @@ __all__ = [
     # trine's helpers for layers that quantize
     "QUANTIZATION_MODES", "check_mode", "dequantize_grouped", "float8_inputs",
     "float8_output_gradient", "quantized_contraction", "resolve_config",
+    "with_float_kernel_gradient",
 ]
 
 _CLASSES = (Quantizer, AbsMaxQuantizer, QuantizationConfig, Int8QuantizationConfig,

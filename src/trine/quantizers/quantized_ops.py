@@ -60,6 +60,24 @@ def quantized_contraction(x, kernel, kernel_scale, *, contract, contract_grad, f
     return run(x, kernel, kernel_scale)
 
 
+def with_float_kernel_gradient(x, float_kernel, forward, contract_grad):
+    """`forward(x, float_kernel)`, whose gradient to `x` is `contract_grad(upstream,
+    float_kernel)` (as if the inputs were not quantized inside `forward`)."""
+
+    @jax.custom_vjp
+    def run(x, kernel):
+        return forward(x, kernel)
+
+    def save(x, kernel):
+        return forward(x, kernel), kernel
+
+    def backward(kernel, upstream):
+        return contract_grad(upstream, kernel), jnp.zeros_like(kernel)
+
+    run.defvjp(save, backward)
+    return run(x, float_kernel)
+
+
 def float8_inputs(x, scale, amax_history, compute_dtype):
     """`x` quantized to float8_e4m3fn and back with `scale`; the gradient passes through to
     `x` (scale and history get none: trine does not overwrite them from gradients)."""
