@@ -2,9 +2,10 @@
 KL divergence and Poisson."""
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from trine import ops
 from trine.config import epsilon
@@ -50,11 +51,6 @@ def poisson(y_true, y_pred):
 
 
 
-def _check_axis(axis, who):
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise ValueError(f"{who} expected axis to be an integer, received axis={axis!r}.")
-
-
 @builtin_function
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
                              label_smoothing: float = 0.0, axis: int = -1):
@@ -86,25 +82,15 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
 
 def _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis):
     """Sparse categorical crossentropy and the mask of valid entries (None without ignore_class)."""
-    _check_axis(axis, "sparse_categorical_crossentropy")
     y_pred = _float_pred(y_pred)
     y_true = as_array(y_true)
-    if y_pred.ndim < 1:
-        raise ValueError(
-            "sparse_categorical_crossentropy expected y_pred of rank >= 1 (the class axis "
-            f"last), received shape {tuple(y_pred.shape)}.")
-    if y_true.ndim == y_pred.ndim and y_true.shape[axis] == 1:
-        y_true = jnp.squeeze(y_true, axis=axis)
-    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = jnp.squeeze(y_true, axis=-1)
-    if tuple(y_true.shape) != tuple(y_pred.shape[:-1]):
-        raise ValueError(
-            "sparse_categorical_crossentropy expected y_true of shape y_pred.shape[:-1] "
-            f"(one integer label per sample), received y_true.shape={tuple(y_true.shape)} and "
-            f"y_pred.shape={tuple(y_pred.shape)}. For one-hot targets use "
-            "categorical_crossentropy instead.")
     valid = None
     if ignore_class is not None:
+        # the op checks axis and label shape (a shape-only trace); valid labels reshape to
+        # y_pred.shape[:-1], as the op's squeeze would give
+        jax.eval_shape(functools.partial(ops.sparse_categorical_crossentropy, axis=axis),
+                       y_true, y_pred)
+        y_true = jnp.reshape(y_true, y_pred.shape[:-1])
         valid = y_true != jnp.asarray(ignore_class, y_true.dtype)
         y_true = jnp.where(valid, y_true, jnp.zeros((), y_true.dtype))
         # the row is zeroed below, so any value works; ones keep the intermediates finite
@@ -190,7 +176,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False,
 
 
 
-# the focal losses accept any axis but a bool (as they always have), unlike _check_axis
+# the focal losses accept any axis but a bool (as they always have), unlike the crossentropy ops
 def _reject_bool_axis(axis, who: str) -> None:
     if isinstance(axis, bool):
         raise ValueError(f"{who}: axis must be an int, received axis={axis!r} (a bool). "
