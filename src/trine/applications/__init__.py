@@ -9,9 +9,11 @@ on import.
 """
 import sys as _sys
 
-from trine.applications import (densenet, efficientnet, efficientnet_v2, imagenet_utils,
-                                inception_v3, mobilenet, mobilenet_v2, mobilenet_v3, resnet,
-                                resnet_v2, vgg16, vgg19, xception)
+from trine.applications import (convnext, densenet, efficientnet, efficientnet_v2,
+                                imagenet_utils, inception_v3, mobilenet, mobilenet_v2,
+                                mobilenet_v3, resnet, resnet_v2, vgg16, vgg19, xception)
+from trine.applications.convnext import (ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall,
+                                         ConvNeXtTiny, ConvNeXtXLarge)
 from trine.applications.densenet import DenseNet121, DenseNet169, DenseNet201
 from trine.applications.efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2,
                                              EfficientNetB3, EfficientNetB4, EfficientNetB5,
@@ -34,13 +36,14 @@ resnet50 = resnet  # Keras also exposes the ResNet50 names as `applications.resn
 _sys.modules.setdefault(__name__ + ".resnet50", resnet)
 
 __all__ = [
+    "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtSmall", "ConvNeXtTiny", "ConvNeXtXLarge",
     "DenseNet121", "DenseNet169", "DenseNet201", "EfficientNetB0", "EfficientNetB1",
     "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5", "EfficientNetB6",
     "EfficientNetB7", "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2",
     "EfficientNetV2B3", "EfficientNetV2L", "EfficientNetV2M", "EfficientNetV2S", "InceptionV3",
     "MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "ResNet101",
     "ResNet101V2", "ResNet152", "ResNet152V2", "ResNet50", "ResNet50V2", "VGG16", "VGG19",
-    "Xception", "densenet", "efficientnet", "efficientnet_v2", "imagenet_utils",
+    "Xception", "convnext", "densenet", "efficientnet", "efficientnet_v2", "imagenet_utils",
     "inception_v3", "mobilenet", "mobilenet_v2", "mobilenet_v3", "resnet", "resnet50",
     "resnet_v2", "vgg16", "vgg19", "xception",
 ]
