@@ -67,3 +67,11 @@ def test_convnext_imagenet_weights_offline_error(tmp_path, monkeypatch):
 def test_convnexttiny_legacy_h5_matches_keras(tmp_path):
     _check(keras.applications.ConvNeXtTiny, A.ConvNeXtTiny, tmp_path, include_top=False,
            layout="legacy")
+
+
+@pytest.mark.slow  # about a minute of CPU: Keras's build of 55M parameters dominates
+def test_inception_resnet_v2_matches_keras(tmp_path):
+    # most convolutions and every scale layer are auto-named: Keras's order must hold
+    _check(keras.applications.InceptionResNetV2, A.InceptionResNetV2, tmp_path, size=75,
+           include_top=False, pooling="max", layout="legacy",
+           pre=A.inception_resnet_v2.preprocess_input)

@@ -10,8 +10,9 @@ on import.
 import sys as _sys
 
 from trine.applications import (convnext, densenet, efficientnet, efficientnet_v2,
-                                imagenet_utils, inception_v3, mobilenet, mobilenet_v2,
-                                mobilenet_v3, resnet, resnet_v2, vgg16, vgg19, xception)
+                                imagenet_utils, inception_resnet_v2, inception_v3, mobilenet,
+                                mobilenet_v2, mobilenet_v3, resnet, resnet_v2, vgg16, vgg19,
+                                xception)
 from trine.applications.convnext import (ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall,
                                          ConvNeXtTiny, ConvNeXtXLarge)
 from trine.applications.densenet import DenseNet121, DenseNet169, DenseNet201
@@ -22,6 +23,7 @@ from trine.applications.efficientnet_v2 import (EfficientNetV2B0, EfficientNetV2
                                                 EfficientNetV2B2, EfficientNetV2B3,
                                                 EfficientNetV2L, EfficientNetV2M,
                                                 EfficientNetV2S)
+from trine.applications.inception_resnet_v2 import InceptionResNetV2
 from trine.applications.inception_v3 import InceptionV3
 from trine.applications.mobilenet import MobileNet
 from trine.applications.mobilenet_v2 import MobileNetV2
@@ -40,10 +42,11 @@ __all__ = [
     "DenseNet121", "DenseNet169", "DenseNet201", "EfficientNetB0", "EfficientNetB1",
     "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5", "EfficientNetB6",
     "EfficientNetB7", "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2",
-    "EfficientNetV2B3", "EfficientNetV2L", "EfficientNetV2M", "EfficientNetV2S", "InceptionV3",
-    "MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "ResNet101",
-    "ResNet101V2", "ResNet152", "ResNet152V2", "ResNet50", "ResNet50V2", "VGG16", "VGG19",
-    "Xception", "convnext", "densenet", "efficientnet", "efficientnet_v2", "imagenet_utils",
-    "inception_v3", "mobilenet", "mobilenet_v2", "mobilenet_v3", "resnet", "resnet50",
-    "resnet_v2", "vgg16", "vgg19", "xception",
+    "EfficientNetV2B3", "EfficientNetV2L", "EfficientNetV2M", "EfficientNetV2S",
+    "InceptionResNetV2", "InceptionV3", "MobileNet", "MobileNetV2", "MobileNetV3Large",
+    "MobileNetV3Small", "ResNet101", "ResNet101V2", "ResNet152", "ResNet152V2", "ResNet50",
+    "ResNet50V2", "VGG16", "VGG19", "Xception", "convnext", "densenet", "efficientnet",
+    "efficientnet_v2", "imagenet_utils", "inception_resnet_v2", "inception_v3", "mobilenet",
+    "mobilenet_v2", "mobilenet_v3", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19",
+    "xception",
 ]
