@@ -11,8 +11,8 @@ import sys as _sys
 
 from trine.applications import (convnext, densenet, efficientnet, efficientnet_v2,
                                 imagenet_utils, inception_resnet_v2, inception_v3, mobilenet,
-                                mobilenet_v2, mobilenet_v3, resnet, resnet_v2, vgg16, vgg19,
-                                xception)
+                                mobilenet_v2, mobilenet_v3, nasnet, resnet, resnet_v2, vgg16,
+                                vgg19, xception)
 from trine.applications.convnext import (ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall,
                                          ConvNeXtTiny, ConvNeXtXLarge)
 from trine.applications.densenet import DenseNet121, DenseNet169, DenseNet201
@@ -28,6 +28,7 @@ from trine.applications.inception_v3 import InceptionV3
 from trine.applications.mobilenet import MobileNet
 from trine.applications.mobilenet_v2 import MobileNetV2
 from trine.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
+from trine.applications.nasnet import NASNetLarge, NASNetMobile
 from trine.applications.resnet import ResNet50, ResNet101, ResNet152
 from trine.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from trine.applications.vgg16 import VGG16
@@ -44,9 +45,9 @@ __all__ = [
     "EfficientNetB7", "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2",
     "EfficientNetV2B3", "EfficientNetV2L", "EfficientNetV2M", "EfficientNetV2S",
     "InceptionResNetV2", "InceptionV3", "MobileNet", "MobileNetV2", "MobileNetV3Large",
-    "MobileNetV3Small", "ResNet101", "ResNet101V2", "ResNet152", "ResNet152V2", "ResNet50",
-    "ResNet50V2", "VGG16", "VGG19", "Xception", "convnext", "densenet", "efficientnet",
-    "efficientnet_v2", "imagenet_utils", "inception_resnet_v2", "inception_v3", "mobilenet",
-    "mobilenet_v2", "mobilenet_v3", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19",
-    "xception",
+    "MobileNetV3Small", "NASNetLarge", "NASNetMobile", "ResNet101", "ResNet101V2", "ResNet152",
+    "ResNet152V2", "ResNet50", "ResNet50V2", "VGG16", "VGG19", "Xception", "convnext",
+    "densenet", "efficientnet", "efficientnet_v2", "imagenet_utils", "inception_resnet_v2",
+    "inception_v3", "mobilenet", "mobilenet_v2", "mobilenet_v3", "nasnet", "resnet",
+    "resnet50", "resnet_v2", "vgg16", "vgg19", "xception",
 ]
