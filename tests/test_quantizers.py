@@ -511,3 +511,23 @@ def test_dense_quantize_under_mixed_bfloat16_matches_keras(keras, mode):
     # bfloat16 outputs: both round the same float32 results to bfloat16
     out = _check_same(mine, theirs, _x((5, 4)), atol=1e-2)
     assert out.dtype == np.float32
+
+
+def test_quantization_config_base_matches_keras(keras):
+    for lib in (trine, keras):
+        with pytest.raises(NotImplementedError):
+            lib.quantizers.QuantizationConfig().mode
+    q = quantizers.AbsMaxQuantizer(axis=0)
+    base = quantizers.QuantizationConfig
+    assert base.weight_quantizer_or_default(None, q) is q
+    assert base.weight_quantizer_or_default(quantizers.Int8QuantizationConfig(), q) is q
+    assert base.activation_quantizer_or_default(None, q) is q
+    assert base.activation_quantizer_or_default(
+        quantizers.Int8QuantizationConfig(activation_quantizer=None), q) is None
+    record = quantizers.serialize(quantizers.Int8QuantizationConfig(weight_quantizer=q))
+    assert record == keras.quantizers.serialize(keras.quantizers.Int8QuantizationConfig(
+        weight_quantizer=keras.quantizers.AbsMaxQuantizer(axis=0)))
+    evil = {**record, "config": {**record["config"], "weight_quantizer": {
+        "class_name": "Popen", "module": "subprocess", "config": {}}}}
+    with pytest.raises(ValueError):
+        quantizers.deserialize(evil)
