@@ -191,9 +191,33 @@ def _regression(seed=0):
     return x, (x @ rng.normal(size=(4, 1))).astype("float32")
 
 
-def test_loss_scale_optimizer_in_fit_needs_a_scaled_loss():
+def test_loss_scale_optimizer_in_built_in_fit_and_a_step_that_forgets_to_scale():
+    # the built-in train_step scales the loss (as Keras's): the same run as a custom step
+    # that scales it; a custom step that differentiates the unscaled loss is an error
     x, y = _regression()
-    model = trine.Sequential([trine.Input((4,)), trine.layers.Dense(1)])
+    runs = []
+    for cls, scaled in ((trine.Sequential, True), (_ScaledStep, True), (trine.Sequential, False)):
+        trine.utils.set_random_seed(3)
+        model = cls([trine.Input((4,)), trine.layers.Dense(1)])
+        opt = optimizers.SGD(0.05)
+        model.compile(loss="mse", optimizer=optimizers.LossScaleOptimizer(
+            opt, initial_scale=1024.0) if scaled else opt)
+        hist = model.fit(x, y, epochs=3, batch_size=8, verbose=0, shuffle=False)
+        runs.append((hist.history["loss"], np.asarray(model.layers[0].kernel.value)))
+    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-6)  # the same scaled maths
+    np.testing.assert_allclose(runs[0][0], runs[2][0], rtol=1e-5)  # the inner optimizer's
+    np.testing.assert_allclose(runs[0][1], runs[2][1], rtol=1e-5, atol=1e-6)
+
+    class Unscaled(trine.Sequential):
+        def train_step(self, state, data):
+            tv, ntv, ov, mv = state
+            x, y = data
+            grads = jax.grad(lambda tv: self.compute_loss_and_updates(
+                tv, ntv, x, y, training=True)[0])(tv)
+            tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
+            return {}, (tv, ntv, ov, mv)
+
+    model = Unscaled([trine.Input((4,)), trine.layers.Dense(1)])
     model.compile(loss="mse", optimizer=optimizers.LossScaleOptimizer(optimizers.SGD(0.1)))
     with pytest.raises(RuntimeError, match="scale_loss"):
         model.fit(x, y, epochs=1, verbose=0)
@@ -230,3 +254,42 @@ def test_loss_scale_optimizer_in_a_scaled_train_step_matches_the_inner_optimizer
         results.append((hist.history["loss"], np.asarray(model.layers[0].kernel.value)))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5, atol=1e-6)
+
+
+def _mixed_float16_fit(K):
+    """compile() under mixed_float16 wraps the optimizer in a LossScaleOptimizer and fit
+    scales the loss: the same optimizer, scale, step count and weights in trine and Keras."""
+    K.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        K.utils.set_random_seed(1)
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(64, 5)).astype("float32")
+        y = rng.normal(size=(64, 1)).astype("float32")
+        model = K.Sequential([K.Input((5,)), K.layers.Dense(8, activation="relu"),
+                              K.layers.Dense(1, dtype="float32")])
+        weights = [np.asarray(w) for w in model.get_weights()]
+    finally:
+        K.mixed_precision.set_global_policy("float32")
+    return model, weights, x, y
+
+
+def test_mixed_float16_fit_scales_the_loss_as_keras(keras):
+    ours, w0, x, y = _mixed_float16_fit(trine)
+    theirs, _, _, _ = _mixed_float16_fit(keras)
+    theirs.set_weights(w0)
+    for m in (ours, theirs):
+        m.compile(optimizer="sgd", loss="mse")
+    assert type(ours.optimizer).__name__ == type(theirs.optimizer).__name__ == \
+        "LossScaleOptimizer"
+    assert ours.optimizer.name == theirs.optimizer.name == "loss_scale_optimizer"
+    h_ours = ours.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    h_theirs = theirs.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(h_ours["loss"], h_theirs["loss"], rtol=2e-3)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(np.asarray(a, np.float32), np.asarray(b, np.float32),
+                                   rtol=2e-3, atol=2e-3)
+    assert int(ours.optimizer.iterations.numpy()) == int(theirs.optimizer.iterations) == 8
+    # without auto_scale_loss the optimizer is left as given
+    plain, _, _, _ = _mixed_float16_fit(trine)
+    plain.compile(optimizer="sgd", loss="mse", auto_scale_loss=False)
+    assert type(plain.optimizer).__name__ == "SGD"

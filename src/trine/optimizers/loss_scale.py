@@ -129,15 +129,15 @@ class LossScaleOptimizer(Optimizer):
 
         Raises:
             RuntimeError: if no loss was scaled since `build`: unscaled gradients would be
-                divided by the scale (trine's built-in fit does not scale losses yet).
+                divided by the scale (a custom train_step that forgot `scale_loss`).
         """
         if not self._scaled_since_build:
             raise RuntimeError(
                 f"LossScaleOptimizer '{self.name}': the gradients must come from "
                 "optimizer.scale_loss(loss, optimizer_state), but no loss was scaled since "
-                "build. trine's built-in fit does not scale losses yet: use the inner "
-                "optimizer with fit, or a custom train_step that differentiates "
-                "scale_loss(loss, optimizer_variables).")
+                "build. In a custom train_step, differentiate "
+                "self.optimizer.scale_loss(loss, optimizer_variables) (the built-in "
+                "train_step does).")
         return super().stateless_apply(optimizer_variables, grads, trainable_variables)
 
     def to_optax(self):

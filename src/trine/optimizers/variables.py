@@ -163,6 +163,16 @@ def optimizer_variables(opt) -> list:
     return list(opt._variables)
 
 
+def _update_count(state):
+    """The updates an optax state has applied: its `count`, or its inner optimizer's (a
+    loss-scale state, whose skipped steps the inner optimizer never saw, as in Keras)."""
+    count = getattr(state, "count", None)
+    if count is not None and not callable(count):  # a NamedTuple's own count() is not it
+        return count
+    inner = getattr(state, "inner", None)
+    return 0 if inner is None else _update_count(inner)
+
+
 def _write(opt, state) -> None:
     values = state_to_list(opt, state, opt._paths)
     names = variable_names(opt, state, opt._paths)
@@ -170,7 +180,7 @@ def _write(opt, state) -> None:
     if keras_form:
         _scalar_variable(opt, "_iterations", values[0], jnp.int32, "iteration")
     else:
-        _scalar_variable(opt, "_iterations", getattr(state, "count", 0), jnp.int32, "iteration")
+        _scalar_variable(opt, "_iterations", _update_count(state), jnp.int32, "iteration")
     if opt._variables is not None and len(opt._variables) == len(values):
         for var, x in zip(opt._variables, values):
             var.assign(x)

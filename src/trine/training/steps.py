@@ -113,8 +113,14 @@ class StepFunctions:
         """
         tv, ntv, ov, mv = state
         x, y, sw = unpack_x_y_sample_weight(data)
-        (loss, (y_pred, ntv, per, mv)), grads = jax.value_and_grad(
-            self._loss_and_updates, has_aux=True)(tv, ntv, x, y, sw, True, mv)
+        scale_loss = getattr(self.optimizer, "scale_loss", None)  # a LossScaleOptimizer's
+
+        def objective(*args):
+            loss, aux = self._loss_and_updates(*args)
+            return (loss if scale_loss is None else scale_loss(loss, ov)), (loss, aux)
+
+        (_, (loss, (y_pred, ntv, per, mv))), grads = jax.value_and_grad(
+            objective, has_aux=True)(tv, ntv, x, y, sw, True, mv)
         tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
         logs, mv = self._update_metrics_variables(mv, loss, x, y, y_pred, sw, per)
         return logs, (tv, ntv, ov, mv)

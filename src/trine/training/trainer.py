@@ -78,11 +78,19 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
                 "auto" (default: measured, so fusion never makes training slower).
             jit_compile: accepted for compatibility; trine always compiles with XLA unless
                 run_eagerly=True.
+            auto_scale_loss: under the "mixed_float16" policy, wrap the optimizer in a
+                `LossScaleOptimizer` (as Keras does), so fit scales the loss dynamically.
 
         Raises:
             ValueError: for an unknown optimizer, loss or metric name (valid names are listed).
         """
         self.optimizer = opt_mod.get(optimizer)
+        if (auto_scale_loss and getattr(self.dtype_policy, "name", None) == "mixed_float16"
+                and self.optimizer is not None
+                and not isinstance(self.optimizer, opt_mod.LossScaleOptimizer)):
+            # float16 gradients underflow without it; Keras wraps the optimizer the same way
+            self.optimizer = opt_mod.LossScaleOptimizer(self.optimizer,
+                                                        name="loss_scale_optimizer")
         check_compile_args(loss, metrics, weighted_metrics, steps_per_execution)
         self.loss = loss
         self._loss_arg, self._loss_weights_arg = loss, loss_weights
