@@ -132,3 +132,17 @@ def test_nasnet_and_inception_resnet_v2_rules(tmp_path, monkeypatch):
     monkeypatch.setattr(A.nasnet, "BASE_WEIGHTS_PATH", "http://127.0.0.1:9/")
     with pytest.raises(OSError, match=r"nasnet_mobile_no_top\.h5.*NASNet-mobile-no-top\.h5"):
         A.NASNetMobile(include_top=False, input_shape=(32, 32, 3))
+
+
+def test_family_layers_reload_from_keras_archive(tmp_path):
+    from trine.applications.convnext import LayerScale
+    from trine.applications.inception_resnet_v2 import CustomScaleLayer
+    inp = trine.Input((4, 4, 8))
+    out = CustomScaleLayer(0.2)([inp, LayerScale(0.5, 8, name="scale")(inp)])
+    m = trine.Model(inp, out)
+    path = str(tmp_path / "m.keras")
+    m.save(path)
+    r = trine.saving.load_model(path)
+    x = np.random.RandomState(0).rand(2, 4, 4, 8).astype("float32")
+    np.testing.assert_allclose(np.asarray(r(x)), np.asarray(m(x)), rtol=1e-6)
+    assert [layer.name for layer in r.layers] == ["input_layer", "scale", "custom_scale_layer"]
