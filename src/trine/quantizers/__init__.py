@@ -20,7 +20,8 @@ from trine.quantizers.fake_quant import fake_quant_with_min_max_vars
 from trine.quantizers.float8 import (compute_float8_amax_history, compute_float8_scale,
                                      quantize_and_dequantize)
 from trine.quantizers.int4_packing import pack_int4, unpack_int4
-from trine.quantizers.quantization_config import (QUANTIZATION_MODES, Float8QuantizationConfig,
+from trine.dtype_policies import QUANTIZATION_MODES
+from trine.quantizers.quantization_config import (Float8QuantizationConfig,
                                                   Int4QuantizationConfig, Int8QuantizationConfig,
                                                   QuantizationConfig)
 from trine.quantizers.quantized_ops import (float8_inputs, float8_output_gradient,

@@ -1,9 +1,8 @@
 """Quantization configs: which quantizers `quantize(mode, config=...)` uses for weights and
-activations, one class per mode, and how a `(mode, config)` pair is checked."""
+activations, one class per mode (GPTQ / AWQ: calibrated_configs)."""
 from __future__ import annotations
 
 from trine.core import registration
-from trine.dtype_policies import QUANTIZATION_MODES  # noqa: F401  (re-exported)
 from trine.quantizers.quantizer import AbsMaxQuantizer, Quantizer
 
 # the quantizers a config's record may name (besides registered ones)

@@ -1,8 +1,9 @@
 """`resolve_config`: the checked `(mode, config)` of a `quantize` call."""
 from __future__ import annotations
 
+from trine.dtype_policies import QUANTIZATION_MODES
 from trine.quantizers.calibrated_configs import AWQConfig, GPTQConfig
-from trine.quantizers.quantization_config import (QUANTIZATION_MODES, Float8QuantizationConfig,
+from trine.quantizers.quantization_config import (Float8QuantizationConfig,
                                                   Int4QuantizationConfig, Int8QuantizationConfig,
                                                   QuantizationConfig)
 
