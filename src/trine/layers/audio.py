@@ -14,6 +14,7 @@ import numpy as np
 
 from trine.core.layer import InputSpec, Layer
 from trine.initializers.stft import STFT
+from trine.layers._int_args import is_positive_int
 from trine.ops.convolution import convolve, normalize_data_format
 from trine.ops_signal import stft
 
@@ -21,10 +22,6 @@ __all__ = ["MelSpectrogram", "STFTSpectrogram"]
 
 _MODES = ("log", "magnitude", "psd", "real", "imag", "angle", "stft")
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
-
-
-def _positive_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
 
 
 def _epsilon() -> float:
@@ -68,16 +65,16 @@ class STFTSpectrogram(Layer):
                  window="hann", periodic=False, scaling="density", padding="valid",
                  expand_dims=False, data_format=None, **kwargs):
         label = "STFTSpectrogram layer"
-        if not _positive_int(frame_length):
+        if not is_positive_int(frame_length):
             raise ValueError(f"{label}: `frame_length` must be a positive integer, received "
                              f"frame_length={frame_length!r}.")
-        if frame_step is not None and (not _positive_int(frame_step)
+        if frame_step is not None and (not is_positive_int(frame_step)
                                        or frame_step > frame_length):
             raise ValueError(
                 f"{label}: `frame_step` must be a positive integer not greater than "
                 f"`frame_length`, received frame_step={frame_step!r}, "
                 f"frame_length={frame_length}.")
-        if fft_length is not None and (not _positive_int(fft_length)
+        if fft_length is not None and (not is_positive_int(fft_length)
                                        or fft_length < frame_length):
             raise ValueError(
                 f"{label}: `fft_length` must be an integer >= `frame_length`, received "
@@ -253,7 +250,7 @@ class MelSpectrogram(Layer):
         label = "MelSpectrogram layer"
         for arg, v in (("fft_length", fft_length), ("sequence_stride", sequence_stride),
                        ("num_mel_bins", num_mel_bins)):
-            if not _positive_int(v):
+            if not is_positive_int(v):
                 raise ValueError(f"{label}: `{arg}` must be a positive integer, received "
                                  f"{arg}={v!r}.")
         self.fft_length = int(fft_length)

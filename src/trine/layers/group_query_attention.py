@@ -16,19 +16,12 @@ import numpy as np
 from trine.core.context import get_mask
 from trine.core.layer import Layer
 from trine.layers._attention_dropout import checked_dropout_rate, drop_attention_weights
+from trine.layers._int_args import positive_int_arg
 from trine.layers._query_value_call import QueryValueKeyCall
 from trine.layers._weight_args import set_weight_args, weight_args_config
 from trine.layers.einsum_dense import EinsumDense
 
 __all__ = ["GroupQueryAttention"]
-
-
-def _positive_int(layer, arg, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-        raise ValueError(
-            f"GroupQueryAttention layer '{layer.name}' expected {arg} to be a positive integer, "
-            f"received {arg}={v!r}.")
-    return int(v)
 
 
 class GroupQueryAttention(QueryValueKeyCall, Layer):
@@ -75,9 +68,9 @@ class GroupQueryAttention(QueryValueKeyCall, Layer):
                  **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.supports_masking = True
-        self.head_dim = _positive_int(self, "head_dim", head_dim)
-        self.num_query_heads = _positive_int(self, "num_query_heads", num_query_heads)
-        self.num_key_value_heads = _positive_int(self, "num_key_value_heads",
+        self.head_dim = positive_int_arg(self, "head_dim", head_dim)
+        self.num_query_heads = positive_int_arg(self, "num_query_heads", num_query_heads)
+        self.num_key_value_heads = positive_int_arg(self, "num_key_value_heads",
                                                  num_key_value_heads)
         if self.num_query_heads % self.num_key_value_heads:
             raise ValueError(

@@ -21,19 +21,6 @@ def adapt_batches(data, steps=None):
         yield batch[0] if isinstance(batch, tuple) else batch
 
 
-def positive_int_arg(layer, arg: str, value, example: int) -> int:
-    """`value` of argument `arg` as an int, which must be positive.
-
-    Raises:
-        ValueError: naming the layer and the argument, with an `example` value to pass.
-    """
-    if value is None or not is_int_like(value) or value <= 0:
-        raise ValueError(
-            f"{type(layer).__name__} layer '{layer.name}' expected {arg} to be a positive "
-            f"integer, received {arg}={value!r}. Pass e.g. {arg}={example}.")
-    return int(value)
-
-
 def reject_sparse(layer, sparse) -> None:
     """Refuse `sparse=True`: trine has no sparse tensors to return.
 

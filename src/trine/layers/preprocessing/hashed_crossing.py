@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from trine.layers.preprocessing._hash import fingerprint64
-from trine.layers.preprocessing._utils import (HostLayer, check_choice, one_hot,
-                                               positive_int_arg, reject_sparse)
+from trine.layers._int_args import positive_int_arg
+from trine.layers.preprocessing._utils import HostLayer, check_choice, one_hot, reject_sparse
 
 __all__ = ["HashedCrossing"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from trine.layers.preprocessing._hash import hash_bucket
+from trine.layers._int_args import positive_int_arg
 from trine.layers.preprocessing._utils import (ENCODE_MODES, HostLayer, check_choice,
-                                               encode_categorical, is_int_like, positive_int_arg,
-                                               reject_sparse)
+                                               encode_categorical, is_int_like, reject_sparse)
 
 
 def normalize_salt(layer_name, salt):

@@ -13,9 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.core.layer import Layer
+from trine.layers._int_args import positive_int_arg
 from trine.layers.preprocessing._utils import (ENCODE_MODES, check_choice, encode_categorical,
-                                               is_int_like, is_traced, positive_int_arg,
-                                               reject_sparse)
+                                               is_int_like, is_traced, reject_sparse)
 
 _EPSILON = 1e-7  # keras.backend.epsilon()
 
