@@ -531,3 +531,11 @@ def test_quantization_config_base_matches_keras(keras):
         "class_name": "Popen", "module": "subprocess", "config": {}}}}
     with pytest.raises(ValueError):
         quantizers.deserialize(evil)
+
+
+def test_setting_a_quantized_policy_quantizes_like_keras(keras):
+    mine, theirs = _pair(keras, lambda lib: lib.layers.Dense(4), (3,))
+    mine.layers[-1].dtype_policy = "int8_from_float32"
+    theirs.layers[-1].dtype_policy = "int8_from_float32"
+    _check_same(mine, theirs, _x((2, 3)), atol=1e-5)
+    assert mine.layers[-1].quantization_mode == "int8"

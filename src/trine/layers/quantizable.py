@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from trine import quantizers
+from trine.core.layer import Layer
 
 
 # Keras's saved order of the variables of a kernel layer (Dense, EinsumDense), by mode
@@ -28,6 +29,18 @@ class Quantizable:
 
     _QUANTIZED_LAYOUT: dict = {}
     quantization_config = None
+
+    @property
+    def dtype_policy(self):
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        """Set the policy; a quantized one on a built float layer quantizes it (as Keras)."""
+        Layer.dtype_policy.fset(self, value)
+        mode = self._dtype_policy.quantization_mode
+        if mode is not None and self.built and not self.__dict__.get("_is_quantized"):
+            self.quantize(mode)
 
     def quantize(self, mode=None, type_check=True, config=None):
         """Quantize the weights in place: "int8", "int4" or "float8" (see
