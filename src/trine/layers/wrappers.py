@@ -6,21 +6,12 @@ import jax.numpy as jnp
 
 from trine import initializers
 from trine.core.layer import InputSpec, Layer
+from trine.layers.recurrent.layer_config import NestsOneLayer, check_wrapped_layer
 
 __all__ = ["Wrapper", "SpectralNormalization"]
 
 
-def _serialize_layer(layer):
-    from trine.layers.recurrent import serialize_layer
-    return serialize_layer(layer)
-
-
-def _deserialize_layer(config, custom_objects=None):
-    from trine.layers.recurrent import deserialize_layer
-    return deserialize_layer(config, custom_objects)
-
-
-class Wrapper(Layer):
+class Wrapper(NestsOneLayer, Layer):
     """Base class of layers that wrap another layer (Keras `Wrapper`).
 
     Subclasses implement `call`; the wrapped layer is built with the wrapper and its
@@ -34,10 +25,7 @@ class Wrapper(Layer):
     """
 
     def __init__(self, layer, **kwargs):
-        if not isinstance(layer, Layer):
-            raise ValueError(
-                f"{type(self).__name__} expected layer to be a trine Layer instance, received "
-                f"{layer!r} of type {type(layer).__name__}. Pass e.g. Dense(8).")
+        check_wrapped_layer(type(self).__name__, "layer", layer, "Dense(8)")
         super().__init__(**kwargs)
         self.layer = layer
 
@@ -49,15 +37,7 @@ class Wrapper(Layer):
         self.built = True
 
     def get_config(self):
-        cfg = super().get_config()
-        cfg["layer"] = _serialize_layer(self.layer)
-        return cfg
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        layer = _deserialize_layer(config.pop("layer"), custom_objects)
-        return cls(layer, **config)
+        return self._with_nested_layer(super().get_config())
 
 
 def _l2_normalize(v, eps=1e-12):

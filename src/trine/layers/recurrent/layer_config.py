@@ -12,6 +12,18 @@ def serialize_layer(layer) -> dict:
             "config": layer.get_config(), "registered_name": None}
 
 
+def check_wrapped_layer(owner: str, arg: str, layer, example: str) -> None:
+    """Refuse anything but a Layer as the layer a wrapper wraps.
+
+    Raises:
+        ValueError: naming the wrapper `owner`, its argument `arg` and an `example` layer.
+    """
+    if not isinstance(layer, Layer):
+        raise ValueError(
+            f"{owner} expected `{arg}` to be a Layer instance such as {example}, received "
+            f"{layer!r} of type {type(layer).__name__}.")
+
+
 def deserialize_layer(config, custom_objects=None):
     """Rebuild a layer from a serialized dict (trine's or Keras 3's), or pass a Layer through.
 
@@ -34,3 +46,21 @@ def deserialize_layer(config, custom_objects=None):
         raise ValueError(
             f"Expected a serialized layer, the config rebuilt a {type(layer).__name__}.")
     return layer
+
+
+class NestsOneLayer:
+    """Mixin (before `Layer` in the bases) for a layer built around one other layer, held in
+    the attribute named by `nested_layer_key`, which is also its config key and its first
+    constructor argument: the config carries that layer as Keras's nested record."""
+
+    nested_layer_key = "layer"
+
+    def _with_nested_layer(self, cfg):
+        cfg[self.nested_layer_key] = serialize_layer(getattr(self, self.nested_layer_key))
+        return cfg
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        nested = deserialize_layer(config.pop(cls.nested_layer_key), custom_objects)
+        return cls(nested, **config)

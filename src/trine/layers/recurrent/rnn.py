@@ -13,7 +13,7 @@ import numpy as np
 
 from trine.core.layer import InputSpec, Layer
 from trine.layers.recurrent.cells import StackedRNNCells, _Cell, _is_nested, _time_major
-from trine.layers.recurrent.layer_config import deserialize_layer, serialize_layer
+from trine.layers.recurrent.layer_config import NestsOneLayer
 
 
 def _as_dtype(tree, dtype):
@@ -92,7 +92,7 @@ def _fused_loop_impl(static, params, sequences, states, mask, masks):
 _fused_loop = jax.jit(_fused_loop_impl, static_argnums=0)
 
 
-class RNN(Layer):
+class RNN(NestsOneLayer, Layer):
     """Run a cell over the time axis of `(batch, timesteps, features)` inputs.
 
     Args:
@@ -129,6 +129,8 @@ class RNN(Layer):
         >>> layer(jnp.ones((2, 5, 3))).shape
         (2, 5, 4)
     """
+
+    nested_layer_key = "cell"
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
@@ -265,12 +267,4 @@ class RNN(Layer):
         return cfg
 
     def get_config(self):
-        cfg = self._loop_config()
-        cfg["cell"] = serialize_layer(self.cell)
-        return cfg
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        cell = deserialize_layer(config.pop("cell"), custom_objects)
-        return cls(cell, **config)
+        return self._with_nested_layer(self._loop_config())

@@ -7,7 +7,8 @@ import jax.numpy as jnp
 
 from trine.core.layer import InputSpec, Layer
 from trine.layers.recurrent.cells import _is_nested
-from trine.layers.recurrent.layer_config import deserialize_layer, serialize_layer
+from trine.layers.recurrent.layer_config import (NestsOneLayer, check_wrapped_layer,
+                                                 deserialize_layer, serialize_layer)
 
 
 def _removeprefix(s, prefix):
@@ -48,10 +49,7 @@ class Bidirectional(Layer):
     """
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
-        if not isinstance(layer, Layer):
-            raise ValueError(
-                "Bidirectional expected `layer` to be a Layer instance such as LSTM(32), "
-                f"received {layer!r}.")
+        check_wrapped_layer("Bidirectional", "layer", layer, "LSTM(32)")
         if backward_layer is not None and not isinstance(backward_layer, Layer):
             raise ValueError(
                 "Bidirectional expected `backward_layer` to be a Layer instance or None, "
@@ -184,7 +182,7 @@ class Bidirectional(Layer):
         return cls(**config)
 
 
-class TimeDistributed(Layer):
+class TimeDistributed(NestsOneLayer, Layer):
     """Apply a layer to every timestep (axis 1) of its input, with shared weights.
 
     The batch and time axes are merged, the layer runs once on `(batch * timesteps, ...)`,
@@ -206,10 +204,7 @@ class TimeDistributed(Layer):
     """
 
     def __init__(self, layer, **kwargs):
-        if not isinstance(layer, Layer):
-            raise ValueError(
-                f"TimeDistributed expected a Layer instance such as Dense(8), received "
-                f"{layer!r}.")
+        check_wrapped_layer("TimeDistributed", "layer", layer, "Dense(8)")
         super().__init__(**kwargs)
         self.layer = layer
         self.supports_masking = True
@@ -249,12 +244,4 @@ class TimeDistributed(Layer):
         return jax.tree_util.tree_map(lambda a: jnp.reshape(a, (b, t) + a.shape[1:]), y)
 
     def get_config(self):
-        cfg = super().get_config()
-        cfg["layer"] = serialize_layer(self.layer)
-        return cfg
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        layer = deserialize_layer(config.pop("layer"), custom_objects)
-        return cls(layer, **config)
+        return self._with_nested_layer(super().get_config())
