@@ -15,11 +15,12 @@ XLA's CPU backend runs 2-4x faster than its own convolution.
 from __future__ import annotations
 
 import jax.numpy as jnp
-import numpy as np
 
-from trine import activations, constraints, initializers, regularizers
+from trine import activations
 from trine.core.layer import InputSpec, Layer
 from trine.core.naming import layer_label
+from trine.layers._int_args import is_positive_int
+from trine.layers._weight_args import set_weight_args, weight_args_config
 from trine.ops import convolution as conv_maths  # convolve: the one convolution helper
 from trine.ops.convolution import (conv_output_length, normalize_data_format, normalize_padding,
                                    normalize_tuple)
@@ -31,8 +32,24 @@ def _ser(mod, obj):
     return mod.serialize(obj) if obj is not None else None
 
 
-def _is_positive_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
+def _conv_geometry(label, rank, kernel_size, strides, dilation_rate, padding, data_format,
+                   allow_causal=False):
+    """A convolution's `(kernel_size, strides, dilation_rate, padding, data_format)`,
+    normalized and checked (strides > 1 excludes dilation > 1); `label` names the layer."""
+    kernel_size = normalize_tuple(kernel_size, rank, "kernel_size", label)
+    strides = normalize_tuple(strides, rank, "strides", label)
+    dilation_rate = normalize_tuple(dilation_rate, rank, "dilation_rate", label)
+    padding = normalize_padding(padding, label, allow_causal=allow_causal)
+    data_format = normalize_data_format(data_format, label)
+    if max(strides) > 1 and max(dilation_rate) > 1:
+        raise ValueError(
+            f"{label}: `strides` > 1 cannot be combined with `dilation_rate` > 1, received "
+            f"strides={strides}, dilation_rate={dilation_rate}. Use one or the other.")
+    return kernel_size, strides, dilation_rate, padding, data_format
+
+
+# the arguments that place the kernel, in Keras's config order
+_GEOMETRY = ("kernel_size", "strides", "padding", "data_format", "dilation_rate")
 
 
 # --------------------------------------------------------------------------------------
@@ -52,11 +69,11 @@ class _BaseConv(Layer):
         label = layer_label(self)
         if lora_rank is not None:
             raise NotImplementedError(f"{label}: lora_rank is not supported yet; remove it.")
-        if filters is not None and not _is_positive_int(filters):
+        if filters is not None and not is_positive_int(filters):
             raise ValueError(
                 f"{label}: argument `filters` must be a positive integer, received "
                 f"filters={filters!r}.")
-        if not _is_positive_int(groups):
+        if not is_positive_int(groups):
             raise ValueError(
                 f"{label}: argument `groups` must be a positive integer, received "
                 f"groups={groups!r}.")
@@ -66,24 +83,14 @@ class _BaseConv(Layer):
                 f"groups={groups}. Pick filters as a multiple of groups.")
         self.filters = None if filters is None else int(filters)
         self.groups = int(groups)
-        self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", label)
-        self.strides = normalize_tuple(strides, self.rank, "strides", label)
-        self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", label)
-        self.padding = normalize_padding(padding, label, allow_causal=self._allow_causal)
-        self.data_format = normalize_data_format(data_format, label)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(
-                f"{label}: `strides` > 1 cannot be combined with `dilation_rate` > 1, received "
-                f"strides={self.strides}, dilation_rate={self.dilation_rate}. Use one or the "
-                "other.")
+        (self.kernel_size, self.strides, self.dilation_rate, self.padding,
+         self.data_format) = _conv_geometry(label, self.rank, kernel_size, strides,
+                                            dilation_rate, padding, data_format,
+                                            self._allow_causal)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_args(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        set_weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.input_spec = InputSpec(min_ndim=self.rank + 2)
 
     # ------------------------------------------------------------ shapes
@@ -164,34 +171,16 @@ class _BaseConv(Layer):
         return jnp.pad(x, pads)
 
     # ------------------------------------------------------------ config
-    def _common_config(self):
-        cfg = super().get_config()
-        cfg.update({
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
-        })
-        return cfg
-
-    def _tail_config(self):
-        return {
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-        }
-
-    def _weight_args_config(self, *kernels):
-        """Keras's config entries of the weight arguments, in its order: each kernel's (by
-        its argument prefix, e.g. "depthwise") and the bias's initializers, regularizers with
-        the activity regularizer, constraints."""
-        cfg = {}
-        for kind, module in (("initializer", initializers), ("regularizer", regularizers),
-                             ("constraint", constraints)):
-            for weight in kernels + ("bias",):
-                cfg[f"{weight}_{kind}"] = _ser(module, getattr(self, f"{weight}_{kind}"))
-            if kind == "regularizer":
-                cfg["activity_regularizer"] = _ser(regularizers, self.activity_regularizer)
+    def _keras_config(self, leading, kernels, geometry=_GEOMETRY, trailing=()):
+        """Keras's config, in its order: the base layer's entries, the arguments named in
+        `leading`, `geometry` and `trailing`, activation and use_bias, then the weight
+        arguments of `kernels` (by argument prefix, e.g. "depthwise") and of the bias."""
+        base = super().get_config()
+        cfg = {k: base[k] for k in base if k in ("name", "trainable", "dtype", "batch_input_shape")}
+        cfg.update({arg: getattr(self, arg) for arg in leading + geometry + trailing})
+        cfg["activation"] = activations.serialize(self.activation)
+        cfg["use_bias"] = self.use_bias
+        cfg.update(weight_args_config(self, kernels + ("bias",), activity_regularizer=True))
         return cfg
 
 
@@ -232,15 +221,7 @@ class _Conv(_BaseConv):
         return self._finish(self.convolution_op(self._causal_pad(inputs), self.kernel))
 
     def get_config(self):
-        cfg = self._common_config()
-        out = {k: cfg[k] for k in cfg if k in ("name", "trainable", "dtype", "batch_input_shape")}
-        out["filters"] = self.filters
-        out.update({k: cfg[k] for k in ("kernel_size", "strides", "padding", "data_format",
-                                        "dilation_rate")})
-        out["groups"] = self.groups
-        out.update(self._tail_config())
-        out.update(self._weight_args_config("kernel"))
-        return out
+        return self._keras_config(("filters",), ("kernel",), trailing=("groups",))
 
 
 class Conv1D(_Conv):

@@ -7,7 +7,8 @@ import jax.numpy as jnp
 
 from trine import constraints, initializers, regularizers
 from trine.core.naming import layer_label
-from trine.layers.conv import _BaseConv, _is_positive_int
+from trine.layers._int_args import is_positive_int
+from trine.layers.conv import _BaseConv
 from trine.ops import convolution as conv_maths  # convolve: the one convolution helper
 
 
@@ -20,7 +21,7 @@ class _DepthwiseKernel(_BaseConv):
     depthwise_constraint = property(lambda self: self.kernel_constraint)
 
     def _checked_depth_multiplier(self, depth_multiplier):
-        if not _is_positive_int(depth_multiplier):
+        if not is_positive_int(depth_multiplier):
             raise ValueError(
                 f"{layer_label(self)}: argument `depth_multiplier` must be a positive integer, "
                 f"received depth_multiplier={depth_multiplier!r}.")
@@ -64,14 +65,7 @@ class _DepthwiseConv(_DepthwiseKernel):
         return self._finish(y)
 
     def get_config(self):
-        cfg = self._common_config()
-        out = {k: cfg[k] for k in cfg if k in ("name", "trainable", "dtype", "batch_input_shape")}
-        out["depth_multiplier"] = self.depth_multiplier
-        out.update({k: cfg[k] for k in ("kernel_size", "strides", "padding", "data_format",
-                                        "dilation_rate")})
-        out.update(self._tail_config())
-        out.update(self._weight_args_config("depthwise"))
-        return out
+        return self._keras_config(("depth_multiplier",), ("depthwise",))
 
 
 class DepthwiseConv1D(_DepthwiseConv):
@@ -190,14 +184,7 @@ class _SeparableConv(_DepthwiseKernel):
         return self._finish(y)
 
     def get_config(self):
-        cfg = self._common_config()
-        out = {k: cfg[k] for k in cfg if k in ("name", "trainable", "dtype", "batch_input_shape")}
-        out.update({"depth_multiplier": self.depth_multiplier, "filters": self.filters})
-        out.update({k: cfg[k] for k in ("kernel_size", "strides", "padding", "data_format",
-                                        "dilation_rate")})
-        out.update(self._tail_config())
-        out.update(self._weight_args_config("depthwise", "pointwise"))
-        return out
+        return self._keras_config(("depth_multiplier", "filters"), ("depthwise", "pointwise"))
 
 
 class SeparableConv1D(_SeparableConv):

@@ -17,9 +17,9 @@ import numpy as np
 
 from trine import activations, constraints, initializers, regularizers
 from trine.core.layer import InputSpec, Layer, unique_name
-from trine.ops.convolution import (conv_output_length, convolve, normalize_data_format,
-                                   normalize_padding, normalize_tuple)
-from trine.layers.recurrent.cells import _check_rate
+from trine.layers.conv import _conv_geometry
+from trine.layers.recurrent.cells import add_lstm_bias, init_recurrent_weight_args
+from trine.ops.convolution import conv_output_length, convolve
 from trine.layers.recurrent.rnn import RNN, _scan
 
 __all__ = ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
@@ -73,36 +73,16 @@ class ConvLSTMCell(Layer):
                 f"filters={filters!r}. Pass e.g. filters=16.")
         self.rank = rank
         self.filters = int(filters)
-        self.kernel_size = normalize_tuple(kernel_size, rank, "kernel_size", label)
-        self.strides = normalize_tuple(strides, rank, "strides", label)
-        self.dilation_rate = normalize_tuple(dilation_rate, rank, "dilation_rate", label)
-        self.padding = normalize_padding(padding, label)
-        self.data_format = normalize_data_format(data_format, label)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(
-                f"{label}: `strides` > 1 cannot be combined with `dilation_rate` > 1, received "
-                f"strides={self.strides}, dilation_rate={self.dilation_rate}. Use one or the "
-                "other.")
-        self.activation = activations.get(activation)
+        (self.kernel_size, self.strides, self.dilation_rate, self.padding,
+         self.data_format) = _conv_geometry(label, rank, kernel_size, strides, dilation_rate,
+                                            padding, data_format)
+        init_recurrent_weight_args(
+            self, owner, activation, use_bias, kernel_initializer, recurrent_initializer,
+            bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
+            kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+            recurrent_dropout, seed)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = _check_rate(owner, self.name, "dropout", dropout)
-        self.recurrent_dropout = _check_rate(owner, self.name, "recurrent_dropout",
-                                             recurrent_dropout)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(
-                f"{label}: expected seed to be an integer or None, received seed={seed!r}.")
-        self.seed = None if seed is None else int(seed)
         self._owner = owner
         self.state_size = [self.filters, self.filters]
         self.output_size = self.filters
@@ -156,27 +136,8 @@ class ConvLSTMCell(Layer):
             shape=self.kernel_size + (f, 4 * f), initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint,
             name="recurrent_kernel")
-        if self.use_bias:
-            init = self.bias_initializer
-            if self.unit_forget_bias:
-                def init(shape, dtype=None):
-                    # forget gate starts at 1 so early gradients flow through the cell state
-                    zi = jnp.asarray(self._init_value(self.bias_initializer, (f,), dtype), dtype)
-                    rest = jnp.asarray(self._init_value(self.bias_initializer, (2 * f,), dtype),
-                                       dtype)
-                    return jnp.concatenate([zi, jnp.ones((f,), dtype), rest])
-            self.bias = self.add_weight(shape=(4 * f,), initializer=init,
-                                        regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint, name="bias")
-        else:
-            self.bias = None
+        add_lstm_bias(self, f)
         self.built = True
-
-    def _init_value(self, init, shape, dtype):
-        """The value `add_weight` would give initializer `init` as the next weight."""
-        if isinstance(init, initializers.Initializer) and getattr(init, "seed", None) is None:
-            return init(shape, dtype, key=self._seed_gen.key(len(self._own_variables)))
-        return init(shape, dtype)
 
     def get_initial_state(self, batch_size=None):
         """Zero `[h, c]` of the output's shape."""

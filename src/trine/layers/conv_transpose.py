@@ -68,15 +68,9 @@ class _ConvTranspose(_BaseConv):
         return self._finish(y)
 
     def get_config(self):
-        cfg = self._common_config()
-        out = {k: cfg[k] for k in cfg if k in ("name", "trainable", "dtype", "batch_input_shape")}
-        out.update({"filters": self.filters, "kernel_size": self.kernel_size,
-                    "strides": self.strides, "padding": self.padding,
-                    "output_padding": self.output_padding, "data_format": self.data_format,
-                    "dilation_rate": self.dilation_rate})
-        out.update(self._tail_config())
-        out.update(self._weight_args_config("kernel"))
-        return out
+        return self._keras_config(("filters",), ("kernel",), geometry=(
+            "kernel_size", "strides", "padding", "output_padding", "data_format",
+            "dilation_rate"))
 
 
 class Conv1DTranspose(_ConvTranspose):

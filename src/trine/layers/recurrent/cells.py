@@ -7,21 +7,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine import activations, constraints, initializers, regularizers
+from trine import activations, initializers
 from trine.core.layer import Layer
+from trine.layers._int_args import positive_int_arg
+from trine.layers._weight_args import set_weight_args, weight_args_config
 from trine.layers.recurrent.layer_config import deserialize_layer, serialize_layer
 
 
 def _ser(mod, obj):
     return mod.serialize(obj) if obj is not None else None
-
-
-def _check_units(cls, name, units):
-    if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-        raise ValueError(
-            f"{cls} layer '{name}' expected units to be a positive integer, received "
-            f"units={units!r}. Pass e.g. units=32.")
-    return int(units)
 
 
 def _check_rate(cls, name, arg, value):
@@ -35,6 +29,57 @@ def _check_rate(cls, name, arg, value):
             f"{cls} layer '{name}' expected {arg} in [0, 1] (the fraction of units to drop), "
             f"received {arg}={value!r}.")
     return value
+
+
+def init_recurrent_weight_args(layer, owner, activation, use_bias, kernel_initializer,
+                               recurrent_initializer, bias_initializer, kernel_regularizer,
+                               recurrent_regularizer, bias_regularizer, kernel_constraint,
+                               recurrent_constraint, bias_constraint, dropout,
+                               recurrent_dropout, seed):
+    """Check and set on `layer` what every recurrent cell takes besides its size: the
+    activation, the kernel / recurrent kernel / bias arguments, the dropout rates and seed.
+    `owner` is the class name the errors give."""
+    layer.activation = activations.get(activation)
+    layer.use_bias = bool(use_bias)
+    set_weight_args(layer, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+    set_weight_args(layer, "recurrent", recurrent_initializer, recurrent_regularizer,
+                    recurrent_constraint)
+    set_weight_args(layer, "bias", bias_initializer, bias_regularizer, bias_constraint)
+    layer.dropout = _check_rate(owner, layer.name, "dropout", dropout)
+    layer.recurrent_dropout = _check_rate(owner, layer.name, "recurrent_dropout",
+                                          recurrent_dropout)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(
+            f"{owner} layer '{layer.name}' expected seed to be an integer or None, received "
+            f"seed={seed!r}.")
+    layer.seed = None if seed is None else int(seed)
+
+
+def _initializer_value(layer, init, shape, dtype):
+    """The value `add_weight` would give initializer `init` as `layer`'s next weight."""
+    if isinstance(init, initializers.Initializer) and getattr(init, "seed", None) is None:
+        return init(shape, dtype, key=layer._seed_gen.key(len(layer._own_variables)))
+    return init(shape, dtype)
+
+
+def add_lstm_bias(layer, units):
+    """Set `layer.bias`: an LSTM's `(4 * units,)` bias (gates i, f, c, o), or None without
+    `use_bias`. With `unit_forget_bias` the forget gate's part starts at 1 (so early
+    gradients flow through the cell state) and `bias_initializer` fills the others."""
+    if not layer.use_bias:
+        layer.bias = None
+        return
+
+    def forget_gate_at_one(shape, dtype=None):
+        first = _initializer_value(layer, layer.bias_initializer, (units,), dtype)
+        rest = _initializer_value(layer, layer.bias_initializer, (2 * units,), dtype)
+        return jnp.concatenate([jnp.asarray(first, dtype), jnp.ones((units,), dtype),
+                                jnp.asarray(rest, dtype)])
+
+    init = forget_gate_at_one if layer.unit_forget_bias else layer.bias_initializer
+    layer.bias = layer.add_weight(shape=(4 * units,), initializer=init,
+                                  regularizer=layer.bias_regularizer,
+                                  constraint=layer.bias_constraint, name="bias")
 
 
 def _is_nested(x):
@@ -60,26 +105,18 @@ class _Cell(Layer):
                      recurrent_regularizer, bias_regularizer, kernel_constraint,
                      recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed):
         cls = type(self).__name__
-        self.units = _check_units(cls, self.name, units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = _check_rate(cls, self.name, "dropout", dropout)
-        self.recurrent_dropout = _check_rate(cls, self.name, "recurrent_dropout",
-                                             recurrent_dropout)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(
-                f"{cls} layer '{self.name}' expected seed to be an integer or None, received "
-                f"seed={seed!r}.")
-        self.seed = None if seed is None else int(seed)
+        self.units = positive_int_arg(self, "units", units, 32)
+        init_recurrent_weight_args(
+            self, cls, activation, use_bias, kernel_initializer, recurrent_initializer,
+            bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
+            kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+            recurrent_dropout, seed)
+
+    def _init_gates(self, recurrent_activation, implementation):
+        """The gated cells' (LSTM, GRU) gate activation and Keras's `implementation`."""
+        self.recurrent_activation = activations.get(recurrent_activation)
+        # Keras: implementation 1 (one dropout mask per gate) whenever recurrent dropout is on.
+        self.implementation = 1 if self.recurrent_dropout != 0.0 else int(implementation)
 
     def _build_kernels(self, input_shape):
         input_dim = input_shape[-1]
@@ -96,14 +133,6 @@ class _Cell(Layer):
             shape=(self.units, g * self.units), initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint,
             name="recurrent_kernel")
-
-    def _init_value(self, init, shape, dtype):
-        """The value `add_weight` would give initializer `init` as the next weight."""
-        if isinstance(init, initializers.Initializer):
-            if getattr(init, "seed", None) is not None:
-                return init(shape, dtype)
-            return init(shape, dtype, key=self._seed_gen.key(len(self._own_variables)))
-        return init(shape, dtype)
 
     # -- dropout ---------------------------------------------------------------------
     def _dropout_key(self):
@@ -206,15 +235,7 @@ class _Cell(Layer):
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": _ser(initializers, self.kernel_initializer),
-            "recurrent_initializer": _ser(initializers, self.recurrent_initializer),
-            "bias_initializer": _ser(initializers, self.bias_initializer),
-            "kernel_regularizer": _ser(regularizers, self.kernel_regularizer),
-            "recurrent_regularizer": _ser(regularizers, self.recurrent_regularizer),
-            "bias_regularizer": _ser(regularizers, self.bias_regularizer),
-            "kernel_constraint": _ser(constraints, self.kernel_constraint),
-            "recurrent_constraint": _ser(constraints, self.recurrent_constraint),
-            "bias_constraint": _ser(constraints, self.bias_constraint),
+            **weight_args_config(self, ("kernel", "recurrent", "bias")),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
@@ -344,32 +365,14 @@ class LSTMCell(_Cell):
                           recurrent_initializer, bias_initializer, kernel_regularizer,
                           recurrent_regularizer, bias_regularizer, kernel_constraint,
                           recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        self._init_gates(recurrent_activation, implementation)
         self.unit_forget_bias = bool(unit_forget_bias)
-        # Keras: implementation 1 (one dropout mask per gate) whenever recurrent dropout is on.
-        self.implementation = 1 if self.recurrent_dropout != 0.0 else int(implementation)
         self.state_size = [self.units, self.units]
         self.output_size = self.units
 
     def build(self, input_shape):
         self._build_kernels(input_shape)
-        if self.use_bias:
-            u = self.units
-            if self.unit_forget_bias:
-                def bias_init(shape, dtype=None):
-                    init = self.bias_initializer
-                    first = self._init_value(init, (u,), dtype)
-                    rest = self._init_value(init, (2 * u,), dtype)
-                    return jnp.concatenate([jnp.asarray(first, dtype), jnp.ones((u,), dtype),
-                                            jnp.asarray(rest, dtype)])
-                init = bias_init
-            else:
-                init = self.bias_initializer
-            self.bias = self.add_weight(shape=(4 * u,), initializer=init,
-                                        regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint, name="bias")
-        else:
-            self.bias = None
+        add_lstm_bias(self, self.units)
         self.built = True
 
     @staticmethod
@@ -452,9 +455,8 @@ class GRUCell(_Cell):
                           recurrent_initializer, bias_initializer, kernel_regularizer,
                           recurrent_regularizer, bias_regularizer, kernel_constraint,
                           recurrent_constraint, bias_constraint, dropout, recurrent_dropout, seed)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        self._init_gates(recurrent_activation, implementation)
         self.reset_after = bool(reset_after)
-        self.implementation = 1 if self.recurrent_dropout != 0.0 else int(implementation)
         self.state_size = self.units
         self.output_size = self.units
 

@@ -40,6 +40,14 @@ class _CellLayer(RNN):
         return cls(**config)
 
 
+def _check_use_cudnn(layer_class, use_cudnn):
+    """Keras's `use_cudnn` is accepted and ignored (XLA compiles the scan), but checked."""
+    if use_cudnn not in ("auto", True, False):
+        raise ValueError(
+            f"{layer_class} layer expected use_cudnn to be 'auto', True or False, received "
+            f"use_cudnn={use_cudnn!r}.")
+
+
 def _cell_kwargs(kwargs):
     return {"dtype": kwargs.get("dtype"), "trainable": kwargs.get("trainable", True)}
 
@@ -148,10 +156,7 @@ class LSTM(_CellLayer):
                  dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
                  return_state=False, go_backwards=False, stateful=False, unroll=False,
                  use_cudnn="auto", **kwargs):
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(
-                f"LSTM layer expected use_cudnn to be 'auto', True or False, received "
-                f"use_cudnn={use_cudnn!r}.")
+        _check_use_cudnn("LSTM", use_cudnn)
         cell = LSTMCell(
             units, activation=activation, recurrent_activation=recurrent_activation,
             use_bias=use_bias, kernel_initializer=kernel_initializer,
@@ -221,10 +226,7 @@ class GRU(_CellLayer):
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, reset_after=True,
                  use_cudnn="auto", **kwargs):
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(
-                f"GRU layer expected use_cudnn to be 'auto', True or False, received "
-                f"use_cudnn={use_cudnn!r}.")
+        _check_use_cudnn("GRU", use_cudnn)
         cell = GRUCell(
             units, activation=activation, recurrent_activation=recurrent_activation,
             use_bias=use_bias, kernel_initializer=kernel_initializer,
