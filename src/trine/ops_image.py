@@ -47,6 +47,14 @@ def _batched_last(x, df):
     return x, undo
 
 
+def _channels_last_batch(images, data_format, op):
+    """`op`'s images, checked, as a channels-last batch, and the function that undoes that."""
+    df = standardize_data_format(data_format, f"image.{op}")
+    x = jnp.asarray(images)
+    _check_rank(x, op)
+    return _batched_last(x, df)
+
+
 def _float_images(x, op):
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -406,10 +414,7 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
     Raises:
         ValueError: for a rank other than 3 or 4.
     """
-    df = standardize_data_format(data_format, "image.gaussian_blur")
-    x = jnp.asarray(images)
-    _check_rank(x, "gaussian_blur")
-    x, undo = _batched_last(x, df)
+    x, undo = _channels_last_batch(images, data_format, "gaussian_blur")
     ks = (kernel_size, kernel_size) if np.isscalar(kernel_size) else tuple(kernel_size)
     sg = jnp.broadcast_to(jnp.asarray(sigma, x.dtype), (2,))
     kernel = jnp.outer(_gauss1d(int(ks[1]), sg[1], x.dtype), _gauss1d(int(ks[0]), sg[0], x.dtype))
@@ -425,10 +430,7 @@ def sobel_edges(images, data_format=None):
     Raises:
         ValueError: for a rank other than 3 or 4.
     """
-    df = standardize_data_format(data_format, "image.sobel_edges")
-    x = jnp.asarray(images)
-    _check_rank(x, "sobel_edges")
-    x, undo = _batched_last(x, df)
+    x, undo = _channels_last_batch(images, data_format, "sobel_edges")
     kx = jnp.asarray([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], x.dtype)
     return jnp.stack([undo(_depthwise_same(x, kx.T)), undo(_depthwise_same(x, kx))], axis=-1)
 
