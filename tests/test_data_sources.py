@@ -358,6 +358,28 @@ def test_torch_data_loader_equals_arrays():
         m2.fit(loader, class_weight={0: 1.0}, verbose=0)
 
 
+# ---------------------------------------------------------------------------- tf.data
+def test_tf_data_dataset_equals_arrays():
+    import tensorflow as tf
+    x, y = _data()
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(BS)
+    assert source_kind(ds) == "tf.data.Dataset"
+    m1 = _model()
+    h1 = m1.fit(x, y, batch_size=BS, epochs=2, shuffle=False, verbose=0)
+    m2 = _model()
+    h2 = m2.fit(ds.prefetch(2), epochs=2, verbose=0)
+    _same(m1, h1, m2, h2)
+    with_val = _model().fit(ds, epochs=2, verbose=0, validation_data=ds).history
+    assert with_val == _model().fit(x, y, batch_size=BS, epochs=2, shuffle=False, verbose=0,
+                                    validation_data=(x, y)).history
+    assert m2.evaluate(ds, verbose=0) == m1.evaluate(x, y, batch_size=BS, verbose=0)
+    np.testing.assert_array_equal(
+        m2.predict(tf.data.Dataset.from_tensor_slices(x).batch(BS), verbose=0),
+        m1.predict(x, batch_size=BS, verbose=0))
+    with pytest.raises(ValueError, match="tf.data.Dataset, `y` should not be passed"):
+        m2.fit(ds, y, verbose=0)
+
+
 def test_callbacks_see_the_steps_of_an_epoch():
     x, y = _data()
     seen = {}

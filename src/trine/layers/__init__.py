@@ -27,6 +27,8 @@ from trine.layers.einsum_dense import EinsumDense
 from trine.layers.embedding import Embedding, Masking
 from trine.layers.group_query_attention import GroupQueryAttention
 from trine.layers.jax_layer import FlaxLayer, JaxLayer
+from trine.layers.tfsm_layer import TFSMLayer
+from trine.layers.torch_module_wrapper import TorchModuleWrapper
 from trine.layers.lambda_layer import Lambda
 from trine.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract,
                                   add, average, concatenate, maximum, minimum, multiply, subtract)
@@ -75,7 +77,7 @@ __all__ = [
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
     "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "EinsumDense",
     "GroupQueryAttention", "ReversibleEmbedding", "RMSNormalization", "SpectralNormalization",
-    "STFTSpectrogram", "FlaxLayer", "JaxLayer", "ContrastLimitedAdaptiveHistogramEqualization",
+    "STFTSpectrogram", "FlaxLayer", "JaxLayer", "TorchModuleWrapper", "TFSMLayer", "ContrastLimitedAdaptiveHistogramEqualization",
     "RandomElasticTransform", "AugMix",
     "Wrapper", "serialize", "deserialize", "GlobalMaxPool3D", "GlobalAvgPool3D",
     "Convolution1DTranspose", "Convolution2DTranspose", "Convolution3DTranspose",
