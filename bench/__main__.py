@@ -8,6 +8,7 @@ W1) and import times are measured in fresh subprocesses.
     python -m bench                      # all workloads, 5 rounds
     python -m bench --workloads W1 --rounds 3 --json bench/results/local.json
     python -m bench --workloads W5 W6 W7 W8 --small --rounds 2   # issue 24, in minutes
+    python -m bench --workloads A1 --rounds 2    # issue 23: ResNet50 predict and train step
 """
 from __future__ import annotations
 
@@ -286,8 +287,13 @@ def main(argv=None):
     log(f"machine: {report['machine']}")
     report["matmul_gflops"] = matmul_rate()
     log(f"float32 2048^3 matmul: {report['matmul_gflops']:.0f} GFLOP/s")
+    from bench.applications import APPLICATIONS, run_application
     from bench.real_models import REAL, run_churn, run_real
     for w in args.workloads:
+        if w in APPLICATIONS:
+            report["workloads"].append(run_application(
+                w, args.rounds, log, with_keras=not args.no_keras, with_torch=not args.no_torch))
+            continue
         if w in REAL:
             report["workloads"].append(run_real(
                 w, args.rounds, log, samples=args.samples, with_keras=not args.no_keras,
@@ -315,10 +321,12 @@ def main(argv=None):
 
 
 def print_table(report):
+    from bench.applications import APPLICATIONS, print_applications
     from bench.real_models import print_real
     print_real(report)
-    report = dict(report, workloads=[w for w in report["workloads"]
-                                     if w["workload"] not in ("W5", "W6", "W7", "W8")])
+    print_applications(report)
+    report = dict(report, workloads=[w for w in report["workloads"] if w["workload"] not in
+                                     ("W5", "W6", "W7", "W8", *APPLICATIONS)])
     if not report["workloads"]:
         return
     print("\n| workload | system | first epoch s | steady epoch s | trine fit / this "
