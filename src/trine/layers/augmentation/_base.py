@@ -9,13 +9,11 @@ augmentations, fused or not); eagerly each call draws a new key. At inference
 """
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine.core.layer import Layer
-from trine.core.random import LazySeed
-from trine.layers.preprocessing._utils import standardize_data_format
+from trine.layers.preprocessing._image_inputs import float_images
+from trine.layers.preprocessing._seeded_image import SeededImageLayer
 
 
 def check_value_range(layer, value_range):
@@ -27,30 +25,6 @@ def check_value_range(layer, value_range):
     return sorted(value_range)
 
 
-def check_factor(layer, factor, bounds=(-1.0, 1.0), arg="factor", zero_low=False):
-    """Keras's factor rule: a pair is sorted; a number `f` means `(-f, f)` clipped to the
-    lower bound (`(0, f)` with `zero_low`)."""
-    def bad():
-        return ValueError(
-            f"{type(layer).__name__} layer '{layer.name}' expected {arg} to be a number or a "
-            f"pair of numbers in [{bounds[0]}, {bounds[1]}], received {arg}={factor!r}.")
-
-    if isinstance(factor, (tuple, list)):
-        if len(factor) != 2 or any(isinstance(f, bool) or not isinstance(f, (int, float, np.number))
-                                   for f in factor):
-            raise bad()
-        lo, hi = sorted(float(f) for f in factor)
-        if lo < bounds[0] or hi > bounds[1]:
-            raise bad()
-        return lo, hi
-    if isinstance(factor, bool) or not isinstance(factor, (int, float, np.number)):
-        raise bad()
-    if not bounds[0] <= factor <= bounds[1]:
-        raise bad()
-    f = abs(float(factor))
-    return (0.0 if zero_low else max(-f, bounds[0])), f
-
-
 def to_range(x, src, dst):
     """Map values linearly from range `src` to range `dst`."""
     if tuple(src) == tuple(dst):
@@ -59,43 +33,11 @@ def to_range(x, src, dst):
     return x * (dst[1] - dst[0]) + dst[0]
 
 
-class AugmentationLayer(Layer):
+class AugmentationLayer(SeededImageLayer):
     """Base of the augmentation layers (see the module docstring)."""
 
-    def __init__(self, seed=None, data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(
-                f"{type(self).__name__} layer '{self.name}' expected seed to be an integer or "
-                f"None, received seed={seed!r}.")
-        self.seed = seed
-        if seed is not None:
-            self._seed_gen = LazySeed(seed)
-        self.data_format = standardize_data_format(self.name, data_format)
-
-    def build(self, input_shape):
-        self._seed_gen.index  # take this layer's draw index now, in build order
-        self.built = True
-
-    def _key(self):
-        key = self.rng_key()
-        if self.seed is not None:
-            key = jax.random.fold_in(key, int(self.seed) % (2**31))  # different seeds, streams
-        return key
-
     def _images(self, inputs):
-        if isinstance(inputs, dict):
-            raise TypeError(
-                f"{type(self).__name__} layer '{self.name}' received a dict; trine's "
-                "augmentation layers take an images array only (no bounding boxes or "
-                "segmentation masks yet). Pass the images array.")
-        x = jnp.asarray(inputs)
-        if x.ndim not in (3, 4):
-            raise ValueError(
-                f"{type(self).__name__} layer '{self.name}' expected images of rank 3 (height, "
-                f"width, channels) or a batch of rank 4, received shape {tuple(x.shape)}. Add a "
-                "channel axis (x[..., None]) or a batch axis.")
-        return x.astype(self.compute_dtype)
+        return float_images(self, inputs)
 
     def _channels_last(self, fn, x, *args):
         single = x.ndim == 3

@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trine.layers._int_args import is_positive_int
 from trine.layers.augmentation._base import AugmentationLayer, check_value_range
 from trine.layers.augmentation._two_phase import keras_factor
 from trine.layers.augmentation.color import (AutoContrast, RandomBrightness,
@@ -15,10 +16,6 @@ from trine.layers.augmentation.geometric import RandomShear
 from trine.layers.preprocessing.image import RandomContrast, RandomRotation, RandomTranslation
 
 __all__ = ["AugMix"]
-
-
-def _positive_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
 
 
 class AugMix(AugmentationLayer):
@@ -58,7 +55,7 @@ class AugMix(AugmentationLayer):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
         label = f"AugMix layer '{self.name}'"
         for arg, v in (("num_chains", num_chains), ("chain_depth", chain_depth)):
-            if not _positive_int(v):
+            if not is_positive_int(v):
                 raise ValueError(f"{label} expected {arg} to be a positive integer, received "
                                  f"{arg}={v!r}.")
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or alpha <= 0:

@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine.layers.augmentation._base import (AugmentationLayer, check_factor,
-                                             check_value_range, to_range)
+from trine.layers.augmentation._base import AugmentationLayer, check_value_range, to_range
+from trine.layers.preprocessing._factor_range import check_factor
 
 __all__ = ["RandomColorDegeneration", "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization",
            "RandomPosterization", "AutoContrast"]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from trine.layers._int_args import positive_int_arg
 from trine.layers.augmentation._base import AugmentationLayer
 
 __all__ = ["RandomCrop"]
@@ -41,11 +41,8 @@ class RandomCrop(AugmentationLayer):
 
     def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, name=name, **kwargs)
-        for arg, v in (("height", height), ("width", width)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(
-                    f"RandomCrop layer '{self.name}' expected {arg} to be a positive integer, "
-                    f"received {arg}={v!r}.")
+        height = positive_int_arg(self, "height", height)
+        width = positive_int_arg(self, "width", width)
         self.height, self.width = int(height), int(width)
 
     def _resize(self, x):

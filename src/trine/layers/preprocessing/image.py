@@ -20,7 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.core.layer import Layer
-from trine.core.random import LazySeed
+from trine.layers._int_args import positive_int_arg
+from trine.layers.preprocessing._factor_range import check_factor
+from trine.layers.preprocessing._image_inputs import check_image_rank, float_images
+from trine.layers.preprocessing._seeded_image import SeededImageLayer
 from trine.layers.preprocessing._utils import check_choice, standardize_data_format
 
 _RESIZE_METHODS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5")
@@ -35,23 +38,10 @@ def _image_axes(data_format, ndim):
     return ndim - 2, ndim - 1
 
 
-def _check_image_rank(layer, x):
-    if isinstance(x, dict):
-        raise TypeError(
-            f"Layer '{layer.name}' ({type(layer).__name__}) received a dict; trine's image "
-            "layers take an image array (batch, height, width, channels) only (no "
-            "bounding boxes or segmentation masks). Pass the images array.")
-    if x.ndim not in (3, 4):
-        raise ValueError(
-            f"Layer '{layer.name}' ({type(layer).__name__}) expected an image of rank 3 "
-            f"(height, width, channels) or a batch of rank 4, received shape {tuple(x.shape)}. "
-            "Add a channel axis (e.g. x[..., None]) or a batch axis.")
-
-
-def _to_float(layer, x):
-    x = jnp.asarray(x)
-    _check_image_rank(layer, x)
-    return x.astype(layer.compute_dtype)
+def _height_width(x, data_format):
+    """The height and width of an image or batch of images."""
+    h_ax, w_ax = _image_axes(data_format, x.ndim)
+    return x.shape[h_ax], x.shape[w_ax]
 
 
 def _saturate_cast(x, dtype):
@@ -165,11 +155,8 @@ class Resizing(Layer):
                  pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0,
                  antialias=False, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        for arg, v in (("height", height), ("width", width)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(
-                    f"Resizing layer '{self.name}' expected {arg} to be a positive integer, "
-                    f"received {arg}={v!r}.")
+        height = positive_int_arg(self, "height", height)
+        width = positive_int_arg(self, "width", width)
         check_choice(self.name, "interpolation", interpolation, _RESIZE_METHODS)
         check_choice(self.name, "fill_mode", fill_mode, ("constant",))
         if crop_to_aspect_ratio and pad_to_aspect_ratio:
@@ -187,7 +174,7 @@ class Resizing(Layer):
 
     def call(self, inputs):
         x = jnp.asarray(inputs)
-        _check_image_rank(self, x)
+        check_image_rank(self, x)
         in_dtype = x.dtype
         out = _resize(x.astype(self.compute_dtype), self.height, self.width, self.interpolation,
                       self.antialias, self.data_format, self.crop_to_aspect_ratio,
@@ -232,16 +219,13 @@ class CenterCrop(Layer):
 
     def __init__(self, height, width, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        for arg, v in (("height", height), ("width", width)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(
-                    f"CenterCrop layer '{self.name}' expected {arg} to be a positive integer, "
-                    f"received {arg}={v!r}.")
+        height = positive_int_arg(self, "height", height)
+        width = positive_int_arg(self, "width", width)
         self.height, self.width = int(height), int(width)
         self.data_format = standardize_data_format(self.name, data_format)
 
     def call(self, inputs):
-        x = _to_float(self, inputs)
+        x = float_images(self, inputs)
         h_ax, w_ax = _image_axes(self.data_format, x.ndim)
         h, w = x.shape[h_ax], x.shape[w_ax]
         if h >= self.height and w >= self.width:
@@ -278,8 +262,7 @@ def _flip(x, key, mode, data_format):
 
 
 def _rotate(x, key, lower, upper, interpolation, fill_mode, fill_value, data_format):
-    h_ax, w_ax = _image_axes(data_format, x.ndim)
-    h, w = x.shape[h_ax], x.shape[w_ax]
+    h, w = _height_width(x, data_format)
     angle = jax.random.uniform(key, (x.shape[0],), minval=lower * 360.0, maxval=upper * 360.0)
     theta = angle * (math.pi / 180.0)
     cx, cy = 0.5 * (w - 1), 0.5 * (h - 1)
@@ -292,8 +275,7 @@ def _rotate(x, key, lower, upper, interpolation, fill_mode, fill_value, data_for
 
 
 def _zoom(x, key, h_range, w_range, interpolation, fill_mode, fill_value, data_format):
-    h_ax, w_ax = _image_axes(data_format, x.ndim)
-    h, w = x.shape[h_ax], x.shape[w_ax]
+    h, w = _height_width(x, data_format)
     n = x.shape[0]
     kh, kw = jax.random.split(key)
     zy = jax.random.uniform(kh, (n,), minval=1.0 + h_range[0], maxval=1.0 + h_range[1])
@@ -306,8 +288,7 @@ def _zoom(x, key, h_range, w_range, interpolation, fill_mode, fill_value, data_f
 
 
 def _translate(x, key, h_range, w_range, interpolation, fill_mode, fill_value, data_format):
-    h_ax, w_ax = _image_axes(data_format, x.ndim)
-    h, w = x.shape[h_ax], x.shape[w_ax]
+    h, w = _height_width(x, data_format)
     n = x.shape[0]
     kh, kw = jax.random.split(key)
     ty = jax.random.uniform(kh, (n,), minval=h_range[0], maxval=h_range[1]) * h
@@ -325,34 +306,11 @@ def _contrast(x, key, lower, upper, low, high, data_format):
     return jnp.clip((x - mean) * c + mean, low, high)
 
 
-class _RandomImageLayer(Layer):
+class _RandomImageLayer(SeededImageLayer):
     """Shared plumbing: seed, per-call key, training switch, config."""
 
-    def __init__(self, seed=None, data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        if seed is not None and not isinstance(seed, (int, np.integer)):
-            raise TypeError(
-                f"{type(self).__name__} layer '{self.name}' expected seed to be an integer or "
-                f"None, received seed={seed!r}.")
-        self.seed = seed
-        if seed is not None:
-            self._seed_gen = LazySeed(seed)
-        self.data_format = standardize_data_format(self.name, data_format)
-
-    def build(self, input_shape):
-        self._seed_gen.index  # take this layer's draw index now, in build order
-        self.built = True
-
-    def _key(self):
-        key = self.rng_key()
-        if self.seed is not None:
-            # Under fit, rng_key() folds in only the layer's index (0 for explicit seeds);
-            # fold the seed in too so that different seeds give different streams.
-            key = jax.random.fold_in(key, int(self.seed) % (2**31))
-        return key
-
     def call(self, inputs, training=False):
-        x = _to_float(self, inputs)
+        x = float_images(self, inputs)
         if not training:
             return x
         xb, undo = _batched(x)
@@ -377,32 +335,6 @@ def _check_fill_and_interp(layer, fill_mode, interpolation):
         raise NotImplementedError(
             f"{type(layer).__name__} layer '{layer.name}': unknown interpolation="
             f"{interpolation!r}. Expected one of {list(_AFFINE_INTERPOLATIONS)}.")
-
-
-def _symmetric_range(layer, arg, factor, low_bound, high_bound, low_open=False):
-    """`f` -> (-|f|, |f|); `(a, b)` -> sorted; each value checked against the bounds."""
-    def bad():
-        lo = "(" if low_open else "["
-        return ValueError(
-            f"{type(layer).__name__} layer '{layer.name}' expected {arg} to be a number or a "
-            f"pair of numbers in {lo}{low_bound}, {high_bound}], received {arg}={factor!r}.")
-
-    def check(v):
-        if not isinstance(v, (int, float, np.number)) or isinstance(v, bool):
-            raise bad()
-        if v > high_bound or v < low_bound or (low_open and v == low_bound):
-            raise bad()
-
-    if isinstance(factor, (tuple, list)):
-        if len(factor) != 2:
-            raise bad()
-        check(factor[0])
-        check(factor[1])
-        lower, upper = sorted(float(f) for f in factor)
-        return lower, upper
-    check(factor)
-    f = abs(float(factor))
-    return -f, f
 
 
 class RandomFlip(_RandomImageLayer):
@@ -446,7 +378,32 @@ class RandomFlip(_RandomImageLayer):
         return cfg
 
 
-class RandomRotation(_RandomImageLayer):
+class _RandomAffineLayer(_RandomImageLayer):
+    """A random affine transform of the images: its fill and interpolation arguments."""
+
+    def _init_fill(self, fill_mode, interpolation, fill_value):
+        _check_fill_and_interp(self, fill_mode, interpolation)
+        self.fill_mode = fill_mode
+        self.interpolation = interpolation
+        self.fill_value = fill_value
+
+    def _transform_args(self):
+        """The static arguments of `_rotate` / `_zoom` / `_translate` after the ranges."""
+        return self.interpolation, self.fill_mode, float(self.fill_value), self.data_format
+
+
+class _HeightWidthAffineLayer(_RandomAffineLayer):
+    """A random affine transform drawn from a height and a width factor (zoom, translation)."""
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update({"height_factor": self.height_factor, "width_factor": self.width_factor,
+                    "fill_mode": self.fill_mode, "interpolation": self.interpolation,
+                    "seed": self.seed, "fill_value": self.fill_value})
+        return cfg
+
+
+class RandomRotation(_RandomAffineLayer):
     """Randomly rotate images about their centre during training.
 
     Args:
@@ -474,15 +431,11 @@ class RandomRotation(_RandomImageLayer):
     def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, data_format=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = _symmetric_range(self, "factor", factor, -1, 1)
-        _check_fill_and_interp(self, fill_mode, interpolation)
-        self.fill_mode = fill_mode
-        self.interpolation = interpolation
-        self.fill_value = fill_value
+        self.factor = check_factor(self, factor, (-1, 1), "factor")
+        self._init_fill(fill_mode, interpolation, fill_value)
 
     def _augmentation(self):
-        return (_rotate, (self.interpolation, self.fill_mode, float(self.fill_value),
-                          self.data_format), (self.factor[0], self.factor[1]))
+        return _rotate, self._transform_args(), (self.factor[0], self.factor[1])
 
     def get_config(self):
         cfg = super().get_config()
@@ -492,7 +445,7 @@ class RandomRotation(_RandomImageLayer):
         return cfg
 
 
-class RandomZoom(_RandomImageLayer):
+class RandomZoom(_HeightWidthAffineLayer):
     """Randomly zoom images in or out during training, about their centre.
 
     Args:
@@ -518,32 +471,21 @@ class RandomZoom(_RandomImageLayer):
                  interpolation="bilinear", seed=None, fill_value=0.0, data_format=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.height_factor = height_factor
-        self.height_lower, self.height_upper = _symmetric_range(
-            self, "height_factor", height_factor, -1, 1, low_open=True)
+        self.height_lower, self.height_upper = check_factor(
+            self, height_factor, (-1, 1), "height_factor", low_open=True)
         self.width_factor = width_factor
         if width_factor is not None:
-            self.width_lower, self.width_upper = _symmetric_range(
-                self, "width_factor", width_factor, -1, 1, low_open=True)
-        _check_fill_and_interp(self, fill_mode, interpolation)
-        self.fill_mode = fill_mode
-        self.interpolation = interpolation
-        self.fill_value = fill_value
+            self.width_lower, self.width_upper = check_factor(
+                self, width_factor, (-1, 1), "width_factor", low_open=True)
+        self._init_fill(fill_mode, interpolation, fill_value)
 
     def _augmentation(self):
         w_range = (None if self.width_factor is None
                    else (self.width_lower, self.width_upper))
-        return (_zoom, (self.interpolation, self.fill_mode, float(self.fill_value),
-                        self.data_format), ((self.height_lower, self.height_upper), w_range))
-
-    def get_config(self):
-        cfg = super().get_config()
-        cfg.update({"height_factor": self.height_factor, "width_factor": self.width_factor,
-                    "fill_mode": self.fill_mode, "interpolation": self.interpolation,
-                    "seed": self.seed, "fill_value": self.fill_value})
-        return cfg
+        return _zoom, self._transform_args(), ((self.height_lower, self.height_upper), w_range)
 
 
-class RandomTranslation(_RandomImageLayer):
+class RandomTranslation(_HeightWidthAffineLayer):
     """Randomly shift images during training.
 
     Args:
@@ -568,27 +510,16 @@ class RandomTranslation(_RandomImageLayer):
                  seed=None, fill_value=0.0, data_format=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.height_factor = height_factor
-        self.height_lower, self.height_upper = _symmetric_range(
-            self, "height_factor", height_factor, -1, 1)
+        self.height_lower, self.height_upper = check_factor(
+            self, height_factor, (-1, 1), "height_factor")
         self.width_factor = width_factor
-        self.width_lower, self.width_upper = _symmetric_range(
-            self, "width_factor", width_factor, -1, 1)
-        _check_fill_and_interp(self, fill_mode, interpolation)
-        self.fill_mode = fill_mode
-        self.interpolation = interpolation
-        self.fill_value = fill_value
+        self.width_lower, self.width_upper = check_factor(
+            self, width_factor, (-1, 1), "width_factor")
+        self._init_fill(fill_mode, interpolation, fill_value)
 
     def _augmentation(self):
-        return (_translate, (self.interpolation, self.fill_mode, float(self.fill_value),
-                             self.data_format),
+        return (_translate, self._transform_args(),
                 ((self.height_lower, self.height_upper), (self.width_lower, self.width_upper)))
-
-    def get_config(self):
-        cfg = super().get_config()
-        cfg.update({"height_factor": self.height_factor, "width_factor": self.width_factor,
-                    "fill_mode": self.fill_mode, "interpolation": self.interpolation,
-                    "seed": self.seed, "fill_value": self.fill_value})
-        return cfg
 
 
 class RandomContrast(_RandomImageLayer):
