@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from trine.core.layer import Layer
+from trine.layers.recurrent.layer_config import NestsLayerList
 
 __all__ = ["Pipeline"]
 
 
-class Pipeline(Layer):
+class Pipeline(NestsLayerList, Layer):
     """Apply `layers` one after another, passing `training` to those that take it.
 
     Unlike Sequential it is a plain layer (no model API) meant for preprocessing stacks.
@@ -45,14 +46,4 @@ class Pipeline(Layer):
         return x
 
     def get_config(self):
-        from trine.layers.recurrent import serialize_layer
-        cfg = super().get_config()
-        cfg["layers"] = [serialize_layer(l) for l in self._pipeline_layers]
-        return cfg
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        from trine.layers.recurrent import deserialize_layer
-        config = dict(config)
-        layers = [deserialize_layer(c, custom_objects) for c in config.pop("layers")]
-        return cls(layers, **config)
+        return self._with_nested_layers(super().get_config(), self._pipeline_layers)

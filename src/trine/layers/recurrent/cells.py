@@ -11,7 +11,7 @@ from trine import activations, initializers
 from trine.core.layer import Layer
 from trine.layers._int_args import positive_int_arg
 from trine.layers._weight_args import set_weight_args, weight_args_config
-from trine.layers.recurrent.layer_config import deserialize_layer, serialize_layer
+from trine.layers.recurrent.layer_config import NestsLayerList
 
 
 def _ser(mod, obj):
@@ -522,7 +522,7 @@ class GRUCell(_Cell):
         return cfg
 
 
-class StackedRNNCells(Layer):
+class StackedRNNCells(NestsLayerList, Layer):
     """Several cells run as one: each step feeds the output of one cell to the next.
 
     Args:
@@ -539,6 +539,8 @@ class StackedRNNCells(Layer):
         >>> layer(jnp.ones((2, 5, 3))).shape
         (2, 4)
     """
+
+    nested_layers_key = "cells"
 
     def __init__(self, cells, **kwargs):
         super().__init__(**kwargs)
@@ -599,12 +601,4 @@ class StackedRNNCells(Layer):
         return x, new_states
 
     def get_config(self):
-        cfg = super().get_config()
-        cfg["cells"] = [serialize_layer(c) for c in self.cells]
-        return cfg
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        cells = [deserialize_layer(c, custom_objects) for c in config.pop("cells")]
-        return cls(cells, **config)
+        return self._with_nested_layers(super().get_config(), self.cells)

@@ -64,3 +64,21 @@ class NestsOneLayer:
         config = dict(config)
         nested = deserialize_layer(config.pop(cls.nested_layer_key), custom_objects)
         return cls(nested, **config)
+
+
+class NestsLayerList:
+    """Mixin (before `Layer` in the bases) for a layer built around a list of layers, its
+    first constructor argument: the config carries them under `nested_layers_key` as
+    Keras's nested records."""
+
+    nested_layers_key = "layers"
+
+    def _with_nested_layers(self, cfg, layers):
+        cfg[self.nested_layers_key] = [serialize_layer(layer) for layer in layers]
+        return cfg
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        layers = [deserialize_layer(c, custom_objects) for c in config.pop(cls.nested_layers_key)]
+        return cls(layers, **config)
