@@ -34,9 +34,10 @@ def clear() -> None:
 
 def _leaf_signature(leaf):
     """What `jax.jit` would tell apart a leaf by: shape, dtype and weak typing."""
-    weak = getattr(leaf, "weak_type", isinstance(leaf, (bool, int, float, complex)))
     dtype = getattr(leaf, "dtype", None)
-    return (getattr(leaf, "shape", ()), str(dtype) if dtype is not None else type(leaf), weak)
+    if dtype is None:  # a Python scalar: weakly typed
+        return ((), type(leaf), True)
+    return (leaf.shape, dtype, getattr(leaf, "weak_type", False))
 
 
 class _Lowered:
