@@ -7,39 +7,41 @@ import threading
 _ctx = threading.local()
 
 
-class CallContext:
+class _ThreadScope:
+    """A `with` block that is the innermost entry of this thread's stack `_stack_name`."""
+
+    _stack_name = ""
+
+    def __enter__(self):
+        stack = getattr(_ctx, self._stack_name, None)
+        if stack is None:
+            stack = []
+            setattr(_ctx, self._stack_name, stack)
+        stack.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        getattr(_ctx, self._stack_name).pop()
+        return False
+
+
+class CallContext(_ThreadScope):
+    _stack_name = "stack"
+
     def __init__(self, training=None, rng=None, collect_losses=False):
         self.training = training
         self.rng = rng
         self.losses = [] if collect_losses else None
         self.masks = {}  # id(tracer) -> (tracer, mask): the masks of this call's tracers
 
-    def __enter__(self):
-        if not hasattr(_ctx, "stack"):
-            _ctx.stack = []
-        _ctx.stack.append(self)
-        return self
 
-    def __exit__(self, *exc):
-        _ctx.stack.pop()
-        return False
-
-
-class CallRecorder:
+class CallRecorder(_ThreadScope):
     """Records every layer call made while active: (layer, inputs, outputs) in call order."""
+
+    _stack_name = "recorders"
 
     def __init__(self):
         self.calls = []
-
-    def __enter__(self):
-        if not hasattr(_ctx, "recorders"):
-            _ctx.recorders = []
-        _ctx.recorders.append(self)
-        return self
-
-    def __exit__(self, *exc):
-        _ctx.recorders.pop()
-        return False
 
 
 def _record(layer, inputs, outputs):
