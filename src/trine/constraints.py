@@ -77,16 +77,7 @@ _BY_NAME = {"max_norm": MaxNorm, "MaxNorm": MaxNorm, "non_neg": NonNeg, "NonNeg"
 
 def get(identifier):
     """Resolve None, a name, a config dict, an instance or a callable to a constraint."""
-    if identifier is None or isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, str):
-        return registration.resolve_class(identifier, _BY_NAME, Constraint, "constraint")()
-    if isinstance(identifier, dict):
-        cls = registration.resolve_class(identifier, _BY_NAME, Constraint, "constraint")
-        return cls.from_config(identifier.get("config") or {})
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"Could not interpret constraint {identifier!r}.")
+    return registration.get_configurable(identifier, _BY_NAME, Constraint, "constraint")
 
 
 def serialize(c):
@@ -112,12 +103,8 @@ def deserialize(config, custom_objects=None):
     Raises:
         ValueError: for an unknown class name (the valid names are listed).
     """
-    if isinstance(config, dict) and config.get("class_name") in (custom_objects or {}):
-        return custom_objects[config["class_name"]].from_config(config.get("config") or {})
-    if not isinstance(config, (dict, str)):
-        raise ValueError(f"constraints.deserialize expected a config dict or a name, received "
-                         f"{config!r} ({type(config).__name__}).")
-    return get(config)
+    return registration.deserialize_configurable(config, custom_objects, _BY_NAME, Constraint,
+                                                 "constraint", "constraints.deserialize")
 
 
 registration.register_getter("constraint", get)

@@ -99,17 +99,7 @@ _BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "L1": L1, "L2": L2,
 
 def get(identifier):
     """Resolve None, a name, a config dict, an instance or a callable to a regularizer."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        return registration.resolve_class(identifier, _BY_NAME, Regularizer, "regularizer")()
-    if isinstance(identifier, dict):
-        cls = registration.resolve_class(identifier, _BY_NAME, Regularizer, "regularizer")
-        return cls.from_config(identifier.get("config") or {})
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"Could not interpret regularizer {identifier!r}: expected a name, a "
-                    "Regularizer or a callable.")
+    return registration.get_configurable(identifier, _BY_NAME, Regularizer, "regularizer")
 
 
 def serialize(reg):
@@ -137,12 +127,8 @@ def deserialize(config, custom_objects=None):
     Raises:
         ValueError: for an unknown class name (the valid names are listed).
     """
-    if isinstance(config, dict) and config.get("class_name") in (custom_objects or {}):
-        return custom_objects[config["class_name"]].from_config(config.get("config") or {})
-    if not isinstance(config, (dict, str)):
-        raise ValueError(f"regularizers.deserialize expected a config dict or a name, "
-                         f"received {config!r} ({type(config).__name__}).")
-    return get(config)
+    return registration.deserialize_configurable(config, custom_objects, _BY_NAME, Regularizer,
+                                                 "regularizer", "regularizers.deserialize")
 
 
 registration.register_getter("regularizer", get)

@@ -205,3 +205,37 @@ def resolve_class(identifier, builtins, base, what: str):
         f"Unknown {what} {shown!r}. Built-in names: {sorted(builtins)}. For your own class, "
         "register it with @trine.saving.register_keras_serializable() or pass it in "
         "custom_objects={...} (or a custom_object_scope) when loading.")
+
+
+def get_configurable(identifier, builtins, base, kind: str):
+    """Resolve None, a name, a config record, a `base` instance or a callable to a `kind`
+    ("constraint", "regularizer", ...): names and records through `resolve_class`.
+
+    Raises:
+        TypeError: for anything else.
+    """
+    if identifier is None or isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, str):
+        return resolve_class(identifier, builtins, base, kind)()
+    if isinstance(identifier, dict):
+        cls = resolve_class(identifier, builtins, base, kind)
+        return cls.from_config(identifier.get("config") or {})
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"Could not interpret {kind} {identifier!r}: expected a name, a config "
+                    f"record, a {base.__name__} or a callable.")
+
+
+def deserialize_configurable(config, custom_objects, builtins, base, kind: str, who: str):
+    """Rebuild a `kind` from its record or name, `custom_objects` looked in first.
+
+    Raises:
+        ValueError: for something that is neither a record nor a name.
+    """
+    if isinstance(config, dict) and config.get("class_name") in (custom_objects or {}):
+        return custom_objects[config["class_name"]].from_config(config.get("config") or {})
+    if not isinstance(config, (dict, str)):
+        raise ValueError(f"{who} expected a config dict or a name, received {config!r} "
+                         f"({type(config).__name__}).")
+    return get_configurable(config, builtins, base, kind)
