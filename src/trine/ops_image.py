@@ -47,6 +47,14 @@ def _batched_last(x, df):
     return x, undo
 
 
+def _images_and_height_axis(images, data_format, op):
+    """`op`'s images, checked, and their height axis (the width axis follows it)."""
+    df = standardize_data_format(data_format, f"image.{op}")
+    x = jnp.asarray(images)
+    _check_rank(x, op)
+    return x, (x.ndim - 3 if df == "channels_last" else x.ndim - 2)
+
+
 def _channels_last_batch(images, data_format, op):
     """`op`'s images, checked, as a channels-last batch, and the function that undoes that."""
     df = standardize_data_format(data_format, f"image.{op}")
@@ -149,10 +157,7 @@ def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None,
         ValueError: when not exactly two of each triple are given, or a padding would be
             negative (the target is smaller than the image).
     """
-    df = standardize_data_format(data_format, "image.pad_images")
-    x = jnp.asarray(images)
-    _check_rank(x, "pad_images")
-    h_ax = x.ndim - 3 if df == "channels_last" else x.ndim - 2
+    x, h_ax = _images_and_height_axis(images, data_format, "pad_images")
     pads = [(0, 0)] * x.ndim
     for ax, names, vals in (
             (h_ax, ("top_padding", "bottom_padding", "target_height"),
@@ -181,10 +186,7 @@ def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=N
     Raises:
         ValueError: when not exactly two of each triple are given, or the crop does not fit.
     """
-    df = standardize_data_format(data_format, "image.crop_images")
-    x = jnp.asarray(images)
-    _check_rank(x, "crop_images")
-    h_ax = x.ndim - 3 if df == "channels_last" else x.ndim - 2
+    x, h_ax = _images_and_height_axis(images, data_format, "crop_images")
     for ax, names, vals in (
             (h_ax, ("top_cropping", "bottom_cropping", "target_height"),
              (top_cropping, bottom_cropping, target_height)),
