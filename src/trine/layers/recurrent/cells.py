@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine import activations, initializers
+from trine import activations, config, initializers
 from trine.core.layer import Layer
 from trine.layers._int_args import positive_int_arg
 from trine.layers._weight_args import set_weight_args, weight_args_config
@@ -220,15 +220,30 @@ class _Cell(Layer):
                                                self.units, dtype))
 
     @staticmethod
-    def _project(sequences, kernel, in_m, units):
-        """`sequences @ kernel` for all steps, one dropout mask per gate if several."""
+    def _project(x, kernel, in_m, units):
+        """`x @ kernel` (one step's inputs or all steps'), one dropout mask per gate if
+        several."""
+        def masked(m):  # a (batch, features) mask over x's batch and feature axes
+            return x * jnp.expand_dims(m, tuple(range(1, x.ndim - 1)))
         if in_m is None:
-            return jnp.matmul(sequences, kernel)
+            return jnp.matmul(x, kernel)
         if len(in_m) == 1:
-            return jnp.matmul(sequences * in_m[0][:, None, :], kernel)
-        return jnp.concatenate([jnp.matmul(sequences * m[:, None, :],
-                                           kernel[:, g * units:(g + 1) * units])
+            return jnp.matmul(masked(in_m[0]), kernel)
+        return jnp.concatenate([jnp.matmul(masked(m), kernel[:, g * units:(g + 1) * units])
                                 for g, m in enumerate(in_m)], axis=-1)
+
+    @staticmethod
+    def _step_inputs(sequences, kernel, in_m, units, bias):
+        """The time-major inputs the loop scans and `project(x_t)`, which turns one of them
+        into the step's input projection (bias added). On accelerators every step is
+        projected before the loop, in one large matmul; on the CPU each step projects its own
+        slice, which XLA's CPU backend runs faster (W7 in bench/README.md)."""
+        def project(x):
+            z = _Cell._project(x, kernel, in_m, units)
+            return z if bias is None else z + bias
+        if config.on_accelerator():
+            return _time_major(project(sequences)), lambda z: z
+        return _time_major(sequences), project
 
     def _common_config(self):
         return {
@@ -299,18 +314,16 @@ class SimpleRNNCell(_Cell):
         _, units, act, _, _, spec = static
         kernel, rk, bias = params
         in_m, rec_m = masks
-        xp = _Cell._project(sequences, kernel, in_m, units)
-        if bias is not None:
-            xp = xp + bias
+        xs, project = _Cell._step_inputs(sequences, kernel, in_m, units, bias)
 
-        def step(states, xp_t):
+        def step(states, x_t):
             h = states[0]
             if rec_m is not None:
                 h = h * rec_m[0]
-            out = act(xp_t + jnp.matmul(h, rk))
+            out = act(project(x_t) + jnp.matmul(h, rk))
             return out, [out]
 
-        return _time_major(xp), step
+        return xs, step
 
     def get_config(self):
         cfg = super().get_config()
@@ -380,12 +393,11 @@ class LSTMCell(_Cell):
         _, u, act, ract, _, spec = static
         kernel, r, bias = params
         in_m, rec_m = masks
-        xp = _Cell._project(sequences, kernel, in_m, u)
-        if bias is not None:
-            xp = xp + bias
+        xs, project = _Cell._step_inputs(sequences, kernel, in_m, u, bias)
 
-        def step(states, z_x):
+        def step(states, x_t):
             h, c = states[0], states[1]
+            z_x = project(x_t)
             if rec_m is None:
                 z = z_x + jnp.matmul(h, r)
             else:
@@ -397,7 +409,7 @@ class LSTMCell(_Cell):
             h = ract(zo) * act(c)
             return h, [h, c]
 
-        return _time_major(xp), step
+        return xs, step
 
     def get_config(self):
         cfg = super().get_config()
@@ -476,14 +488,11 @@ class GRUCell(_Cell):
         _, u, act, ract, reset_after, spec = static
         kernel, r, bias = params
         in_m, rec_m = masks
-        xp = _Cell._project(sequences, kernel, in_m, u)
         rec_bias = None
-        if bias is not None:
-            if reset_after:
-                xp = xp + bias[0]
-                rec_bias = bias[1]
-            else:
-                xp = xp + bias
+        in_bias = bias
+        if bias is not None and reset_after:
+            in_bias, rec_bias = bias[0], bias[1]
+        xs, project = _Cell._step_inputs(sequences, kernel, in_m, u, in_bias)
 
         def rec(h, g0, g1):
             """h @ R[:, gates g0:g1], each gate with its own recurrent dropout mask."""
@@ -494,7 +503,7 @@ class GRUCell(_Cell):
 
         def step(states, x_t):
             h = states[0]
-            x_z, x_r, x_h = jnp.split(x_t, 3, axis=-1)
+            x_z, x_r, x_h = jnp.split(project(x_t), 3, axis=-1)
             if reset_after:
                 inner = rec(h, 0, 3)
                 if rec_bias is not None:
@@ -512,7 +521,7 @@ class GRUCell(_Cell):
             h_new = z * h + (1 - z) * hh
             return h_new, [h_new]
 
-        return _time_major(xp), step
+        return xs, step
 
     def get_config(self):
         cfg = super().get_config()
