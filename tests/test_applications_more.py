@@ -62,8 +62,6 @@ def test_convnext_imagenet_weights_offline_error(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow  # the published files' legacy layout, with the nested stem models
-@pytest.mark.xfail(strict=True, reason="trine.saving.legacy_h5 reads only a layer's own "
-                   "variables, so the nested Sequential stem / downsampling blocks find none")
 def test_convnexttiny_legacy_h5_matches_keras(tmp_path):
     _check(keras.applications.ConvNeXtTiny, A.ConvNeXtTiny, tmp_path, include_top=False,
            layout="legacy")

@@ -67,8 +67,15 @@ def is_legacy_h5(reader: SafeH5Reader) -> bool:
     return "layer_names" in root.attrs or "layer_names0" in root.attrs
 
 
+def _legacy_weights(layer):
+    """The weights Keras's legacy layout stores for `layer`: its own, or, for a layer made of
+    sublayers (a nested model), all of theirs, trainable first."""
+    return own_variables(layer) or (list(layer.trainable_weights)
+                                    + list(layer.non_trainable_weights))
+
+
 def _weighted_layers(model):
-    return [layer for layer in model.layers if own_variables(layer)]
+    return [layer for layer in model.layers if _legacy_weights(layer)]
 
 
 def load_legacy_h5_weights(model, filepath, skip_mismatch: bool = False) -> None:
@@ -127,7 +134,7 @@ def load_legacy_h5_weights(model, filepath, skip_mismatch: bool = False) -> None
         pairs += [(layer, n, g, w) for layer, (n, g, w) in zip(rest, rest_file)]
         pending, problems = [], []
         for layer, n, group, wnames in pairs:
-            own = own_variables(layer)
+            own = _legacy_weights(layer)
             where = f"layer '{layer.name}' ({type(layer).__name__}) from group '{n}'"
             if len(own) != len(wnames):
                 problems.append(f"{where}: expected {len(own)} weights "
