@@ -17,9 +17,10 @@ e.g. `Dense(10, activation="softmax", dtype="float32")` for a float32 output lay
 from __future__ import annotations
 
 from trine.config import DTypePolicy, dtype_policy, set_dtype_policy
+from trine.optimizers.loss_scale import LossScaleOptimizer
 
-__all__ = ["DTypePolicy", "Policy", "global_policy", "set_global_policy", "dtype_policy",
-           "set_dtype_policy"]
+__all__ = ["DTypePolicy", "LossScaleOptimizer", "Policy", "global_policy", "set_global_policy",
+           "dtype_policy", "set_dtype_policy"]
 
 Policy = DTypePolicy
 set_global_policy = set_dtype_policy

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trine import config
 from trine.core import allocation, registration
 from trine.core.random import LazySeed
 from trine.core.input_spec import InputSpec, check_input_spec  # noqa: F401  (re-exported)
@@ -707,10 +708,9 @@ class Layer:
 
 def _resolve_policy(dtype, layer):
     """A layer's DTypePolicy from its `dtype` argument (None: the global policy)."""
-    from trine import mixed_precision as mp
     if dtype is None:
-        return mp.global_policy()
-    if isinstance(dtype, mp.DTypePolicy):
+        return config.dtype_policy()
+    if isinstance(dtype, config.DTypePolicy):
         return dtype
     quantized = (isinstance(dtype, str) and "_from_" in dtype) or (
         isinstance(dtype, dict) and dtype.get("class_name") not in (None, "DTypePolicy",
@@ -724,7 +724,7 @@ def _resolve_policy(dtype, layer):
     if isinstance(dtype, dict) and isinstance(dtype.get("config"), dict):  # Keras's policy dict
         dtype = dtype["config"].get("name")
     try:
-        return mp.DTypePolicy(dtype)
+        return config.DTypePolicy(dtype)
     except ValueError as e:
         raise ValueError(f"Layer {type(layer).__name__}: invalid dtype={dtype!r}: {e}") from None
 
