@@ -446,6 +446,31 @@ def test_quantized_model_trains_like_keras_freezes(keras):
         assert np.all(np.isfinite(model.predict(x, verbose=0)))
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_float8_training_updates_scales_as_keras(keras, optimizer):
+    """float8's delayed scaling in fit: the scales and amax histories take the values the
+    layer's gradient rule computes (overwrite_with_gradient), the kernel trains, and every
+    variable matches Keras's after a few steps."""
+    x, y = _x((32, 4), seed=3), _x((32, 3), seed=4)
+    models = []
+    for lib in (trine, keras):
+        lib.utils.set_random_seed(0)
+        models.append(lib.Sequential([lib.Input((4,)), lib.layers.Dense(3)]))
+    mine, theirs = models
+    theirs.set_weights(mine.get_weights())
+    _quantize_both(keras, mine, theirs, "float8")
+    for m in models:
+        m.compile(optimizer=optimizer, loss="mse")
+        m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    names = [v.name for v in theirs.layers[0].weights]
+    assert [v.name for v in mine.layers[0].weights] == names
+    for name, a, b in zip(names, mine.layers[0].get_weights(), theirs.layers[0].get_weights()):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5,
+                                   err_msg=name)
+    history = dict(zip(names, mine.layers[0].get_weights()))["inputs_amax_history"]
+    assert np.count_nonzero(history) == 8  # one entry a step: 2 epochs of 4 batches
+
+
 # ------------------------------------------------------------------ bad input
 def _built_dense():
     layer = trine.layers.Dense(3)

@@ -105,6 +105,10 @@ class Variable:
         trainable: whether gradients flow to it in `fit`.
         name: short name, e.g. "kernel".
 
+    Attributes:
+        overwrite_with_gradient: when True, an optimizer replaces the value with its
+            "gradient" instead of stepping along it (float8's scales, as in Keras).
+
     Example:
         >>> v = Variable(np.zeros((2, 3)), name="w")
         >>> v.assign(v + 1.0)
@@ -115,6 +119,7 @@ class Variable:
         self.name = name or "variable"
         self.path = self.name
         self.trainable = bool(trainable)
+        self.overwrite_with_gradient = False
         self.aggregation = aggregation
         if callable(initializer):
             if shape is None:

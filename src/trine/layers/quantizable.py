@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from trine import quantizers
-from trine.core.layer import Layer
+from trine.core.layer import Layer, current_context
 
 
 # Keras's saved order of the variables of a kernel layer (Dense, EinsumDense), by mode
@@ -140,22 +140,26 @@ class Quantizable:
         inputs, the kernel and the output gradient (float32, read without autocast)."""
         length = getattr(self.dtype_policy, "amax_history_length", 1024)
         for part in ("inputs", "kernel", "outputs_grad"):
-            setattr(self, f"{part}_scale", self.add_weight(
-                name=f"{part}_scale", shape=(), initializer="ones", dtype="float32",
-                autocast=False))
-            setattr(self, f"{part}_amax_history", self.add_weight(
-                name=f"{part}_amax_history", shape=(length,), initializer="zeros",
-                dtype="float32", autocast=False))
+            scale = self.add_weight(name=f"{part}_scale", shape=(), initializer="ones",
+                                    dtype="float32", autocast=False)
+            history = self.add_weight(name=f"{part}_amax_history", shape=(length,),
+                                      initializer="zeros", dtype="float32", autocast=False)
+            # their "gradients" are their next values (see quantizers.float8_inputs)
+            scale.overwrite_with_gradient = history.overwrite_with_gradient = True
+            setattr(self, f"{part}_scale", scale)
+            setattr(self, f"{part}_amax_history", history)
 
     def _float8_contract(self, contract, inputs, kernel):
         """`contract(inputs, kernel)` with both quantized to float8 and back by their scales,
         and the output's gradient likewise (Keras's float8 training maths)."""
         dtype = self.compute_dtype
+        context = current_context()
+        training = bool(context is not None and context.training)
         x = contract(
             quantizers.float8_inputs(inputs, self.inputs_scale.value,
-                                     self.inputs_amax_history.value, dtype),
+                                     self.inputs_amax_history.value, dtype, training),
             quantizers.float8_inputs(kernel, self.kernel_scale.value,
-                                     self.kernel_amax_history.value, dtype))
+                                     self.kernel_amax_history.value, dtype, training))
         return quantizers.float8_output_gradient(
             x, self.outputs_grad_scale.value, self.outputs_grad_amax_history.value, dtype)
 

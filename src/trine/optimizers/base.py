@@ -201,6 +201,8 @@ class Optimizer:
         """
         self._paths = list(paths) if paths is not None else [v.path for v in variables]
         self._constraints = [getattr(v, "constraint", None) for v in variables]
+        self._overwritten = [bool(getattr(v, "overwrite_with_gradient", False))
+                             for v in variables]
         self._tx = self.to_optax()
         self._bound = list(variables)  # what apply() updates when given no variables
         self._variables = None  # Keras's optimizer.variables, made on first use
@@ -240,13 +242,22 @@ class Optimizer:
                 f"Optimizer '{self.name}'.stateless_apply expected {len(self._paths)} gradients "
                 f"and values (one per trainable variable), received {len(grads)} and "
                 f"{len(trainable_variables)}.")
+        overwritten = getattr(self, "_overwritten", None) or [False] * len(grads)
         p = dict(zip(self._paths, trainable_variables))
-        g = dict(zip(self._paths, grads))
+        # a variable the optimizer overwrites takes its "gradient" as is; the rule sees zero
+        g = {k: (jnp.zeros_like(gr) if o else gr)
+             for k, gr, o in zip(self._paths, grads, overwritten)}
         updates, new_state = self._tx.update(g, optimizer_variables, p)
         new = optax.apply_updates(p, updates)
         out = [new[k] for k in self._paths]
         out = [c(v) if c is not None else v for c, v in zip(self._constraints, out)]
+        out = [self._overwrite_value(gr, optimizer_variables).astype(v.dtype) if o else v
+               for v, gr, o in zip(out, grads, overwritten)]
         return out, new_state
+
+    def _overwrite_value(self, grad, optimizer_variables):
+        """The value an `overwrite_with_gradient` variable takes from its gradient."""
+        return grad
 
     # ------------------------------------------------------------ Keras's stateful surface
     @property

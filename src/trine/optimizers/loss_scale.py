@@ -140,6 +140,10 @@ class LossScaleOptimizer(Optimizer):
                 "train_step does).")
         return super().stateless_apply(optimizer_variables, grads, trainable_variables)
 
+    def _overwrite_value(self, grad, optimizer_variables):
+        # the "gradient" came from the scaled loss like every other
+        return grad / optimizer_variables.dynamic_scale.astype(grad.dtype)
+
     def to_optax(self):
         """The transformation: unscale, check, apply the inner rule or skip, adjust the scale.
 

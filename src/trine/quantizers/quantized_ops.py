@@ -6,7 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine.quantizers.float8 import quantize_and_dequantize
+import ml_dtypes
+
+from trine.quantizers.float8 import (compute_float8_amax_history, compute_float8_scale,
+                                     quantize_and_dequantize)
+
+_E4M3_MAX = float(ml_dtypes.finfo("float8_e4m3fn").max)
+_E5M2_MAX = float(ml_dtypes.finfo("float8_e5m2").max)
 
 
 def _no_gradient(x):
@@ -78,27 +84,37 @@ def with_float_kernel_gradient(x, float_kernel, forward, contract_grad):
     return run(x, float_kernel)
 
 
-def float8_inputs(x, scale, amax_history, compute_dtype):
+def float8_inputs(x, scale, amax_history, compute_dtype, training=False):
     """`x` quantized to float8_e4m3fn and back with `scale`; the gradient passes through to
-    `x` (scale and history get none: trine does not overwrite them from gradients)."""
+    `x`. In training the "gradients" of `scale` and `amax_history` are their next values
+    (delayed scaling: the scale from the history's maximum, `max|x|` pushed into the
+    history), which the optimizer writes over them (`Variable.overwrite_with_gradient`), as
+    Keras does; in inference they get none."""
 
     @jax.custom_vjp
     def run(x, scale, amax_history):
         return quantize_and_dequantize(x, scale, "float8_e4m3fn", compute_dtype)
 
     def forward(x, scale, amax_history):
-        return run(x, scale, amax_history), (scale, amax_history)
+        if training:
+            following = (compute_float8_scale(jnp.max(amax_history, axis=0), scale,
+                                              jnp.float32(_E4M3_MAX)),
+                         compute_float8_amax_history(x, amax_history))
+        else:
+            following = (jnp.zeros_like(scale), jnp.zeros_like(amax_history))
+        return run(x, scale, amax_history), following
 
-    def backward(saved, upstream):
-        scale, amax_history = saved
-        return upstream, jnp.zeros_like(scale), jnp.zeros_like(amax_history)
+    def backward(following, upstream):
+        return (upstream,) + following
 
     run.defvjp(forward, backward)
     return run(x, scale, amax_history)
 
 
 def float8_output_gradient(out, scale, amax_history, compute_dtype):
-    """`out` unchanged; its gradient quantized to float8_e5m2 and back with `scale`."""
+    """`out` unchanged; its gradient quantized to float8_e5m2 and back with `scale`, and the
+    next `scale` / `amax_history` (from the history and the gradient) as their "gradients"
+    (see `float8_inputs`)."""
 
     @jax.custom_vjp
     def run(out, scale, amax_history):
@@ -109,8 +125,11 @@ def float8_output_gradient(out, scale, amax_history, compute_dtype):
 
     def backward(saved, upstream):
         scale, amax_history = saved
+        following_scale = compute_float8_scale(jnp.max(amax_history, axis=0), scale,
+                                               jnp.float32(_E5M2_MAX))
         qdq = quantize_and_dequantize(upstream, scale, "float8_e5m2", compute_dtype)
-        return qdq.astype(upstream.dtype), jnp.zeros_like(scale), jnp.zeros_like(amax_history)
+        return (qdq.astype(upstream.dtype), following_scale,
+                compute_float8_amax_history(upstream, amax_history))
 
     run.defvjp(forward, backward)
     return run(out, scale, amax_history)
