@@ -1,15 +1,15 @@
 """Core layers: Input, Dense, Flatten, Activation, Reshape, Dropout, Identity."""
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine import activations, constraints, initializers, quantizers, regularizers
+from trine import activations, quantizers
 from trine.core.layer import InputSpec, Layer, unique_name
+from trine.core.random import LazySeed
 from trine.core.symbolic import KerasTensor, Node
+from trine.layers._weight_args import set_weight_args, weight_args_config
 from trine.layers.quantizable import KERNEL_LAYOUT, Quantizable
 
 
@@ -84,10 +84,6 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
     return layer._output_tensor
 
 
-def _ser(mod, obj):
-    return mod.serialize(obj) if obj is not None else None
-
-
 class Dense(Quantizable, Layer):
     """Densely connected layer: `activation(inputs @ kernel + bias)`.
 
@@ -123,12 +119,9 @@ class Dense(Quantizable, Layer):
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_args(self, "kernel", kernel_initializer, kernel_regularizer,
+                        kernel_constraint)
+        set_weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.quantization_config = quantizers.get(quantization_config)  # a file's record: rebuilt
         self.input_spec = InputSpec(min_ndim=2)
         self.supports_masking = True
@@ -230,13 +223,7 @@ class Dense(Quantizable, Layer):
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": _ser(initializers, self.kernel_initializer),
-            "bias_initializer": _ser(initializers, self.bias_initializer),
-            "kernel_regularizer": _ser(regularizers, self.kernel_regularizer),
-            "bias_regularizer": _ser(regularizers, self.bias_regularizer),
-            "activity_regularizer": _ser(regularizers, self.activity_regularizer),
-            "kernel_constraint": _ser(constraints, self.kernel_constraint),
-            "bias_constraint": _ser(constraints, self.bias_constraint),
+            **weight_args_config(self, ("kernel", "bias"), activity_regularizer=True),
             "quantization_config": quantizers.serialize(self.quantization_config),
         })
         return cfg
@@ -322,7 +309,25 @@ class Reshape(Layer):
         return cfg
 
 
-class Dropout(Layer):
+class _RandomLayer(Layer):
+    """A layer with a `seed=` argument whose randomness acts only in training."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        if seed is not None:
+            self._seed_gen = LazySeed(seed)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self._seed_gen.index  # take this layer's draw index now, in build order
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+class Dropout(_RandomLayer):
     """Randomly zero a fraction `rate` of inputs during training, scaling the rest by 1/(1-rate).
 
     Args:
@@ -332,21 +337,12 @@ class Dropout(Layer):
     """
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         if not 0 <= float(rate) < 1:
             raise ValueError(
                 f"Dropout layer '{self.name}' expected rate in [0, 1), received rate={rate!r}.")
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-        self.seed = seed
-        if seed is not None:
-            from trine.core.random import LazySeed
-            self._seed_gen = LazySeed(seed)
-        self.supports_masking = True
-
-    def build(self, input_shape):
-        self._seed_gen.index  # take this layer's draw index now, in build order
-        self.built = True
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0:

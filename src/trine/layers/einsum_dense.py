@@ -6,16 +6,13 @@ import re
 
 import jax.numpy as jnp
 
-from trine import activations, constraints, initializers, quantizers, regularizers
+from trine import activations, initializers, quantizers
 from trine.core.layer import InputSpec, Layer
 from trine.layers.einsum_quantization import einsum_quantization
+from trine.layers._weight_args import set_weight_args, weight_args_config
 from trine.layers.quantizable import KERNEL_LAYOUT, Quantizable
 
 __all__ = ["EinsumDense", "analyze_einsum"]
-
-
-def _ser(mod, obj):
-    return mod.serialize(obj) if obj is not None else None
 
 
 def _bad_equation(name, equation):
@@ -166,12 +163,9 @@ class EinsumDense(Quantizable, Layer):
                                      else tuple(output_shape))
         self.bias_axes = bias_axes
         self.activation = activations.get(activation)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_args(self, "kernel", kernel_initializer, kernel_regularizer,
+                        kernel_constraint)
+        set_weight_args(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.lora_rank = None
         self.lora_alpha = None
         self.quantization_config = quantizers.get(quantization_config)  # a file's record: rebuilt
@@ -332,13 +326,7 @@ class EinsumDense(Quantizable, Layer):
             "equation": self.equation,
             "activation": activations.serialize(self.activation),
             "bias_axes": self.bias_axes,
-            "kernel_initializer": _ser(initializers, self.kernel_initializer),
-            "bias_initializer": _ser(initializers, self.bias_initializer),
-            "kernel_regularizer": _ser(regularizers, self.kernel_regularizer),
-            "bias_regularizer": _ser(regularizers, self.bias_regularizer),
-            "activity_regularizer": _ser(regularizers, self.activity_regularizer),
-            "kernel_constraint": _ser(constraints, self.kernel_constraint),
-            "bias_constraint": _ser(constraints, self.bias_constraint),
+            **weight_args_config(self, ("kernel", "bias"), activity_regularizer=True),
             "quantization_config": quantizers.serialize(self.quantization_config),
         })
         return cfg

@@ -14,9 +14,8 @@ import jax.numpy as jnp
 
 from trine.core.layer import InputSpec, Layer
 from trine.core.naming import layer_label
-from trine.core.random import LazySeed
 from trine.ops.convolution import normalize_data_format
-from trine.layers.core import Dropout
+from trine.layers.core import Dropout, _RandomLayer
 
 
 def _check_rate(layer, value, arg="rate", upper_open=False):
@@ -145,24 +144,6 @@ class SpatialDropout3D(SpatialDropout2D):
 
 
 # --------------------------------------------------------------------------------------
-class _RandomLayer(Layer):
-    """A layer with a `seed=` argument whose randomness acts only in training."""
-
-    def __init__(self, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.seed = seed
-        if seed is not None:
-            self._seed_gen = LazySeed(seed)
-        self.supports_masking = True
-
-    def build(self, input_shape):
-        self._seed_gen.index  # take this layer's draw index now, in build order
-        self.built = True
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-
 class GaussianNoise(_RandomLayer):
     """Add zero-centred Gaussian noise of standard deviation `stddev` in training
     (a regularizer and a form of data augmentation).
