@@ -471,6 +471,22 @@ def test_float8_training_updates_scales_as_keras(keras, optimizer):
     assert np.count_nonzero(history) == 8  # one entry a step: 2 epochs of 4 batches
 
 
+def test_a_layer_follows_its_entry_in_a_dtype_policy_map(keras):
+    x = _x((2, 3))
+    seen = []
+    for lib in (trine, keras):
+        policies = lib.dtype_policies.DTypePolicyMap(default_policy="float32")
+        policies["dense"] = "mixed_bfloat16"
+        mapped = lib.layers.Dense(2, dtype=policies, name="dense")
+        other = lib.layers.Dense(2, dtype=policies, name="other")
+        before = mapped.compute_dtype  # no entry before build: neither has a path yet
+        mapped(x), other(x)
+        seen.append((before, mapped.compute_dtype, mapped.variable_dtype, other.compute_dtype,
+                     str(mapped(x).dtype), str(other(x).dtype), str(mapped.kernel.dtype)))
+    assert seen[0] == seen[1]
+    assert seen[0][:3] == ("float32", "bfloat16", "float32")
+
+
 # ------------------------------------------------------------------ bad input
 def _built_dense():
     layer = trine.layers.Dense(3)

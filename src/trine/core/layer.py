@@ -104,18 +104,27 @@ class Layer:
         object.__setattr__(self, "_tracker_ready", True)
 
     # ---------------------------------------------------------------- dtype
+    def _own_policy(self):
+        """The policy this layer follows: its entry in a `DTypePolicyMap` once built (looked
+        up by the layer's name, its path at a model's top level; Keras's layers have no path
+        before), else its policy."""
+        policy = self._dtype_policy
+        if type(policy).__name__ == "DTypePolicyMap":
+            return policy[self.name] if self.built else policy.default_policy
+        return policy
+
     @property
     def dtype(self) -> str:
         """The dtype of the layer's variables (as Keras's `layer.dtype`)."""
-        return self._dtype_policy.variable_dtype
+        return self._own_policy().variable_dtype
 
     @property
     def compute_dtype(self) -> str:
-        return self._dtype_policy.compute_dtype
+        return self._own_policy().compute_dtype
 
     @property
     def variable_dtype(self) -> str:
-        return self._dtype_policy.variable_dtype
+        return self._own_policy().variable_dtype
 
     @property
     def dtype_policy(self):
@@ -137,7 +146,7 @@ class Layer:
     @property
     def quantization_mode(self):
         """The quantization mode of the weights ("int8", "int4", "float8"), None if float."""
-        return self._dtype_policy.quantization_mode
+        return self._own_policy().quantization_mode
 
     def quantize(self, mode=None, type_check=True, config=None):
         """Quantize the weights in place; only some layers can (Dense, EinsumDense,
@@ -152,7 +161,7 @@ class Layer:
 
     def _autocast_dtype(self):
         """The dtype `call` sees inputs and weights in, or None to leave them as they are."""
-        policy = self._dtype_policy
+        policy = self._own_policy()
         return policy.compute_dtype if (policy.is_mixed and self.autocast) else None
 
     # ---------------------------------------------------------------- tracking

@@ -38,7 +38,7 @@ class Quantizable:
     def dtype_policy(self, value):
         """Set the policy; a quantized one on a built float layer quantizes it (as Keras)."""
         Layer.dtype_policy.fset(self, value)
-        mode = self._dtype_policy.quantization_mode
+        mode = self.quantization_mode
         if mode is not None and self.built and not self.__dict__.get("_is_quantized"):
             self.quantize(mode)
 
@@ -86,7 +86,7 @@ class Quantizable:
         self.quantization_config = config
         self._quantize_weights(mode, config)
         self._is_quantized = True
-        if self.dtype_policy.quantization_mode is None:
+        if self.quantization_mode is None:
             label = mode
             if mode == "int4":
                 block = self._int4_block_size(config)
