@@ -15,10 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine import config
 from trine.core import allocation, registration
 from trine.core.random import LazySeed
 from trine.core.input_spec import InputSpec, check_input_spec  # noqa: F401  (re-exported)
+from trine.core.layer_policy import resolve_policy
 from trine.core.shapes import json_shape, placeholders, shape_of, shapes_tree, unbatched
 from trine.core.symbolic import KerasTensor, Node, any_symbolic, is_symbolic
 from trine.core.tracking import own_variables
@@ -80,7 +80,7 @@ class Layer:
         object.__setattr__(self, "_tracker_ready", False)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        self._dtype_policy = _resolve_policy(dtype, self)
+        self._dtype_policy = resolve_policy(dtype, self)
         self.autocast = autocast
         self.built = False
         self._inbound_nodes: list[Node] = []
@@ -132,7 +132,7 @@ class Layer:
 
     @dtype_policy.setter
     def dtype_policy(self, value):
-        self._dtype_policy = _resolve_policy(value, self)
+        self._dtype_policy = resolve_policy(value, self)
 
     def _config_dtype(self):
         """`dtype` in get_config: the policy's name ("mixed_bfloat16") or the dtype; the
@@ -713,29 +713,6 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
-
-
-def _resolve_policy(dtype, layer):
-    """A layer's DTypePolicy from its `dtype` argument (None: the global policy)."""
-    if dtype is None:
-        return config.dtype_policy()
-    if isinstance(dtype, config.DTypePolicy):
-        return dtype
-    quantized = (isinstance(dtype, str) and "_from_" in dtype) or (
-        isinstance(dtype, dict) and dtype.get("class_name") not in (None, "DTypePolicy",
-                                                                    "FloatDTypePolicy"))
-    if quantized:  # a quantized policy or a policy map, by name or Keras record
-        from trine import dtype_policies
-        try:
-            return dtype_policies.get(dtype)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"Layer {type(layer).__name__}: invalid dtype={dtype!r}: {e}") from None
-    if isinstance(dtype, dict) and isinstance(dtype.get("config"), dict):  # Keras's policy dict
-        dtype = dtype["config"].get("name")
-    try:
-        return config.DTypePolicy(dtype)
-    except ValueError as e:
-        raise ValueError(f"Layer {type(layer).__name__}: invalid dtype={dtype!r}: {e}") from None
 
 
 def _cast_first_input(args, kwargs, dtype):
