@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from trine._util.function_records import custom_function, named_function_record
+from trine._util.function_records import custom_function as _custom_function
+from trine._util.function_records import named_function_record as _named_function_record
 from trine.losses.base import (BUILTIN_FUNCTIONS, EPSILON, Loss, LossFunctionWrapper,
-                               keras_class_record, reduce_weighted_values,
-                               squeeze_or_expand_to_same_rank)
+                               reduce_weighted_values, squeeze_or_expand_to_same_rank)
+from trine.losses.base import keras_class_record as _keras_class_record
 from trine.losses.margin import (CategoricalHinge, Hinge, SquaredHinge, categorical_hinge, hinge,
                                  squared_hinge)
 from trine.losses.metric_learning import Circle, circle
@@ -164,11 +165,11 @@ def serialize(loss: Loss | Callable | None) -> dict | str | None:
     if loss is None:
         return None
     if isinstance(loss, Loss):
-        return keras_class_record(loss, "keras.losses", _CLASSES)
+        return _keras_class_record(loss, "keras.losses", _CLASSES)
     name = getattr(loss, "__name__", None)
     if name in BUILTIN_FUNCTIONS:
         return name
-    record = named_function_record(loss)
+    record = _named_function_record(loss)
     if record is not None:
         return record
     raise ValueError(
@@ -195,7 +196,7 @@ def deserialize(config: dict | str, custom_objects: dict | None = None) -> Loss:
         return get(config)
     name = config.get("class_name") if isinstance(config, dict) else None
     if name == "function":
-        return get(custom_function(config, custom_objects, "loss"))
+        return get(_custom_function(config, custom_objects, "loss"))
     cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
     if cls is None:
         fn = BUILTIN_FUNCTIONS.get(name) or _FUNCTION_ALIASES.get(name)

@@ -42,7 +42,7 @@ from trine.metrics.accuracy_metrics import (Accuracy, BinaryAccuracy, Categorica
                                             top_k_categorical_accuracy)
 from trine.metrics.at_value_metrics import (PrecisionAtRecall, RecallAtPrecision,
                                             SensitivityAtSpecificity, SpecificityAtSensitivity)
-from trine.losses.base import keras_class_record
+from trine.losses.base import keras_class_record as _keras_class_record
 from trine.metrics.base import Mean, MeanMetricWrapper, Metric, Sum
 from trine.metrics.confusion_metrics import (AUC, FalseNegatives, FalsePositives, Precision,
                                              Recall, TrueNegatives, TruePositives)
@@ -250,7 +250,7 @@ def serialize(metric: Metric | None) -> dict | None:
     if metric is None:
         return None
     if isinstance(metric, Metric):
-        return keras_class_record(metric, "keras.metrics", _ALL_CLASSES)
+        return _keras_class_record(metric, "keras.metrics", _ALL_CLASSES)
     raise ValueError(
         f"Cannot serialize metric {metric!r}: it is not a Metric. Wrap a function with "
         "MeanMetricWrapper(fn, name=...) first.")
