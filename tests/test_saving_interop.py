@@ -377,7 +377,11 @@ NEEDS_TF = {"StringLookup", "IntegerLookup", "TextVectorization", "Hashing"}
 NOT_STANDALONE = {"Layer": "the base class", "InputLayer": "part of every model tested here",
                   "SimpleRNNCell": "cells are tested inside RNN", "LSTMCell": "tested inside RNN",
                   "GRUCell": "tested inside RNN", "StackedRNNCells": "tested inside RNN",
-                  "Lambda": "trine saves functions by name only; covered in test_saving_safety"}
+                  "Lambda": "trine saves functions by name only; covered in test_saving_safety",
+                  "TFSMLayer": "files may not name it (loading runs a SavedModel's graph); "
+                               "covered in test_layers_foreign",
+                  "TorchModuleWrapper": "files may not name it (a module is only pickle); "
+                                        "covered in test_layers_foreign"}
 
 
 def _layer_classes():
