@@ -378,10 +378,9 @@ NOT_STANDALONE = {"Layer": "the base class", "InputLayer": "part of every model 
                   "SimpleRNNCell": "cells are tested inside RNN", "LSTMCell": "tested inside RNN",
                   "GRUCell": "tested inside RNN", "StackedRNNCells": "tested inside RNN",
                   "Lambda": "trine saves functions by name only; covered in test_saving_safety",
-                  "TFSMLayer": "files may not name it (loading runs a SavedModel's graph); "
-                               "covered in test_layers_foreign",
-                  "TorchModuleWrapper": "files may not name it (a module is only pickle); "
-                                        "covered in test_layers_foreign"}
+                  "TFSMLayer": "needs Keras's TensorFlow backend; covered in test_layers_foreign",
+                  "TorchModuleWrapper": "needs Keras's PyTorch backend; covered in "
+                                        "test_layers_foreign"}
 
 
 def _layer_classes():

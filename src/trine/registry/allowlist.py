@@ -110,8 +110,8 @@ CLASSES: dict[str, tuple[str, ...]] = {
 # Public classes and functions of those modules that a file may NOT name (bases, helpers),
 # reviewed like the lists: tests/test_saving_reachability.py fails on a public name in neither.
 NOT_LOADABLE: dict[str, tuple[str, ...]] = {
-    # they wrap user JAX functions / Flax modules, a PyTorch module (only pickle stores it) or
-    # a SavedModel (loading runs its graph): rebuild them in code, then load weights
+    # they wrap user JAX functions / Flax modules: rebuild them in code, then load weights;
+    # TFSMLayer and TorchModuleWrapper only raise (they need another framework)
     "layers": ("FlaxLayer", "JaxLayer", "TFSMLayer", "TorchModuleWrapper"),
     "optimizers": ("KerasOptimizerState", "LearningRateSchedule", "OptaxOptimizer",
                    "Optimizer", "CosineDecay", "CosineDecayRestarts", "ExponentialDecay",
