@@ -124,6 +124,31 @@ def test_mha_masks_from_embeddings_vs_keras(keras):
     np.testing.assert_allclose(np.asarray(scores)[0, :, :2][..., [1, 2, 4]], 0.0, atol=1e-7)
 
 
+def test_mha_fused_inference_matches_weights_path_and_keras(keras):
+    """Inference without scores runs one dot_product_attention call; its outputs equal the
+    einsum path's (the one that returns scores), masks, causal and fully masked rows included."""
+    x, v = _x((2, 4, D)), _x((2, 5, D), seed=1)
+    layer = MultiHeadAttention(num_heads=H, key_dim=K)
+    layer(x, v)
+    klayer = _keras_mha(keras, layer, x.shape, v.shape)
+    am = np.ones((2, 4, 5), bool)
+    am[0, 1] = False  # a query that may attend to nothing: zero weights, zero attention
+    am[1, :, 3:] = False
+    for kw in ({}, {"attention_mask": am}, {"attention_mask": am[:1]},
+               {"value_mask": np.array([[1, 1, 0, 0, 0], [0, 0, 0, 0, 0]], bool)}):
+        fused = layer(x, v, **kw)
+        reference, _ = layer(x, v, return_attention_scores=True, **kw)
+        _close(fused, reference, atol=1e-6)
+    _close(layer(x, v), klayer(x, v), atol=1e-5)
+    y = _x((2, 4, D), seed=2)
+    self_layer = MultiHeadAttention(num_heads=H, key_dim=K)
+    fused = self_layer(y, y, use_causal_mask=True)
+    _close(fused, self_layer(y, y, use_causal_mask=True, return_attention_scores=True)[0],
+           atol=1e-6)
+    _close(fused, _keras_mha(keras, self_layer, y.shape, y.shape)(y, y, use_causal_mask=True),
+           atol=1e-5)
+
+
 def test_mha_explicit_masks_and_output_mask():
     x = _x((2, 3, D))
     layer = MultiHeadAttention(num_heads=H, key_dim=K)
