@@ -186,3 +186,48 @@ def test_forward_mode_autodiff_works_through_both_paths():
     h_ref = jax.hessian(lambda k: loss(k, ref))(k_small)
     np.testing.assert_allclose(np.asarray(h), np.asarray(h_ref), rtol=1e-4,
                                atol=1e-4 * float(jnp.max(jnp.abs(h_ref))))
+
+
+@pytest.mark.parametrize("strides,padding", [((1, 1), "same"), ((2, 2), "same"),
+                                             ((1, 1), "valid")])
+def test_gradients_by_batch_chunks_match_xla(monkeypatch, strides, padding):
+    """Convolutions whose patches do not pay compute their gradients per batch chunk (an
+    uneven last chunk included): the same gradients as XLA's to float rounding, forward
+    and second-order autodiff intact, the forward pass XLA's own convolution."""
+    monkeypatch.setattr(_cpu_paths, "SMALL_PATCH_BYTES", 0)
+    monkeypatch.setattr(_cpu_paths, "MAX_PATCH_BYTES", 0)
+    rng = np.random.default_rng(5)
+    x = jnp.asarray(rng.standard_normal((5, 8, 8, 3), np.float32))
+    k = jnp.asarray(rng.standard_normal((3, 3, 3, 4), np.float32))
+    monkeypatch.setattr(_cpu_paths, "GRAD_CHUNK_BYTES", 2 * 8 * 8 * 3 * 4)  # 2 rows a chunk
+
+    def ours(x, k):
+        return _conv(x, k, strides, padding, (1, 1), "channels_last")
+
+    def ref(x, k):
+        return xla_conv(x, k, strides, padding, (1, 1))
+
+    np.testing.assert_array_equal(np.asarray(jax.jit(ours)(x, k)), np.asarray(ref(x, k)))
+    ct = jnp.asarray(rng.standard_normal(ref(x, k).shape, np.float32))
+    grad = jax.jit(jax.grad(lambda x, k: jnp.sum(ours(x, k) * ct), (0, 1)))
+    grads_ref = jax.grad(lambda x, k: jnp.sum(ref(x, k) * ct), (0, 1))(x, k)
+    for got, want in zip(grad(x, k), grads_ref):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=0,
+                                   atol=1e-5 * float(jnp.max(jnp.abs(want))))
+    # three chunks: the kernel gradient is three convolutions (plus three for the input's)
+    hlo = grad.lower(x, k).compile().as_text()
+    assert hlo.count(" convolution(") >= 6
+    # only the kernel differentiated (a model's first layer): the input's terms are skipped
+    gk = jax.jit(jax.grad(lambda k: jnp.sum(ours(x, k) * ct)))
+    np.testing.assert_allclose(np.asarray(gk(k)), np.asarray(grads_ref[1]), rtol=0,
+                               atol=1e-5 * float(jnp.max(jnp.abs(grads_ref[1]))))
+    assert gk.lower(k).compile().as_text().count(" convolution(") < hlo.count(" convolution(")
+    dx = jnp.asarray(rng.standard_normal(x.shape, np.float32))
+    _, ty = jax.jvp(ours, (x, k), (dx, jnp.zeros_like(k)))
+    _, ty_ref = jax.jvp(ref, (x, k), (dx, jnp.zeros_like(k)))
+    np.testing.assert_allclose(np.asarray(ty), np.asarray(ty_ref), rtol=0,
+                               atol=1e-5 * float(jnp.max(jnp.abs(ty_ref))))
+    h = jax.hessian(lambda k: jnp.sum(jnp.tanh(ours(x, k))))(k[:2, :2, :, :1])
+    h_ref = jax.hessian(lambda k: jnp.sum(jnp.tanh(ref(x, k))))(k[:2, :2, :, :1])
+    np.testing.assert_allclose(np.asarray(h), np.asarray(h_ref), rtol=1e-4,
+                               atol=1e-4 * float(jnp.max(jnp.abs(h_ref))))
