@@ -191,7 +191,7 @@ def test_forward_mode_autodiff_works_through_both_paths():
 @pytest.mark.parametrize("strides,padding", [((1, 1), "same"), ((2, 2), "same"),
                                              ((1, 1), "valid")])
 def test_gradients_by_batch_chunks_match_xla(monkeypatch, strides, padding):
-    """Convolutions whose patches do not pay compute their gradients per batch chunk (an
+    """Convolutions whose patches do not pay compute their kernel gradient per batch chunk (an
     uneven last chunk included): the same gradients as XLA's to float rounding, forward
     and second-order autodiff intact, the forward pass XLA's own convolution."""
     monkeypatch.setattr(_cpu_paths, "SMALL_PATCH_BYTES", 0)
@@ -214,9 +214,9 @@ def test_gradients_by_batch_chunks_match_xla(monkeypatch, strides, padding):
     for got, want in zip(grad(x, k), grads_ref):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=0,
                                    atol=1e-5 * float(jnp.max(jnp.abs(want))))
-    # three chunks: the kernel gradient is three convolutions (plus three for the input's)
+    # three chunks: the kernel gradient is three convolutions, the input's one
     hlo = grad.lower(x, k).compile().as_text()
-    assert hlo.count(" convolution(") >= 6
+    assert hlo.count(" convolution(") >= 4
     # only the kernel differentiated (a model's first layer): the input's terms are skipped
     gk = jax.jit(jax.grad(lambda k: jnp.sum(ours(x, k) * ct)))
     np.testing.assert_allclose(np.asarray(gk(k)), np.asarray(grads_ref[1]), rtol=0,

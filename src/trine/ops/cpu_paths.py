@@ -13,8 +13,8 @@ gradient as a masked copy in a reshaped view takes a few ms (bench/README.md has
 without these paths).
 
 Where patches do not pay (padded or strided convolutions with large patch matrices), the
-forward pass is XLA's convolution and the gradients are XLA's too, computed per chunk of
-the batch: W5's kernel gradients ran 1.6-3x faster that way (bench/README.md).
+forward pass and the input gradient are XLA's convolution, and the kernel gradient is XLA's
+too, computed per chunk of the batch: W5's ran 1.6-3x faster that way (bench/README.md).
 
 All paths are wrapped in `jax.lax.platform_dependent`: the program compiled for a CPU uses
 them, the one compiled for a GPU or TPU keeps XLA's own convolution and pooling (cuDNN is
@@ -154,23 +154,24 @@ def uses_patches(x_shape, kernel_shape, strides, pads, dilation, itemsize=4):
     return patch_bytes <= MAX_PATCH_BYTES and not pointwise
 
 
-# The gradients of XLA's CPU convolution ran 1.6-3x faster per chunk of about this many
-# input bytes than on a whole batch of 128 (Eigen's kernel gradient keeps a chunk in cache;
-# bench/README.md, "Convolution gradients by batch chunks").
+# XLA's CPU kernel gradient of a convolution ran 1.6-3x faster per chunk of about this many
+# input bytes than on a whole batch of 128 (bench/README.md, "Convolution kernel gradients
+# by batch chunks").
 GRAD_CHUNK_BYTES = 2 ** 20
 
 
 def _grad_chunk_rows(x_shape, itemsize):
-    """Batch rows per chunk of the CPU gradient, or 0 where the batch is one chunk anyway."""
+    """Batch rows per chunk of the CPU kernel gradient, or 0 where the batch is one chunk."""
     rows = max(1, GRAD_CHUNK_BYTES // (math.prod(x_shape[1:]) * itemsize))
     return rows if x_shape[0] > rows else 0
 
 
-# Forward: XLA's convolution of the whole batch (as fast as any chunking measured). The
-# tangent is written per batch chunk, so its transpose (reverse mode: the input and kernel
-# gradients) runs chunk by chunk and sums the kernel gradient's parts. A custom JVP, not a
-# VJP, so forward-mode autodiff still works; symbolic zeros skip an input that needs no
-# gradient (a model's first convolution).
+# Forward and input gradient: XLA's convolution of the whole batch (chunking them did not
+# pay). The kernel term of the tangent is written per batch chunk, so its transpose (the
+# kernel gradient) runs chunk by chunk and sums the parts; each chunk is a convolution more
+# to compile (W5: 1.6 -> 2.9 s), paid back within an epoch. A custom JVP, not a VJP, so
+# forward-mode autodiff still works; symbolic zeros skip an input that needs no gradient (a
+# model's first convolution).
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4, 5))
 def _conv_chunked_grad(x, kernel, strides, pads, dilation, rows):
     return _xla_conv(x, kernel, strides, pads, dilation)
@@ -183,16 +184,15 @@ def _conv_chunked_grad_jvp(strides, pads, dilation, rows, primals, tangents):
     zero = jax.custom_derivatives.SymbolicZero
     if isinstance(dx, zero) and isinstance(dk, zero):
         return y, jnp.zeros_like(y)
-    parts = []
-    for start in range(0, x.shape[0], rows):
-        part = None
-        if not isinstance(dx, zero):
-            part = _xla_conv(dx[start:start + rows], kernel, strides, pads, dilation)
-        if not isinstance(dk, zero):
-            term = _xla_conv(x[start:start + rows], dk, strides, pads, dilation)
-            part = term if part is None else part + term
-        parts.append(part)
-    return y, jnp.concatenate(parts)
+    out = None
+    if not isinstance(dx, zero):
+        out = _xla_conv(dx, kernel, strides, pads, dilation)
+    if not isinstance(dk, zero):
+        # split, not slices: the transpose of a split is one concatenate, of a slice a pad
+        chunks = jnp.split(x, list(range(rows, x.shape[0], rows)))
+        term = jnp.concatenate([_xla_conv(c, dk, strides, pads, dilation) for c in chunks])
+        out = term if out is None else out + term
+    return y, out
 
 
 _conv_chunked_grad.defjvp(_conv_chunked_grad_jvp, symbolic_zeros=True)
@@ -200,8 +200,8 @@ _conv_chunked_grad.defjvp(_conv_chunked_grad_jvp, symbolic_zeros=True)
 
 def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
     """Convolution of a channels-last `x` (groups=1): on CPU patches where they pay
-    (`uses_patches`), else XLA's convolution with gradients by batch chunks; `xla_conv`
-    elsewhere.
+    (`uses_patches`), else XLA's convolution with its kernel gradient by batch chunks;
+    `xla_conv` elsewhere.
 
     `strides`/`dilation` are tuples and `pads` is one `(low, high)` pair per spatial axis
     (hashable: they key the cached patch index); `xla_conv(x, kernel)` is the caller's
