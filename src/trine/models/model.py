@@ -36,9 +36,9 @@ class Model(Trainer, Layer):
     # what Model and its trainer set on an instance: never a user's layers or variables
     _machinery_attrs = frozenset({
         "_ahead", "_auto_config", "_auto_k", "_batch_metric_state", "_compile_built",
-        "_compiling", "_losses", "_metrics_list", "_opt_state", "_policy", "_run_eagerly",
-        "_session", "_step", "_trackers", "_tx", "compiled", "history", "loss", "stop_training",
-        "trace_counts"})
+        "_compiling", "_log_specs", "_losses", "_metrics_list", "_opt_state", "_policy",
+        "_run_eagerly", "_session", "_step", "_trackers", "_tx", "compiled", "history", "loss",
+        "stop_training", "trace_counts"})
 
     def __new__(cls, *args, **kwargs):
         if len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs:

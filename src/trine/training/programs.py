@@ -90,6 +90,22 @@ def first_batch(source, data, bs):
     return jax.tree_util.tree_map(lambda a: a[0], data)
 
 
+def batch_spec(source, data, bs):
+    """Shapes and dtypes of one batch of a runner's data argument (nothing computed)."""
+    if source == "gather":
+        return jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct((bs,) + tuple(a.shape[1:]), a.dtype), data)
+    return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype),
+                                  data)
+
+
+def step_signature(carry, batch):
+    """What a step's traced shapes depend on: the structure and types of its arguments."""
+    leaves, tree = jax.tree_util.tree_flatten((carry, batch))
+    return tree, tuple(jax.typeof(l) if not isinstance(l, jax.ShapeDtypeStruct)
+                       else jax.core.ShapedArray(l.shape, l.dtype) for l in leaves)
+
+
 class CompiledPrograms:
     """Mixin of `Trainer`: the jitted runners and their cache (`_trainer_cache`)."""
 
@@ -122,7 +138,10 @@ class CompiledPrograms:
             if static:  # always K steps (n_steps == K): a loop XLA knows the length of
                 return jax.lax.scan(lambda c, i: run_step(c, get_batch(i), i), carry,
                                     jnp.arange(K, dtype=jnp.int32))
-            _, log_spec = jax.eval_shape(lambda c, b: run_step(c, b, 0), carry, get_batch(0))
+            log_spec = self._log_specs.get(step_signature(carry, get_batch(0)))
+            if log_spec is None:
+                _, log_spec = jax.eval_shape(lambda c, b: run_step(c, b, 0), carry,
+                                             get_batch(0))
             buf = jax.tree_util.tree_map(lambda s: jnp.zeros((K,) + s.shape, s.dtype), log_spec)
 
             def body(i, c):
@@ -167,14 +186,24 @@ class CompiledPrograms:
         return fn
 
     def _slow_primitives(self, kind, source, k, bs, guard, args):
-        """The SLOW_IN_CPU_LOOPS primitives in the fused program (traced once: a later call
-        with the same arguments reuses the trace)."""
-        fn = self._traceable(kind, source, k, bs, guard)
-        if hasattr(fn, "trace"):
-            jaxpr = fn.trace(*args).jaxpr
-        else:  # run eagerly: trace the step alone
-            jaxpr = jax.make_jaxpr(self._wrapped_step(kind, guard))(args[0], first_batch(
-                source, args[1], bs))
+        """The SLOW_IN_CPU_LOOPS primitives of one step, traced alone: a model that then
+        runs one step per call traces its step once more, not twice (a fused program's
+        trace holds it twice, the loop body and its logs' shapes), and a fused program
+        takes its logs' shapes from this trace. Under a distribution the fused program is
+        traced (its step needs the runner's placement)."""
+        if _distribution.cache_token() is not None:
+            fn = self._traceable(kind, source, k, bs, guard)
+            return SLOW_IN_CPU_LOOPS & jaxpr_primitives(fn.trace(*args).jaxpr)
+        step = self._wrapped_step(kind, guard)
+        if kind != "train":  # as the runner calls it: under a key for random draws
+            inner, key = step, jax.random.wrap_key_data(_EVAL_KEY)
+
+            def step(c, batch):
+                with CallContext(rng=key):
+                    return inner(c, batch)
+        carry, batch = args[0], batch_spec(source, args[1], bs)
+        jaxpr, (_, log_spec) = jax.make_jaxpr(step, return_shape=True)(carry, batch)
+        self._log_specs[step_signature(carry, batch)] = log_spec
         return SLOW_IN_CPU_LOOPS & jaxpr_primitives(jaxpr)
 
     def _compile_ahead(self, kind, source, K, bs, guard, args):

@@ -51,6 +51,7 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
         self.stop_training = False
         self.history = None
         self._trainer_cache = {}
+        self._log_specs = {}  # logs' shapes of a traced step, by step_signature
         self._session = TrainingSession()
         self._policy = config.resolved_execution_policy()
         self._compile_built = False
@@ -101,6 +102,7 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
         self.compiled = True
         self._compile_built = False
         self._trainer_cache = {}
+        self._log_specs = {}
         self._session = TrainingSession()
         self._tx = None
         self._auto_k = {}
@@ -115,6 +117,7 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
     def run_eagerly(self, value):
         self._run_eagerly = bool(value)
         self._trainer_cache = {}
+        self._log_specs = {}
 
     def _require_compiled(self, what):
         if not self.compiled:
