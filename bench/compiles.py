@@ -2,6 +2,7 @@
 (when installed) Keras 3, on one workload.
 
     python bench/compiles.py W1 W3              # table per workload and system
+    python bench/compiles.py W5 W6 W7           # the real models (bench/real_models.py)
     python bench/compiles.py W3 --no-keras --json bench/results/compiles.json
 
 Each (workload, system) runs in a fresh process, so neither inherits the other's warm
@@ -27,19 +28,29 @@ sys.path.insert(0, os.path.join(ROOT, "src"))
 sys.path.insert(0, ROOT)
 
 
-def first_fit(system, workload, log_events):
-    from bench.__main__ import WORKLOADS, load_fashion, shape_data, trine_model
-    bs, opt, n_train, _ = WORKLOADS[workload]
-    x, y = load_fashion(n_train)
-    xs = shape_data(workload, x)
+def _setup(system, workload, samples):
+    """(model compiled as its workload says, x, y, batch size) on `system`'s module."""
     if system == "trine":
         import trine as mod
-        mod.utils.set_random_seed(0)
     else:
         import keras as mod
-        mod.utils.set_random_seed(0)
+    mod.utils.set_random_seed(0)
+    from bench import real_models
+    if workload in real_models.REAL:  # W5-W7: synthetic data in the issue's shapes
+        bs, n_default, _ = real_models.REAL[workload]
+        xs, y = real_models.data(workload, samples or n_default)
+        model = real_models._compile(real_models.model(workload, mod), workload)
+        return model, xs, y, bs
+    from bench.__main__ import WORKLOADS, load_fashion, shape_data, trine_model
+    bs, opt, n_train, _ = WORKLOADS[workload]
+    x, y = load_fashion(samples or n_train)
     model = trine_model(workload, mod)
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model, shape_data(workload, x), y, bs
+
+
+def first_fit(system, workload, log_events, samples=None):
+    model, xs, y, bs = _setup(system, workload, samples)
     log_events.clear()
     t = time.perf_counter()
     model.fit(xs, y, batch_size=bs, epochs=1, verbose=0)
@@ -57,7 +68,7 @@ def first_fit(system, workload, log_events):
             "steady_fit_s": steady, "totals_s": totals, "compiles": compiles}
 
 
-def child(workload, system):
+def child(workload, system, samples):
     from jax._src import monitoring
     events = []
     names = {"/jax/core/compile/backend_compile_duration": "compile",
@@ -69,7 +80,7 @@ def child(workload, system):
             events.append((names[event], duration, kw.get("fun_name", "?")))
 
     monitoring.register_event_duration_secs_listener(listen)
-    print("RESULT " + json.dumps(first_fit(system, workload, events)))
+    print("RESULT " + json.dumps(first_fit(system, workload, events, int(samples) or None)))
 
 
 def main(argv=None):
@@ -77,7 +88,9 @@ def main(argv=None):
     ap.add_argument("workloads", nargs="*", default=["W1", "W3"])
     ap.add_argument("--no-keras", action="store_true")
     ap.add_argument("--json")
-    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--samples", type=int, default=0,
+                    help="samples per epoch (default: the workload's own)")
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         return child(*args.child)
@@ -86,7 +99,8 @@ def main(argv=None):
     systems = ["trine"] + ([] if args.no_keras else ["keras"])
     for w in args.workloads:
         for s in systems:
-            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", w, s],
+            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", w, s,
+                                   str(args.samples)],
                                   capture_output=True, text=True)
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if not lines:
