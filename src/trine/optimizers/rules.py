@@ -9,6 +9,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class KerasOptimizerState(NamedTuple):
@@ -102,6 +103,12 @@ def _optimizer_rule(optimizer, learning_rate, slot_inits: tuple, leaf_step: Call
 
 
 def _zeros(p):
+    """A zero slot like `p`. Outside a trace it is made on the host and placed as `p` is:
+    `jnp.zeros_like` compiles one XLA program per shape (13 of W5's first-fit compiles,
+    0.35-0.8 s)."""
+    if isinstance(p, jax.Array) and not isinstance(p, jax.core.Tracer) and (
+            p.is_fully_addressable):
+        return jax.device_put(np.zeros(p.shape, p.dtype), p.sharding)
     return jnp.zeros_like(p)
 
 
