@@ -160,8 +160,11 @@ def uses_patches(x_shape, kernel_shape, strides, pads, dilation, itemsize=4):
 GRAD_CHUNK_BYTES = 2 ** 20
 
 
-def _grad_chunk_rows(x_shape, itemsize):
-    """Batch rows per chunk of the CPU kernel gradient, or 0 where the batch is one chunk."""
+def _grad_chunk_rows(x_shape, kernel_shape, itemsize):
+    """Batch rows per chunk of the CPU kernel gradient, or 0 where the batch is one chunk
+    or the kernel is 1x1 (its gradient is one matrix product already)."""
+    if math.prod(kernel_shape[:-2]) == 1:
+        return 0
     rows = max(1, GRAD_CHUNK_BYTES // (math.prod(x_shape[1:]) * itemsize))
     return rows if x_shape[0] > rows else 0
 
@@ -212,7 +215,7 @@ def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
     if uses_patches(x.shape, kernel.shape, strides, pads, dilation, itemsize):
         def on_cpu(x, kernel):
             return _conv_patches(x, kernel, strides, pads, dilation)
-    elif rows := _grad_chunk_rows(x.shape, itemsize):
+    elif rows := _grad_chunk_rows(x.shape, kernel.shape, itemsize):
         def on_cpu(x, kernel):
             return _conv_chunked_grad(x, kernel, strides, pads, dilation, rows)
     else:
