@@ -114,7 +114,10 @@ class ChunkLoop:
     # Streamed data: at most this many bytes of batches per chunk under "auto", and at most
     # MAX_IN_FLIGHT chunks dispatched ahead of the one running (when no callback syncs per
     # chunk, dispatch would otherwise queue a whole epoch of host chunks: +170 MiB on W1).
-    STREAM_CHUNK_BYTES = 32 * 1024 ** 2
+    # 8 MiB, not 32: predict of 1,024 32x32x16 images (8 MiB batches) took 15-19 ms against
+    # 26-33 ms in 32 MiB chunks (the first chunk's gather blocks, and glibc maps every
+    # allocation over 32 MiB afresh, so each 32 MiB chunk page-faulted; bench/README.md).
+    STREAM_CHUNK_BYTES = 8 * 1024 ** 2
     MAX_IN_FLIGHT = 2
 
     def _chunk_len(self, kind, total_steps, fused=None):
