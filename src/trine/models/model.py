@@ -37,8 +37,8 @@ class Model(Trainer, Layer):
     _machinery_attrs = frozenset({
         "_ahead", "_auto_config", "_auto_k", "_batch_metric_state", "_compile_built",
         "_compiling", "_log_specs", "_losses", "_metrics_list", "_opt_state", "_policy",
-        "_run_eagerly", "_session", "_step", "_trackers", "_tx", "compiled", "history", "loss",
-        "stop_training", "trace_counts"})
+        "_run_eagerly", "_session", "_step", "_trackers", "_traced_steps", "_tx", "compiled",
+        "history", "loss", "stop_training", "trace_counts"})
 
     def __new__(cls, *args, **kwargs):
         if len(args) >= 2 or "inputs" in kwargs or "outputs" in kwargs:

@@ -13,6 +13,7 @@ import concurrent.futures
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.extend.core import jaxpr_as_fun
 
 from trine.core.layer import CallContext
 from trine.core.random import global_seed
@@ -121,6 +122,7 @@ class CompiledPrograms:
         step = _distribution.wrap_step(self, self._wrapped_step(kind, guard), kind)
 
         static = self._policy.static_loops
+        replayable = _distribution.cache_token() is None and not self._run_eagerly
 
         def loop(carry, get_batch, n_steps, seed=()):
             self.trace_counts[kind] += 1
@@ -131,7 +133,14 @@ class CompiledPrograms:
                     with CallContext(rng=jax.random.fold_in(base, seed[1] + i)):
                         return step(c, batch)
             else:
-                run_step = lambda c, batch, i: step(c, batch)  # noqa: E731
+                def run_step(c, batch, i):
+                    traced = replayable and self._traced_steps.get(
+                        (guard, global_seed(), step_signature(c, batch)))
+                    if not traced:
+                        return step(c, batch)
+                    jaxpr, out_tree = traced  # the step as `_slow_primitives` traced it
+                    out = jaxpr_as_fun(jaxpr)(*jax.tree_util.tree_leaves((c, batch)))
+                    return jax.tree_util.tree_unflatten(out_tree, out)
             if K == 1:
                 carry, logs = run_step(carry, get_batch(0), 0)
                 return carry, jax.tree_util.tree_map(lambda l: l[None], logs)
@@ -202,8 +211,15 @@ class CompiledPrograms:
                 with CallContext(rng=key):
                     return inner(c, batch)
         carry, batch = args[0], batch_spec(source, args[1], bs)
-        jaxpr, (_, log_spec) = jax.make_jaxpr(step, return_shape=True)(carry, batch)
-        self._log_specs[step_signature(carry, batch)] = log_spec
+        jaxpr, shapes = jax.make_jaxpr(step, return_shape=True)(carry, batch)
+        signature = step_signature(carry, batch)
+        self._log_specs[signature] = shapes[1]
+        if kind == "train" and not self._run_eagerly:
+            # the runner replays this jaxpr instead of tracing the step again (W5: 0.7 s);
+            # keyed by the global seed, whose dropout key the jaxpr holds. Evaluate /
+            # predict steps trace under a per-pass key, so they are traced anew.
+            self._traced_steps[(guard, global_seed(), signature)] = (
+                jaxpr, jax.tree_util.tree_structure(shapes))
         return SLOW_IN_CPU_LOOPS & jaxpr_primitives(jaxpr)
 
     def _compile_ahead(self, kind, source, K, bs, guard, args):

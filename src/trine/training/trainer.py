@@ -52,6 +52,7 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
         self.history = None
         self._trainer_cache = {}
         self._log_specs = {}  # logs' shapes of a traced step, by step_signature
+        self._traced_steps = {}  # (guard, seed, step_signature): a train step's jaxpr
         self._session = TrainingSession()
         self._policy = config.resolved_execution_policy()
         self._compile_built = False
@@ -103,6 +104,7 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
         self._compile_built = False
         self._trainer_cache = {}
         self._log_specs = {}
+        self._traced_steps = {}
         self._session = TrainingSession()
         self._tx = None
         self._auto_k = {}
@@ -118,6 +120,7 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
         self._run_eagerly = bool(value)
         self._trainer_cache = {}
         self._log_specs = {}
+        self._traced_steps = {}
 
     def _require_compiled(self, what):
         if not self.compiled:
