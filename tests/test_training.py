@@ -484,7 +484,7 @@ def test_fixed_trip_count_loops_match_single_steps(monkeypatch, source):
                          ids=["device-resident", "streaming"])
 def test_auto_fuses_dense_steps_and_runs_convolutions_one_per_call_on_cpu(
         monkeypatch, budget, source):
-    """On the CPU "auto" reads the fused program's jaxpr: dense models fuse AUTO_CHUNK steps
+    """On the CPU "auto" reads one traced step's jaxpr: dense models fuse AUTO_CHUNK steps
     per call; a convolution (XLA's CPU backend runs it several times slower in a loop body)
     makes every call one step. One program is compiled either way, and results equal
     steps_per_execution=1 bit for bit."""
@@ -498,8 +498,8 @@ def test_auto_fuses_dense_steps_and_runs_convolutions_one_per_call_on_cpu(
         runs.append((m.get_weights(), h.history, m))
     auto = runs[1][2]
     assert auto._auto_k["train"] == auto.AUTO_CHUNK
-    # two programs traced once each: the fused chunk and the last, shorter batch; the trace
-    # that read the jaxpr was reused by the call, and no single-step program was built
+    # two programs traced once each: the fused chunk and the last, shorter batch; no
+    # single-step program was built
     assert auto.trace_counts["train"] == 2
     assert not [key for key in auto._trainer_cache if key[:3] == ("train", source, 1)]
     assert all(np.array_equal(a, b) for a, b in zip(runs[0][0], runs[1][0]))
@@ -515,6 +515,38 @@ def test_auto_fuses_dense_steps_and_runs_convolutions_one_per_call_on_cpu(
     cnn.evaluate(xi, yi, verbose=0)
     assert cnn._auto_k["train"] == 1 and cnn._auto_k["test"] == 1
     assert cnn._trainer_cache.get(("train", source, 1, 32, False, False, None)) is not None
+
+
+def test_auto_chunking_traces_the_train_step_once_and_replays_it_exactly():
+    """The auto check traces one train step; the runner replays that trace instead of
+    tracing the step again (a convolution model: one step per call; a dense one: the
+    fused loop), with the same weights as steps_per_execution=1, bit for bit."""
+    traces = []
+
+    class Counting(Model):
+        def train_step(self, state, data):
+            traces.append(1)  # Python side effect: runs once per trace of the step
+            return super().train_step(state, data)
+
+    xi = np.random.default_rng(1).random((256, 8, 8, 1), np.float32)
+    yi = (xi.mean(axis=(1, 2, 3)) > 0.5).astype(np.int32)
+    for conv in (True, False):
+        runs = []
+        for spe in (1, "auto"):
+            keras.utils.set_random_seed(7)
+            inp = Input((8, 8, 1))
+            h = (keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inp) if conv
+                 else Dense(4, activation="relu")(inp))
+            out = Dense(2, activation="softmax")(Dropout(0.3)(Flatten()(h)))
+            m = Counting(inp, out)
+            m.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      steps_per_execution=spe)
+            traces.clear()
+            h = m.fit(xi, yi, epochs=2, batch_size=32, verbose=0)
+            runs.append((m.get_weights(), h.history, len(traces)))
+        assert runs[1][2] == 1, conv  # traced by the check, replayed by the runner
+        assert all(np.array_equal(a, b) for a, b in zip(runs[0][0], runs[1][0])), conv
+        assert runs[0][1] == runs[1][1], conv
 
 
 def test_jaxpr_primitives_sees_nested_loops_and_calls():

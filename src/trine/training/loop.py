@@ -126,10 +126,10 @@ class ChunkLoop:
         An integer or "epoch" is taken as given. "auto" on accelerators fuses
         AUTO_CHUNK_ACCELERATOR steps per call. On the CPU it fuses AUTO_CHUNK steps unless the
         step holds a primitive XLA's CPU backend runs slowly inside a loop (SLOW_IN_CPU_LOOPS:
-        convolutions), read from the jaxpr of the fused program; then every call runs one
+        convolutions), read from the jaxpr of one traced step; then every call runs one
         step. The choice is made once per model, compile and kind, without timing: one
         program is compiled, not two, and every process of a multi-process run decides alike.
-        `fused()` gives (source, K, batch_size, guard, args) for tracing the fused program.
+        `fused()` gives (source, K, batch_size, guard, args): the fused program's arguments.
         On the CPU chunks always hold the same number of slots, so any pass length reuses one
         compiled program; a shorter last chunk runs fewer iterations of the same loop.
         """

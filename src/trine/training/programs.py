@@ -195,11 +195,11 @@ class CompiledPrograms:
         return fn
 
     def _slow_primitives(self, kind, source, k, bs, guard, args):
-        """The SLOW_IN_CPU_LOOPS primitives of one step, traced alone: a model that then
-        runs one step per call traces its step once more, not twice (a fused program's
-        trace holds it twice, the loop body and its logs' shapes), and a fused program
-        takes its logs' shapes from this trace. Under a distribution the fused program is
-        traced (its step needs the runner's placement)."""
+        """The SLOW_IN_CPU_LOOPS primitives of one step, traced alone. The runner then
+        replays a train step's trace and takes the logs' shapes from it, so a step is traced
+        once whichever program runs it (tracing the fused program here, as before, traced
+        the step twice, and a third time where one step per call was chosen). Under a
+        distribution the fused program is traced (its step needs the runner's placement)."""
         if _distribution.cache_token() is not None:
             fn = self._traceable(kind, source, k, bs, guard)
             return SLOW_IN_CPU_LOOPS & jaxpr_primitives(fn.trace(*args).jaxpr)
