@@ -537,3 +537,31 @@ def test_fit_validation_fires_the_test_hooks_as_in_keras():
     # Keras runs fit's validation as evaluate(callbacks=<the fit's>): TensorBoard and user
     # callbacks see on_test_begin / on_test_batch_end / on_test_end each validated epoch.
     assert _validation_hook_order(trine) == _validation_hook_order(keras)
+
+
+def test_weights_are_listed_layer_by_layer_as_keras_lists_them():
+    """`weights` / `get_weights` / `set_weights` pair with Keras 3's lists: layer by layer,
+    each layer's trainable variables first, nested models and frozen layers included. Two
+    BatchNormalizations in a row, last, are the case a model-wide "trainable first" order
+    got silently wrong (every array the same shape)."""
+    def build(lib):
+        L = lib.layers
+        inner = lib.Sequential([lib.Input((4,)), L.Dense(4), L.BatchNormalization()])
+        inner.layers[0].trainable = False
+        i = lib.Input((4,))
+        y = L.BatchNormalization()(L.Dense(4)(i))
+        y = L.BatchNormalization()(inner(y))
+        return lib.Model(i, L.BatchNormalization()(y))
+
+    t, k = build(trine), build(keras)
+    assert [tuple(v.shape) for v in t.weights] == [tuple(v.shape) for v in k.weights]
+    assert [v.path.split("/")[-1] for v in t.weights] == \
+        [v.path.split("/")[-1] for v in k.weights]
+    rng = np.random.default_rng(0)
+    arrays = [rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in t.get_weights()]
+    t.set_weights(arrays)
+    k.set_weights(arrays)
+    x = rng.standard_normal((3, 4)).astype("float32")
+    np.testing.assert_allclose(np.asarray(t(x)), np.asarray(k(x)), rtol=1e-5, atol=1e-5)
+    for a, b in zip(t.get_weights(), k.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -285,9 +285,18 @@ class Layer:
 
     @property
     def weights(self) -> list:
-        """All weights: trainable first, then non-trainable (Keras order)."""
-        trainable, frozen = self._weight_lists()
-        return trainable + frozen
+        """All weights in Keras 3's order: layer by layer (this layer, then its sublayers
+        depth first), each layer's trainable variables before its non-trainable ones. Not
+        every trainable weight of the model first: `get_weights` / `set_weights` lists must
+        pair with Keras's (two BatchNormalizations in a row would otherwise swap their
+        moving statistics with the second one's gamma and beta, shapes equal, silently)."""
+        out, seen = [], set()
+        for _, variables in self._layers_and_variables():
+            for v in sorted(variables, key=lambda v: not v.trainable):  # stable: creation order
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
 
     @property
     def variables(self) -> list:
