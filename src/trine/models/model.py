@@ -105,7 +105,7 @@ class Model(Trainer, Layer):
 
     # ------------------------------------------------------------------ the pure seam
     def _path_map(self, weights=None):
-        """Unique paths for all variables: [(path, Variable)], trainable first. `weights`:
+        """Unique paths for all variables: [(path, Variable)], in `weights` order. `weights`:
         `self.weights` when the caller has it already (checking the cache walks the layers)."""
         cache = self.__dict__.get("_path_cache")
         weights = self.weights if weights is None else weights
