@@ -147,6 +147,9 @@ def test_mha_fused_inference_matches_weights_path_and_keras(keras):
            atol=1e-6)
     _close(fused, _keras_mha(keras, self_layer, y.shape, y.shape)(y, y, use_causal_mask=True),
            atol=1e-5)
+    # value heads wider than key heads: dot_product_attention cannot, the einsum form runs
+    wide = MultiHeadAttention(num_heads=H, key_dim=K, value_dim=K + 1)
+    _close(wide(x, v), wide(x, v, return_attention_scores=True)[0], atol=1e-6)
 
 
 def test_mha_explicit_masks_and_output_mask():

@@ -317,7 +317,8 @@ class MultiHeadAttention(QueryValueKeyCall, Layer):
         """Inference over one attention axis as one `jax.nn.dot_product_attention` call:
         XLA's CPU backend ran the einsum-softmax-einsum form 1.7x slower in predict (it fuses
         the softmax into the products; bench/README.md). Rows that may attend to nothing
-        get zero output, as the einsum form's zero weights give."""
+        get zero output, as the einsum form's zero weights give. (`dot_product_attention`
+        needs value heads as wide as key heads; other layers keep the einsum form.)"""
         scale = 1.0 / math.sqrt(float(self._key_dim))
         if attention_mask is None:
             return jax.nn.dot_product_attention(query, key, value, scale=scale)
@@ -331,7 +332,7 @@ class MultiHeadAttention(QueryValueKeyCall, Layer):
     def _compute_attention(self, query, key, value, attention_mask=None, training=None,
                            return_attention_scores=True):
         if (not training and not return_attention_scores and query.ndim == 4
-                and self._resolved_axes == (1,)
+                and self._resolved_axes == (1,) and value.shape[-1] == query.shape[-1]
                 and (attention_mask is None or attention_mask.ndim <= 3)):
             return self._fused_inference(query, key, value, attention_mask), None
         query = query * jnp.asarray(1.0 / math.sqrt(float(self._key_dim)), query.dtype)
