@@ -84,13 +84,6 @@ class _EvalSeeded:
         raise AttributeError(name)
 
 
-def first_batch(source, data, bs):
-    """The first batch of a runner's data argument (for tracing one step)."""
-    if source == "gather":
-        return jax.tree_util.tree_map(lambda a: a[:bs], data)
-    return jax.tree_util.tree_map(lambda a: a[0], data)
-
-
 def batch_spec(source, data, bs):
     """Shapes and dtypes of one batch of a runner's data argument (nothing computed)."""
     if source == "gather":

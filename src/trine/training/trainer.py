@@ -50,9 +50,7 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
         self.loss = None
         self.stop_training = False
         self.history = None
-        self._trainer_cache = {}
-        self._log_specs = {}  # logs' shapes of a traced step, by step_signature
-        self._traced_steps = {}  # (guard, seed, step_signature): a train step's jaxpr
+        self._forget_programs()
         self._session = TrainingSession()
         self._policy = config.resolved_execution_policy()
         self._compile_built = False
@@ -102,9 +100,7 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
         self.jit_compile = jit_compile
         self.compiled = True
         self._compile_built = False
-        self._trainer_cache = {}
-        self._log_specs = {}
-        self._traced_steps = {}
+        self._forget_programs()
         self._session = TrainingSession()
         self._tx = None
         self._auto_k = {}
@@ -118,9 +114,13 @@ class Trainer(CompiledLossesAndMetrics, StepFunctions, CompiledPrograms, ChunkLo
     @run_eagerly.setter
     def run_eagerly(self, value):
         self._run_eagerly = bool(value)
+        self._forget_programs()
+
+    def _forget_programs(self):
+        """Drop the compiled runners and what tracing learnt about the steps."""
         self._trainer_cache = {}
-        self._log_specs = {}
-        self._traced_steps = {}
+        self._log_specs = {}  # logs' shapes of a traced step, by step_signature
+        self._traced_steps = {}  # (guard, seed, step_signature): a train step's jaxpr
 
     def _require_compiled(self, what):
         if not self.compiled:
