@@ -35,7 +35,7 @@ import numpy as np
 # A patch matrix above this size (bytes) is not worth its memory: XLA's convolution is used.
 MAX_PATCH_BYTES = 128 * 2 ** 20
 # Above this size patches measured slower than XLA's convolution for padded or strided
-# convolutions in training, and for every convolution in inference (bench/conv_shapes.py).
+# convolutions in training (bench/conv_shapes.py).
 SMALL_PATCH_BYTES = 2 ** 20
 
 
@@ -104,22 +104,16 @@ def _padded_patches(x, kernel_spatial, strides, pads, dilation):
 
 # A custom JVP rather than a custom VJP, so forward-mode autodiff (jvp, jacfwd, hessian)
 # works. The primal rule runs only where nothing is differentiated (predict, evaluate):
-# there patches pay only for small patch matrices, so XLA's convolution runs the others.
+# there XLA's convolution won at every shape measured, small batches included, and a
+# gather in the program also stops XLA's CPU backend from fusing the convolutions around
+# it (W5's forward pass: 93 -> 79 ms, Keras 81 ms; bench/README.md).
 # Reverse mode is JAX's transpose of the tangent below: the kernel term's transpose is
 # patches^T @ g on the patches saved from the forward pass; the input term is written as
 # XLA's convolution, whose transpose XLA's CPU backend runs well (13 ms for W3's second
 # convolution, where the transpose of the gather would be a slow scatter-add).
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
 def _conv_patches(x, kernel, strides, pads, dilation):
-    rank = x.ndim - 2
-    padded = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
-    out = _valid_out(padded, kernel.shape[:rank], strides, dilation)
-    patch_bytes = (x.shape[0] * math.prod(out) * math.prod(kernel.shape[:-1])
-                   * jnp.dtype(kernel.dtype).itemsize)
-    if patch_bytes > SMALL_PATCH_BYTES:
-        return _xla_conv(x, kernel, strides, pads, dilation)
-    return _patch_matmul(_padded_patches(x, kernel.shape[:rank], strides, pads, dilation),
-                         kernel)
+    return _xla_conv(x, kernel, strides, pads, dilation)
 
 
 @_conv_patches.defjvp
