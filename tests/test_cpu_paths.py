@@ -140,10 +140,13 @@ def test_overlapping_and_integer_max_pools_keep_reduce_window():
     np.testing.assert_array_equal(np.asarray(out)[0, :, :, 0], [[5, 7], [13, 15]])
 
 
-def test_gpu_programs_keep_xla_convolution_and_pooling():
-    """Exported for CUDA (no GPU needed), the same training maths lowers to XLA's
-    convolution and select-and-scatter, without the CPU path's gather and matmul."""
+def test_gpu_programs_keep_xla_convolution_and_pooling(monkeypatch):
+    """Traced where JAX runs on an accelerator, the same training maths lowers to XLA's
+    convolution and select-and-scatter, without the CPU path's gather and matmul (the path
+    is chosen at trace time, so the CPU's program holds no GPU branch either); exported for
+    CUDA (no GPU needed) that program is what a GPU compiles."""
     from jax import export
+    from trine import config
     x = jnp.ones((2, 9, 9, 3), jnp.float32)
     k = jnp.ones((3, 3, 3, 4), jnp.float32)
 
@@ -151,12 +154,13 @@ def test_gpu_programs_keep_xla_convolution_and_pooling():
         y = _conv(x, k, (1, 1), "valid", (1, 1), "channels_last")
         return jnp.sum(_cpu_paths.max_pool(y, (1, 2, 2, 1), (1, 2, 2, 1), "VALID") ** 2)
 
-    grad = jax.jit(jax.grad(loss, (0, 1)))
-    cuda = export.export(grad, platforms=("cuda",))(x, k).mlir_module()
+    cpu = export.export(jax.jit(jax.grad(loss, (0, 1))), platforms=("cpu",))(x, k).mlir_module()
+    assert "stablehlo.gather" in cpu and "dot_general" in cpu
+    assert "select_and_scatter" not in cpu and "stablehlo.case" not in cpu
+    monkeypatch.setattr(config, "on_accelerator", lambda: True)
+    cuda = export.export(jax.jit(jax.grad(loss, (0, 1))), platforms=("cuda",))(x, k).mlir_module()
     assert "stablehlo.convolution" in cuda and "select_and_scatter" in cuda
     assert "stablehlo.gather" not in cuda and "dot_general" not in cuda
-    cpu = export.export(grad, platforms=("cpu",))(x, k).mlir_module()
-    assert "stablehlo.gather" in cpu and "dot_general" in cpu and "select_and_scatter" not in cpu
 
 
 def test_forward_mode_autodiff_works_through_both_paths():

@@ -1,4 +1,4 @@
-"""Faster CPU formulations of convolution and max pooling, chosen per platform at lowering.
+"""Faster CPU formulations of convolution and max pooling, chosen by backend when traced.
 
 XLA's CPU backend lowers `conv_general_dilated` and its transposes to Eigen's spatial
 convolutions, and the gradient of `reduce_window(max)` to `select_and_scatter`. On the
@@ -16,10 +16,15 @@ Where patches do not pay (padded or strided convolutions with large patch matric
 forward pass and the input gradient are XLA's convolution, and the kernel gradient is XLA's
 too, computed per chunk of the batch: W5's ran 1.6-3x faster that way (bench/README.md).
 
-All paths are wrapped in `jax.lax.platform_dependent`: the program compiled for a CPU uses
-them, the one compiled for a GPU or TPU keeps XLA's own convolution and pooling (cuDNN is
-fast there). The max-pool gradient routes each window's gradient to the first maximal
-element in row-major window order, the rule of `select_and_scatter`, so its results are
+The path is chosen when the program is traced, by the backend JAX runs on
+(`config.on_accelerator`, as the recurrent cells choose theirs): the CPU's programs use these
+paths, a GPU's or TPU's keep XLA's own convolution and pooling (cuDNN is fast there). Either
+choice computes the same maths, so a program traced for one backend and run on another is
+still right. (`jax.lax.platform_dependent` put both choices in every program and made JAX
+trace, differentiate and lower both: W5's training step traced 2.4x slower.)
+
+The max-pool gradient routes each window's gradient to the first maximal element in
+row-major window order, the rule of `select_and_scatter`, so its results are
 bit-identical; the convolution's sums run in another order, so results agree with XLA's
 convolution to float rounding.
 """
@@ -31,6 +36,8 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from trine import config
 
 # A patch matrix above this size (bytes) is not worth its memory: XLA's convolution is used.
 MAX_PATCH_BYTES = 128 * 2 ** 20
@@ -206,16 +213,13 @@ def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
     chunk.
     """
     itemsize = jnp.dtype(kernel.dtype).itemsize
-    if uses_patches(x.shape, kernel.shape, strides, pads, dilation, itemsize):
-        def on_cpu(x, kernel):
-            return _conv_patches(x, kernel, strides, pads, dilation)
-    elif rows := _grad_chunk_rows(x.shape, kernel.shape, itemsize):
-        def on_cpu(x, kernel):
-            return _conv_chunked_grad(x, kernel, strides, pads, dilation, rows)
-    else:
+    if config.on_accelerator():
         return xla_conv(x, kernel)
-
-    return jax.lax.platform_dependent(x, kernel, cpu=on_cpu, default=xla_conv)
+    if uses_patches(x.shape, kernel.shape, strides, pads, dilation, itemsize):
+        return _conv_patches(x, kernel, strides, pads, dilation)
+    if rows := _grad_chunk_rows(x.shape, kernel.shape, itemsize):
+        return _conv_chunked_grad(x, kernel, strides, pads, dilation, rows)
+    return xla_conv(x, kernel)
 
 
 # ----------------------------------------------------------------------------- max pooling
@@ -266,9 +270,6 @@ def max_pool(x, window, strides, padding):
     masked-copy gradient. `window`/`strides` have one entry per axis of `x`; `padding` is
     "VALID" or "SAME"."""
     pads = tuple(tuple(p) for p in jax.lax.padtype_to_pads(x.shape, window, strides, padding))
-    if tuple(window) != tuple(strides):
+    if tuple(window) != tuple(strides) or config.on_accelerator():
         return _reduce_window_max(x, window, strides, pads)
-    window = tuple(window)
-    return jax.lax.platform_dependent(
-        x, cpu=lambda v: _max_pool_tiled(v, window, pads),
-        default=lambda v: _reduce_window_max(v, window, window, pads))
+    return _max_pool_tiled(x, tuple(window), pads)
