@@ -17,6 +17,7 @@
 """
 from __future__ import annotations
 
+import json
 import os
 
 import jax
@@ -130,7 +131,26 @@ def check_layer(make, input_shape, *, input_dtype="float32", input_data=None, ca
         kout = [np.asarray(a) for a in jax.tree_util.tree_leaves(klayer(x, **call_kwargs))]
         for a, b in zip(out, kout):
             np.testing.assert_allclose(a, b, rtol=keras_atol, atol=keras_atol)
+        if os.environ.get("TRINE_HARNESS_RECORD"):
+            _record(os.environ["TRINE_HARNESS_RECORD"], layer, keras_name, cfg, x, call_kwargs)
     return layer
+
+
+def _record(path, layer, keras_name, cfg, x, call_kwargs):
+    # bench/layer_predict_harness.py times every layer both systems build, from these lines
+    xs = x if isinstance(x, (list, tuple)) else [x]
+    shapes = [list(np.shape(a)) for a in xs]
+    dtypes = [str(np.asarray(a).dtype) for a in xs]
+    multi = isinstance(x, (list, tuple))
+    rec = {"class": type(layer).__name__, "keras_name": keras_name, "config": cfg,
+           "input_shape": shapes if multi else shapes[0],
+           "input_dtype": dtypes if multi else dtypes[0], "call_kwargs": call_kwargs}
+    try:
+        line = json.dumps(rec, sort_keys=True)
+    except (TypeError, ValueError):
+        return  # a config or call_kwargs JSON cannot hold: not recorded
+    with open(path, "a") as f:
+        f.write(line + "\n")
 
 
 def _check_mixed(make, x, call_kwargs, layer, out, tol):
