@@ -33,7 +33,6 @@ CONV_CASES = [
     ((14, 14), (3, 3), (1, 1), "valid", (2, 2)),
     ((20,), (5,), (2,), "same", (1,)),
     ((6, 7, 5), (2, 3, 2), (1, 2, 1), "valid", (1, 1, 1)),
-    ((9, 9), (1, 1), (2, 2), "valid", (1, 1)),     # strided 1x1: still patches
 ]
 
 
@@ -64,6 +63,42 @@ def test_patch_convolution_matches_xla(spatial, kernel, strides, padding, dilati
     # patches (a gather and a dot); the input gradient stays a convolution
     hlo = grad.lower(x, k).compile().as_text()
     assert " gather(" in hlo and " dot(" in hlo, hlo
+
+
+@pytest.mark.parametrize("spatial,strides", [((9, 9), (2, 2)), ((8, 8), (2, 2)), ((10,), (3,)),
+                                             ((5, 6, 7), (2, 1, 3))])
+def test_strided_pointwise_convolution_is_a_slice_and_a_product(spatial, strides):
+    """A strided 1x1 kernel (a ResNet's projection shortcut): inference is XLA's convolution
+    bit for bit; gradients (first and second order) match XLA's, from a strided slice and
+    matrix products with no convolution in the training program."""
+    rng = np.random.default_rng(6)
+    x = jnp.asarray(rng.standard_normal((3,) + spatial + (4,), np.float32))
+    k = jnp.asarray(rng.standard_normal((1,) * len(spatial) + (4, 5), np.float32))
+
+    def ours(x, k):
+        return _conv(x, k, strides, "same", (1,) * len(spatial), "channels_last")
+
+    def ref(x, k):
+        return xla_conv(x, k, strides, "same", (1,) * len(spatial))
+
+    y = jax.jit(ours)(x, k)
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(ref(x, k)))
+    ct = jnp.asarray(rng.standard_normal(y.shape, np.float32))
+    grad = jax.jit(jax.grad(lambda x, k: jnp.sum(ours(x, k) * ct), (0, 1)))
+    grads_ref = jax.grad(lambda x, k: jnp.sum(ref(x, k) * ct), (0, 1))(x, k)
+    for got, want in zip(grad(x, k), grads_ref):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=0,
+                                   atol=1e-5 * float(jnp.max(jnp.abs(want))))
+    hlo = grad.lower(x, k).compile().as_text()
+    assert " convolution(" not in hlo and " dot(" in hlo
+    # a first layer's input needs no gradient: only the kernel term is computed
+    gk = jax.grad(lambda k: jnp.sum(ours(x, k) * ct))(k)
+    np.testing.assert_allclose(np.asarray(gk), np.asarray(grads_ref[1]), rtol=0,
+                               atol=1e-5 * float(jnp.max(jnp.abs(grads_ref[1]))))
+    h = jax.hessian(lambda k: jnp.sum(jnp.tanh(ours(x, k))))(k)
+    h_ref = jax.hessian(lambda k: jnp.sum(jnp.tanh(ref(x, k))))(k)
+    np.testing.assert_allclose(np.asarray(h), np.asarray(h_ref), rtol=0,
+                               atol=1e-4 * float(jnp.max(jnp.abs(h_ref))))
 
 
 def test_conv_falls_back_to_xla_where_patches_do_not_pay(monkeypatch):
