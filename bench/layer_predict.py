@@ -51,6 +51,18 @@ def build(mod, shape, factory, pool, name):
     return mod.Model(inp, y)
 
 
+def predict_medians(models, x, batch, rounds):
+    """{name: median seconds of `predict(x)`} over `rounds`, the models interleaved in each
+    round (warm them up first)."""
+    ts = {k: [] for k in models}
+    for _ in range(rounds):
+        for k, m in models.items():
+            t = time.perf_counter()
+            m.predict(x, batch_size=batch, verbose=0)
+            ts[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in ts.items()}
+
+
 def main(argv=None):
     import keras
 
@@ -76,13 +88,8 @@ def main(argv=None):
                   "keras": build(keras, shape, factory, pool, name)}
         for m in models.values():
             m.predict(x, batch_size=a.batch, verbose=0)
-        ts = {k: [] for k in models}
-        for _ in range(a.rounds):
-            for k, m in models.items():
-                t = time.perf_counter()
-                m.predict(x, batch_size=a.batch, verbose=0)
-                ts[k].append(time.perf_counter() - t)
-        t, k = statistics.median(ts["trine"]), statistics.median(ts["keras"])
+        medians = predict_medians(models, x, a.batch, a.rounds)
+        t, k = medians["trine"], medians["keras"]
         print(f"| {name} | {t:.4f} | {k:.4f} | {t / k:.2f} |", flush=True)
 
 

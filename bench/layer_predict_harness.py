@@ -21,10 +21,8 @@ import glob
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,6 +30,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, HERE)
+from layer_predict import predict_medians  # noqa: E402
 
 DEFAULT_RECORDS = os.path.join(HERE, "results", "harness-layers.jsonl")
 HEADER = ("| layer | config summary | per-sample shape | trine s | Keras s | trine / Keras "
@@ -161,14 +162,8 @@ def time_case(rec, per_samples, n=1024, batch=128, rounds=5, seed=0):
     x = xs if multi else xs[0]
     models = {"trine": tm, "keras": km}
     outs = {k: m.predict(x, batch_size=batch, verbose=0) for k, m in models.items()}
-    ts = {k: [] for k in models}
-    for _ in range(rounds):
-        for k, m in models.items():
-            t = time.perf_counter()
-            m.predict(x, batch_size=batch, verbose=0)
-            ts[k].append(time.perf_counter() - t)
-    return (statistics.median(ts["trine"]), statistics.median(ts["keras"]),
-            _agree(outs["trine"], outs["keras"]))
+    medians = predict_medians(models, x, batch, rounds)
+    return medians["trine"], medians["keras"], _agree(outs["trine"], outs["keras"])
 
 
 def run(cases, n=1024, batch=128, rounds=5, only=None, scale=True, out=print):

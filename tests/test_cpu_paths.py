@@ -36,6 +36,20 @@ CONV_CASES = [
 ]
 
 
+def _matches_xla(ours, ref, x, k, rng):
+    """Inference (nothing differentiated) is exactly XLA's convolution and the gradients match
+    XLA's to float rounding; returns (the jitted gradient, the reference gradients, the
+    cotangent) for further checks."""
+    np.testing.assert_array_equal(np.asarray(jax.jit(ours)(x, k)), np.asarray(ref(x, k)))
+    ct = jnp.asarray(rng.standard_normal(ref(x, k).shape, np.float32))
+    grad = jax.jit(jax.grad(lambda x, k: jnp.sum(ours(x, k) * ct), (0, 1)))
+    grads_ref = jax.grad(lambda x, k: jnp.sum(ref(x, k) * ct), (0, 1))(x, k)
+    for got, want in zip(grad(x, k), grads_ref):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=0,
+                                   atol=1e-5 * float(jnp.max(jnp.abs(want))))
+    return grad, grads_ref, ct
+
+
 @pytest.mark.parametrize("spatial,kernel,strides,padding,dilation", CONV_CASES)
 def test_patch_convolution_matches_xla(spatial, kernel, strides, padding, dilation):
     rng = np.random.default_rng(0)
@@ -48,17 +62,7 @@ def test_patch_convolution_matches_xla(spatial, kernel, strides, padding, dilati
     def ref(x, k):
         return xla_conv(x, k, strides, padding, dilation)
 
-    y, y_ref = jax.jit(ours)(x, k), ref(x, k)
-    # inference (nothing differentiated) runs XLA's own convolution: exactly its result
-    np.testing.assert_array_equal(np.asarray(y), np.asarray(y_ref))
-    ct = jnp.asarray(rng.standard_normal(y.shape, np.float32))
-    grad = jax.jit(jax.grad(lambda x, k: jnp.sum(ours(x, k) * ct), (0, 1)))
-    grads = grad(x, k)
-    grads_ref = jax.grad(lambda x, k: jnp.sum(ref(x, k) * ct), (0, 1))(x, k)
-    for got, want in zip(grads, grads_ref):
-        scale = float(jnp.max(jnp.abs(want)))
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=0,
-                                   atol=1e-5 * scale)
+    grad, _, _ = _matches_xla(ours, ref, x, k, rng)
     # the training program compiled for the CPU takes the kernel gradient from gathered
     # patches (a gather and a dot); the input gradient stays a convolution
     hlo = grad.lower(x, k).compile().as_text()
@@ -81,14 +85,7 @@ def test_strided_pointwise_convolution_is_a_slice_and_a_product(spatial, strides
     def ref(x, k):
         return xla_conv(x, k, strides, "same", (1,) * len(spatial))
 
-    y = jax.jit(ours)(x, k)
-    np.testing.assert_array_equal(np.asarray(y), np.asarray(ref(x, k)))
-    ct = jnp.asarray(rng.standard_normal(y.shape, np.float32))
-    grad = jax.jit(jax.grad(lambda x, k: jnp.sum(ours(x, k) * ct), (0, 1)))
-    grads_ref = jax.grad(lambda x, k: jnp.sum(ref(x, k) * ct), (0, 1))(x, k)
-    for got, want in zip(grad(x, k), grads_ref):
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=0,
-                                   atol=1e-5 * float(jnp.max(jnp.abs(want))))
+    grad, grads_ref, ct = _matches_xla(ours, ref, x, k, rng)
     hlo = grad.lower(x, k).compile().as_text()
     assert " convolution(" not in hlo and " dot(" in hlo
     # a first layer's input needs no gradient: only the kernel term is computed
@@ -249,13 +246,7 @@ def test_gradients_by_batch_chunks_match_xla(monkeypatch, strides, padding):
     def ref(x, k):
         return xla_conv(x, k, strides, padding, (1, 1))
 
-    np.testing.assert_array_equal(np.asarray(jax.jit(ours)(x, k)), np.asarray(ref(x, k)))
-    ct = jnp.asarray(rng.standard_normal(ref(x, k).shape, np.float32))
-    grad = jax.jit(jax.grad(lambda x, k: jnp.sum(ours(x, k) * ct), (0, 1)))
-    grads_ref = jax.grad(lambda x, k: jnp.sum(ref(x, k) * ct), (0, 1))(x, k)
-    for got, want in zip(grad(x, k), grads_ref):
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=0,
-                                   atol=1e-5 * float(jnp.max(jnp.abs(want))))
+    grad, grads_ref, ct = _matches_xla(ours, ref, x, k, rng)
     # three chunks: the kernel gradient is three convolutions, the input's one
     hlo = grad.lower(x, k).compile().as_text()
     assert hlo.count(" convolution(") >= 4
