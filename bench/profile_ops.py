@@ -2,7 +2,7 @@
 JAX's profiler, each executed operation timed by XLA's CPU runtime and named back to the
 optimized program.
 
-    python bench/profile_ops.py W5 [--steps 4] [--top 15]
+    python bench/profile_ops.py W5 [--steps 4] [--top 15] [--predict]
 
 XLA's CPU runtime reports each operation it runs (`--xla_cpu_enable_xprof_traceme`); the
 optimized program (`--xla_dump_to`) says what each fused operation holds, so the time is
@@ -74,6 +74,7 @@ def main(argv=None):
     ap.add_argument("workload", choices=["W5", "W6", "W7"])
     ap.add_argument("--steps", type=int, default=4, help="training steps profiled")
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--predict", action="store_true", help="profile predict, not fit")
     a = ap.parse_args(argv)
     work = tempfile.mkdtemp(prefix="trine-profile-")
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme"
@@ -85,19 +86,26 @@ def main(argv=None):
     bs = real_models.REAL[a.workload][0]
     x, y = real_models.data(a.workload, bs * a.steps)
     model = real_models._compile(real_models.model(a.workload, trine), a.workload)
-    model.fit(x, y, batch_size=bs, epochs=1, verbose=0)  # compiles
+    if a.predict:
+        run = lambda: model.predict(x, batch_size=bs, verbose=0)  # noqa: E731
+    else:
+        run = lambda: model.fit(x, y, batch_size=bs, epochs=1, verbose=0)  # noqa: E731
+    run()  # compiles
     with jax.profiler.trace(f"{work}/trace", create_perfetto_trace=True):
-        model.fit(x, y, batch_size=bs, epochs=1, verbose=0)
+        run()
     trace = glob.glob(f"{work}/trace/**/*.trace.json.gz", recursive=True)[0]
     times = collections.Counter()
     for e in json.load(gzip.open(trace))["traceEvents"]:
         if e.get("ph") == "X":
             times[e["name"]] += e.get("dur", 0)
-    programs = glob.glob(f"{work}/hlo/*jit_run*cpu_after_optimizations.txt")
-    hlo = max(programs, key=os.path.getsize)  # the training program
-    by_category, rows = classify(open(hlo).read(), times)
+    programs = {p: classify(open(p).read(), times)
+                for p in glob.glob(f"{work}/hlo/*cpu_after_optimizations.txt")}
+    # the program that holds most of the timed operations: the training or predict step
+    hlo, (by_category, rows) = max(
+        programs.items(), key=lambda kv: sum(t for t, _ in kv[1][0].values()))
     total = sum(t for t, _ in by_category.values()) or 1.0
-    print(f"{a.workload}: {a.steps} training steps of batch {bs}, operation times summed "
+    what = "predict" if a.predict else "training"
+    print(f"{a.workload}: {a.steps} {what} steps of batch {bs}, operation times summed "
           f"({total / 1e3:.1f} ms; {os.path.basename(hlo)})")
     for category, (t, n) in sorted(by_category.items(), key=lambda kv: -kv[1][0]):
         print(f"  {category:22s} {t / 1e3 / a.steps:8.1f} ms per step  {100 * t / total:5.1f}%"
