@@ -9,8 +9,9 @@ W6 `predict` spent a sixth of its CPU time in the kernel (bench/README.md, "Host
 `reuse_large_allocations` has glibc serve large requests from its heap (no `mmap`), keep up
 to `TRIM_THRESHOLD_BYTES` of freed heap instead of returning it to the kernel, and use one
 heap for every thread (a worker thread's heap cannot hold a request over 64 MiB, so glibc
-would `mmap` it after all). Peak memory is unchanged; freed memory under the threshold stays
-with the process for the next step, as with jemalloc or tcmalloc.
+would `mmap` it after all). Peak memory is unchanged; what the process frees is reused by its
+next allocations rather than returned to the kernel (up to `TRIM_THRESHOLD_BYTES` at the
+heap's top, and any block freed below it), as with jemalloc or tcmalloc.
 
 `TRINE_HOST_ALLOCATOR=system` in the environment leaves glibc's settings alone.
 """
