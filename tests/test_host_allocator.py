@@ -1,4 +1,5 @@
-"""`import trine` keeps large host allocations mapped between XLA executions (glibc only)."""
+"""`TRINE_HOST_ALLOCATOR=reuse`: `import trine` keeps large host allocations mapped between XLA
+executions (glibc only); without it glibc's settings stay."""
 import json
 import os
 import subprocess
@@ -46,8 +47,9 @@ def _run(env_value):
 
 
 def test_second_execution_reuses_mapped_memory():
-    reused, system = _run(None), _run("system")
+    reused, system, default = _run("reuse"), _run("system"), _run(None)
     assert reused["applied"] is True and system["applied"] is False
+    assert default["applied"] is False
     pages = 2 ** 26 // 4096  # one 64 MiB intermediate in 4 KiB pages
     # glibc's own behaviour: every large request is a fresh, zero-filled mapping
     assert system["xla"] > pages
