@@ -5,11 +5,7 @@
 
 Submodules with heavier imports (datasets, callbacks, saving, inspect) load on first use.
 """
-from trine._util.host_allocator import reuse_large_allocations as _reuse_large_allocations
-
-_reuse_large_allocations()  # opt-in; before jax starts its CPU threads (see the module)
-
-from trine import activations, constraints, initializers, layers, losses, metrics, models  # noqa: E402
+from trine import activations, constraints, initializers, layers, losses, metrics, models
 from trine import optimizers, regularizers, utils
 from trine.core.layer import Layer, clear_session
 from trine.core.symbolic import KerasTensor
