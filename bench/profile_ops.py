@@ -72,7 +72,7 @@ def classify(hlo_text, times):
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("workload", choices=["W5", "W6", "W7"])
-    ap.add_argument("--steps", type=int, default=4, help="training steps profiled")
+    ap.add_argument("--steps", type=int, default=4, help="steps (batches) profiled")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--predict", action="store_true", help="profile predict, not fit")
     a = ap.parse_args(argv)
