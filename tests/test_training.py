@@ -482,12 +482,13 @@ def test_fixed_trip_count_loops_match_single_steps(monkeypatch, source):
 
 @pytest.mark.parametrize("budget,source", [(1 << 30, "gather"), (0, "stacked")],
                          ids=["device-resident", "streaming"])
-def test_auto_fuses_dense_steps_and_runs_convolutions_one_per_call_on_cpu(
+def test_auto_fuses_dense_and_library_layout_convolution_steps_on_cpu(
         monkeypatch, budget, source):
-    """On the CPU "auto" reads one traced step's jaxpr: dense models fuse AUTO_CHUNK steps
-    per call; a convolution (XLA's CPU backend runs it several times slower in a loop body)
-    makes every call one step. One program is compiled either way, and results equal
-    steps_per_execution=1 bit for bit."""
+    """On the CPU "auto" reads one traced step's jaxpr: dense models and channels-last
+    convolutions (their gradients in the CPU runtime's library layout) fuse AUTO_CHUNK steps
+    per call; a channels-first convolution (XLA's CPU backend runs its gradients many times
+    slower in a loop body) makes every call one step. One program is compiled either way,
+    and results equal steps_per_execution=1 bit for bit."""
     keras.config.set_execution_policy(device_data_budget=budget)
     x, y = toy_data(n=2100)
     runs = []
@@ -505,16 +506,31 @@ def test_auto_fuses_dense_steps_and_runs_convolutions_one_per_call_on_cpu(
     assert all(np.array_equal(a, b) for a, b in zip(runs[0][0], runs[1][0]))
     assert runs[0][1] == runs[1][1]
 
-    xi = np.random.default_rng(0).random((300, 8, 8, 1), np.float32)
+    xi = np.random.default_rng(0).random((300, 8, 8, 2), np.float32)
     yi = (xi.mean(axis=(1, 2, 3)) > 0.5).astype(np.int32)
-    keras.utils.set_random_seed(4)
-    cnn = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
-                            keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
-    cnn.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    cnn.fit(xi, yi, epochs=1, batch_size=32, verbose=0)
-    cnn.evaluate(xi, yi, verbose=0)
-    assert cnn._auto_k["train"] == 1 and cnn._auto_k["test"] == 1
-    assert cnn._trainer_cache.get(("train", source, 1, 32, False, False, None)) is not None
+    for data_format, fused in (("channels_last", True), ("channels_first", False)):
+        if data_format == "channels_first":
+            xi = np.ascontiguousarray(xi.transpose(0, 3, 1, 2))
+        runs = []
+        for spe in (1, "auto"):
+            keras.utils.set_random_seed(4)
+            cnn = keras.Sequential([
+                keras.Input(xi.shape[1:]),
+                keras.layers.Conv2D(4, 3, padding="same", activation="relu",
+                                    data_format=data_format),
+                keras.layers.Conv2D(4, 3, activation="relu", data_format=data_format),
+                keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+            cnn.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                        steps_per_execution=spe)
+            h = cnn.fit(xi, yi, epochs=2, batch_size=32, verbose=0)
+            cnn.evaluate(xi, yi, verbose=0)
+            runs.append((cnn.get_weights(), h.history, cnn))
+        cnn = runs[1][2]
+        expected = cnn.AUTO_CHUNK if fused else 1
+        assert cnn._auto_k["train"] == expected, data_format
+        assert cnn._auto_k["test"] == expected, data_format
+        assert all(np.array_equal(a, b) for a, b in zip(runs[0][0], runs[1][0])), data_format
+        assert runs[0][1] == runs[1][1], data_format
 
 
 def test_auto_chunking_traces_the_train_step_once_and_replays_it_exactly():

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine import config
+from trine.ops.conv_gradients import input_term, kernel_term
 
 # A patch matrix above this size (bytes) is not worth its memory: XLA's convolution is used.
 MAX_PATCH_BYTES = 128 * 2 ** 20
@@ -115,24 +116,31 @@ def _padded_patches(x, kernel_spatial, strides, pads, dilation):
 # gather in the program also stops XLA's CPU backend from fusing the convolutions around
 # it (W5's forward pass: 93 -> 79 ms, Keras 81 ms; bench/README.md).
 # Reverse mode is JAX's transpose of the tangent below: the kernel term's transpose is
-# patches^T @ g on the patches saved from the forward pass; the input term is written as
-# XLA's convolution, whose transpose XLA's CPU backend runs well (13 ms for W3's second
-# convolution, where the transpose of the gather would be a slow scatter-add).
+# patches^T @ g on the patches saved from the forward pass; the input term's is one
+# convolution in the CPU runtime's layout (`conv_gradients.input_gradient`; the transpose
+# of the gather would be a slow scatter-add). Symbolic zeros skip an input that needs no
+# gradient (a model's first convolution), which would otherwise convolve zeros every step.
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
 def _conv_patches(x, kernel, strides, pads, dilation):
     return _xla_conv(x, kernel, strides, pads, dilation)
 
 
-@_conv_patches.defjvp
 def _conv_patches_jvp(strides, pads, dilation, primals, tangents):
     x, kernel = primals
     dx, dk = tangents
     rank = x.ndim - 2
     patches = _padded_patches(x, kernel.shape[:rank], strides, pads, dilation)
     y = _patch_matmul(patches, kernel)
-    dy = (_xla_conv(dx, kernel, strides, pads, dilation)
-          + _patch_matmul(patches, dk))
-    return y, dy
+    zero = jax.custom_derivatives.SymbolicZero
+    terms = []
+    if not isinstance(dx, zero):
+        terms.append(input_term(dx, kernel, y.shape, strides, pads, dilation))
+    if not isinstance(dk, zero):
+        terms.append(_patch_matmul(patches, dk))
+    return y, sum(terms[1:], terms[0]) if terms else jnp.zeros_like(y)
+
+
+_conv_patches.defjvp(_conv_patches_jvp, symbolic_zeros=True)
 
 
 def uses_patches(x_shape, kernel_shape, strides, pads, dilation, itemsize=4):
@@ -163,16 +171,17 @@ GRAD_CHUNK_BYTES = 2 ** 20
 
 def _grad_chunk_rows(x_shape, kernel_shape, itemsize):
     """Batch rows per chunk of the CPU kernel gradient, or 0 where the batch is one chunk
-    or the kernel is 1x1 (its gradient is one matrix product already)."""
+    or the kernel is 1x1."""
     if math.prod(kernel_shape[:-2]) == 1:
         return 0
     rows = max(1, GRAD_CHUNK_BYTES // (math.prod(x_shape[1:]) * itemsize))
     return rows if x_shape[0] > rows else 0
 
 
-# Forward and input gradient: XLA's convolution of the whole batch (chunking them did not
-# pay). The kernel term of the tangent is written per batch chunk, so its transpose (the
-# kernel gradient) runs chunk by chunk and sums the parts; each chunk is a convolution more
+# Forward and input gradient: one convolution of the whole batch (chunking them did not
+# pay), the input gradient in the CPU runtime's layout (`conv_gradients`). The kernel term
+# of the tangent is written per batch chunk, so its transpose (the kernel gradient, in that
+# layout too) runs chunk by chunk and sums the parts; each chunk is a convolution more
 # to compile (W5: 1.6 -> 2.9 s), paid back within an epoch. A custom JVP, not a VJP, so
 # forward-mode autodiff still works; symbolic zeros skip an input that needs no gradient (a
 # model's first convolution).
@@ -190,11 +199,13 @@ def _conv_chunked_grad_jvp(strides, pads, dilation, rows, primals, tangents):
         return y, jnp.zeros_like(y)
     out = None
     if not isinstance(dx, zero):
-        out = _xla_conv(dx, kernel, strides, pads, dilation)
+        out = input_term(dx, kernel, y.shape, strides, pads, dilation)
     if not isinstance(dk, zero):
         # split, not slices: the transpose of a split is one concatenate, of a slice a pad
         chunks = jnp.split(x, list(range(rows, x.shape[0], rows)))
-        term = jnp.concatenate([_xla_conv(c, dk, strides, pads, dilation) for c in chunks])
+        term = jnp.concatenate([
+            kernel_term(c, dk, (c.shape[0],) + y.shape[1:], strides, pads, dilation)
+            for c in chunks])
         out = term if out is None else out + term
     return y, out
 
@@ -244,13 +255,13 @@ _conv_strided_pointwise.defjvp(_conv_strided_pointwise_jvp, symbolic_zeros=True)
 def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
     """Convolution of a channels-last `x` (groups=1): on CPU a strided 1x1 kernel as a
     strided slice and a matrix product when differentiated, patches where they pay
-    (`uses_patches`), else XLA's convolution with its kernel gradient by batch chunks;
-    `xla_conv` elsewhere.
+    (`uses_patches`), else XLA's convolution with both gradients in the CPU runtime's
+    layout, the kernel gradient by batch chunks; `xla_conv` on other platforms and for 1x1
+    kernels.
 
     `strides`/`dilation` are tuples and `pads` is one `(low, high)` pair per spatial axis
     (hashable: they key the cached patch index); `xla_conv(x, kernel)` is the caller's
-    XLA convolution of the unpadded input, used on other platforms and for batches of one
-    chunk.
+    XLA convolution of the unpadded input.
     """
     itemsize = jnp.dtype(kernel.dtype).itemsize
     if config.on_accelerator():
@@ -259,9 +270,10 @@ def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
         return _conv_strided_pointwise(x, kernel, strides)
     if uses_patches(x.shape, kernel.shape, strides, pads, dilation, itemsize):
         return _conv_patches(x, kernel, strides, pads, dilation)
-    if rows := _grad_chunk_rows(x.shape, kernel.shape, itemsize):
-        return _conv_chunked_grad(x, kernel, strides, pads, dilation, rows)
-    return xla_conv(x, kernel)
+    if math.prod(kernel.shape[:-2]) == 1:
+        return xla_conv(x, kernel)  # its gradients are matrix products already
+    rows = _grad_chunk_rows(x.shape, kernel.shape, itemsize) or x.shape[0]
+    return _conv_chunked_grad(x, kernel, strides, pads, dilation, rows)
 
 
 # ----------------------------------------------------------------------------- max pooling

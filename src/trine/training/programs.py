@@ -32,25 +32,50 @@ def worker_pool(name, workers):
     return _POOLS[name]
 
 
-# Primitives that XLA's CPU backend runs several times slower inside a loop body than as a
-# program of their own: with them, "auto" runs one step per call on the CPU. Measured on W3
-# (two Conv2D layers, 2-core CPU): a 64-step fused chunk 6-8x slower per step than single
-# steps, while every dense / recurrent / embedding workload gains 10-40% from fusion.
+# Primitives that XLA's CPU backend can run many times slower inside a loop body than as a
+# program of their own: with one of them in a step, "auto" runs one step per call on the
+# CPU. Convolutions count only outside the runtime's library layout (`runs_in_library`):
+# JAX's own transposes of a convolution (a W5 step fused 4 to a call: 42 s instead of 2.7 s)
+# and grouped or channels-first ones. trine's CPU convolutions and their gradients are in
+# that layout (`trine.ops.conv_gradients`), and fused they gain like dense models do
+# (W3 37%, W5 12%; bench/README.md).
 SLOW_IN_CPU_LOOPS = frozenset({"conv_general_dilated"})
 
 
-def jaxpr_primitives(jaxpr, found=None) -> set:
-    """Names of all primitives in `jaxpr` (a Jaxpr or ClosedJaxpr), nested ones included."""
-    found = set() if found is None else found
-    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
-    for eqn in jaxpr.eqns:
-        found.add(eqn.primitive.name)
+def runs_in_library(eqn) -> bool:
+    """Whether a `conv_general_dilated` equation is in the layout XLA's CPU runtime runs as
+    a library call in any loop body: batch-spatial-feature input and output,
+    spatial-in-out kernel, no feature or batch groups."""
+    numbers = eqn.params["dimension_numbers"]
+    rank = len(numbers.lhs_spec) - 2
+    channels_last = (0, rank + 1, *range(1, rank + 1))
+    return (tuple(numbers.lhs_spec) == channels_last and tuple(numbers.out_spec) == channels_last
+            and tuple(numbers.rhs_spec) == (rank + 1, rank, *range(rank))
+            and eqn.params["feature_group_count"] == 1 and eqn.params["batch_group_count"] == 1)
+
+
+def equations(jaxpr):
+    """Every equation of `jaxpr` (a Jaxpr or ClosedJaxpr), those of nested jaxprs included."""
+    for eqn in getattr(jaxpr, "jaxpr", jaxpr).eqns:
+        yield eqn
         for value in eqn.params.values():
             for sub in (value if isinstance(value, (tuple, list)) else (value,)):
                 inner = getattr(sub, "jaxpr", sub)
                 if hasattr(inner, "eqns"):
-                    jaxpr_primitives(inner, found)
-    return found
+                    yield from equations(inner)
+
+
+def slow_in_cpu_loops(jaxpr) -> set:
+    """Names of the SLOW_IN_CPU_LOOPS primitives in `jaxpr` (nested ones included) whose
+    equations XLA's CPU backend would run slowly in a loop body."""
+    return {eqn.primitive.name for eqn in equations(jaxpr)
+            if eqn.primitive.name in SLOW_IN_CPU_LOOPS
+            and not (eqn.primitive.name == "conv_general_dilated" and runs_in_library(eqn))}
+
+
+def jaxpr_primitives(jaxpr) -> set:
+    """Names of all primitives in `jaxpr` (a Jaxpr or ClosedJaxpr), nested ones included."""
+    return {eqn.primitive.name for eqn in equations(jaxpr)}
 
 
 # evaluate / predict steps fold (pass seed, batch number in the pass) into this key
@@ -188,14 +213,15 @@ class CompiledPrograms:
         return fn
 
     def _slow_primitives(self, kind, source, k, bs, guard, args):
-        """The SLOW_IN_CPU_LOOPS primitives of one step, traced alone. The runner then
+        """The primitives of one step, traced alone, that XLA's CPU backend runs slowly in a
+        loop (`slow_in_cpu_loops`). The runner then
         replays a train step's trace and takes the logs' shapes from it, so a step is traced
         once whichever program runs it (tracing the fused program here, as before, traced
         the step twice, and a third time where one step per call was chosen). Under a
         distribution the fused program is traced (its step needs the runner's placement)."""
         if _distribution.cache_token() is not None:
             fn = self._traceable(kind, source, k, bs, guard)
-            return SLOW_IN_CPU_LOOPS & jaxpr_primitives(fn.trace(*args).jaxpr)
+            return slow_in_cpu_loops(fn.trace(*args).jaxpr)
         step = self._wrapped_step(kind, guard)
         if kind != "train":  # as the runner calls it: under a key for random draws
             inner, key = step, jax.random.wrap_key_data(_EVAL_KEY)
@@ -213,7 +239,7 @@ class CompiledPrograms:
             # predict steps trace under a per-pass key, so they are traced anew.
             self._traced_steps[(guard, global_seed(), signature)] = (
                 jaxpr, jax.tree_util.tree_structure(shapes))
-        return SLOW_IN_CPU_LOOPS & jaxpr_primitives(jaxpr)
+        return slow_in_cpu_loops(jaxpr)
 
     def _compile_ahead(self, kind, source, K, bs, guard, args):
         """Start compiling a program this pass needs later (the last partial chunk, the
