@@ -13,8 +13,10 @@ gradient as a masked copy in a reshaped view takes a few ms (bench/README.md has
 without these paths).
 
 Where patches do not pay (padded or strided convolutions with large patch matrices), the
-forward pass and the input gradient are XLA's convolution, and the kernel gradient is XLA's
-too, computed per chunk of the batch: W5's ran 1.6-3x faster that way (bench/README.md).
+forward pass is XLA's convolution and the kernel gradient is computed per chunk of the
+batch: W5's ran 1.6-3x faster that way (bench/README.md). Both gradients are written in the
+layout XLA's CPU runtime runs as a library call (`conv_gradients`), so steps holding them
+can be fused in a loop.
 
 The path is chosen when the program is traced, by the backend JAX runs on
 (`config.on_accelerator`, as the recurrent cells choose theirs): the CPU's programs use these
