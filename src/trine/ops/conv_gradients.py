@@ -25,7 +25,8 @@ def _specs(rank):
     return (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
 
 
-def _conv(lhs, rhs, strides, pads, lhs_dilation, rhs_dilation):
+def channels_last_conv(lhs, rhs, strides, pads, lhs_dilation=None, rhs_dilation=None):
+    """`conv_general_dilated` of a channels-last `lhs` with a spatial-in-out `rhs`."""
     return jax.lax.conv_general_dilated(
         lhs, rhs, window_strides=strides, padding=pads, lhs_dilation=lhs_dilation,
         rhs_dilation=rhs_dilation, dimension_numbers=_specs(lhs.ndim - 2))
@@ -45,7 +46,7 @@ def input_gradient(g, kernel, x_shape, strides, pads, dilation):
         dilated = (g.shape[1 + axis] - 1) * s + 1
         # the input length back: before + dilated + after - extent + 1 == n
         full.append((before, n + extent - 1 - before - dilated))
-    return _conv(g, flipped, (1,) * rank, full, strides, dilation)
+    return channels_last_conv(g, flipped, (1,) * rank, full, strides, dilation)
 
 
 def kernel_gradient(x, g, kernel_shape, strides, pads, dilation):
@@ -57,24 +58,27 @@ def kernel_gradient(x, g, kernel_shape, strides, pads, dilation):
     rhs = jnp.moveaxis(g, 0, rank)                          # (*out_spatial, batch, out)
     # kernel positions step by the dilation over the padded input; cotangent taps by the
     # stride; a longer padded input than the taps reach gives extra positions, cut off below
-    out = _conv(lhs, rhs, dilation, list(pads), None, strides)
+    out = channels_last_conv(lhs, rhs, dilation, list(pads), None, strides)
     out = out[(slice(None), *(slice(0, k) for k in kernel_shape[:rank]))]
     return jnp.moveaxis(out, 0, rank)                       # (*kernel, in, out)
+
+
+def _through_transpose(gradient, y_shape, tangent):
+    """`tangent` mapped by the transpose of the linear map `gradient` (cotangent of the
+    output `y_shape` -> `tangent`'s space): the forward term whose transpose is `gradient`."""
+    transpose = jax.linear_transpose(gradient, jax.ShapeDtypeStruct(y_shape, tangent.dtype))
+    return transpose(tangent)[0]
 
 
 def input_term(dx, kernel, y_shape, strides, pads, dilation):
     """`conv(dx, kernel)`, as the transpose of `input_gradient` (so its own transpose is
     `input_gradient`)."""
-    spec = jax.ShapeDtypeStruct(y_shape, dx.dtype)
-    transpose = jax.linear_transpose(
-        lambda g: input_gradient(g, kernel, dx.shape, strides, pads, dilation), spec)
-    return transpose(dx)[0]
+    return _through_transpose(
+        lambda g: input_gradient(g, kernel, dx.shape, strides, pads, dilation), y_shape, dx)
 
 
 def kernel_term(x, dk, y_shape, strides, pads, dilation):
     """`conv(x, dk)`, as the transpose of `kernel_gradient` (so its own transpose is
     `kernel_gradient`)."""
-    spec = jax.ShapeDtypeStruct(y_shape, dk.dtype)
-    transpose = jax.linear_transpose(
-        lambda g: kernel_gradient(x, g, dk.shape, strides, pads, dilation), spec)
-    return transpose(dk)[0]
+    return _through_transpose(
+        lambda g: kernel_gradient(x, g, dk.shape, strides, pads, dilation), y_shape, dk)

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine import config
-from trine.ops.conv_gradients import input_term, kernel_term
+from trine.ops.conv_gradients import channels_last_conv, input_term, kernel_term
 
 # A patch matrix above this size (bytes) is not worth its memory: XLA's convolution is used.
 MAX_PATCH_BYTES = 128 * 2 ** 20
@@ -93,11 +93,7 @@ def _patches(x, kernel_spatial, strides, dilation):
 
 
 def _xla_conv(x, kernel, strides, pads, dilation):
-    rank = x.ndim - 2
-    spec = "".join("DHW"[3 - rank:])
-    return jax.lax.conv_general_dilated(
-        x, kernel, window_strides=strides, padding=pads, rhs_dilation=dilation,
-        dimension_numbers=(f"N{spec}C", f"{spec}IO", f"N{spec}C"))
+    return channels_last_conv(x, kernel, strides, pads, rhs_dilation=dilation)
 
 
 def _patch_matmul(patches, kernel):
@@ -171,11 +167,8 @@ def uses_patches(x_shape, kernel_shape, strides, pads, dilation, itemsize=4):
 GRAD_CHUNK_BYTES = 2 ** 20
 
 
-def _grad_chunk_rows(x_shape, kernel_shape, itemsize):
-    """Batch rows per chunk of the CPU kernel gradient, or 0 where the batch is one chunk
-    or the kernel is 1x1."""
-    if math.prod(kernel_shape[:-2]) == 1:
-        return 0
+def _grad_chunk_rows(x_shape, itemsize):
+    """Batch rows per chunk of the CPU kernel gradient, or 0 where the batch is one chunk."""
     rows = max(1, GRAD_CHUNK_BYTES // (math.prod(x_shape[1:]) * itemsize))
     return rows if x_shape[0] > rows else 0
 
@@ -274,7 +267,7 @@ def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
         return _conv_patches(x, kernel, strides, pads, dilation)
     if math.prod(kernel.shape[:-2]) == 1:
         return xla_conv(x, kernel)  # its gradients are matrix products already
-    rows = _grad_chunk_rows(x.shape, kernel.shape, itemsize) or x.shape[0]
+    rows = _grad_chunk_rows(x.shape, itemsize) or x.shape[0]
     return _conv_chunked_grad(x, kernel, strides, pads, dilation, rows)
 
 

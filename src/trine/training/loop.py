@@ -125,10 +125,11 @@ class ChunkLoop:
 
         An integer or "epoch" is taken as given. "auto" on accelerators fuses
         AUTO_CHUNK_ACCELERATOR steps per call. On the CPU it fuses AUTO_CHUNK steps unless the
-        step holds an operation XLA's CPU backend runs slowly inside a loop (`slow_in_cpu_loops`:
-        convolutions outside its library layout), read from the jaxpr of one traced step;
-        then every call runs one step. The choice is made once per model, compile and kind, without timing: one
-        program is compiled, not two, and every process of a multi-process run decides alike.
+        step holds an operation XLA's CPU backend runs slowly inside a loop
+        (`slow_in_cpu_loops`: convolutions outside its library layout), read from the jaxpr
+        of one traced step; then every call runs one step. The choice is made once per
+        model, compile and kind, without timing: one program is compiled, not two, and every
+        process of a multi-process run decides alike.
         `fused()` gives (source, K, batch_size, guard, args): the fused program's arguments.
         On the CPU chunks always hold the same number of slots, so any pass length reuses one
         compiled program; a shorter last chunk runs fewer iterations of the same loop.

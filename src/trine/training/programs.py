@@ -32,14 +32,13 @@ def worker_pool(name, workers):
     return _POOLS[name]
 
 
-# Primitives that XLA's CPU backend can run many times slower inside a loop body than as a
-# program of their own: with one of them in a step, "auto" runs one step per call on the
-# CPU. Convolutions count only outside the runtime's library layout (`runs_in_library`):
-# JAX's own transposes of a convolution (a W5 step fused 4 to a call: 42 s instead of 2.7 s)
-# and grouped or channels-first ones. trine's CPU convolutions and their gradients are in
-# that layout (`trine.ops.conv_gradients`), and fused they gain like dense models do
-# (W3 37%, W5 12%; bench/README.md).
-SLOW_IN_CPU_LOOPS = frozenset({"conv_general_dilated"})
+# XLA's CPU backend can run a convolution many times slower inside a loop body than as a
+# program of its own: with one in a step, "auto" runs one step per call on the CPU. That holds
+# only outside the runtime's library layout (`runs_in_library`): JAX's own transposes of a
+# convolution (a W5 step fused 4 to a call: 42 s instead of 2.7 s), grouped or channels-first
+# ones. trine's CPU convolutions and their gradients are in that layout
+# (`trine.ops.conv_gradients`), and fused they gain like dense models do (W3 37%, W5 12%;
+# bench/README.md).
 
 
 def runs_in_library(eqn) -> bool:
@@ -66,11 +65,10 @@ def equations(jaxpr):
 
 
 def slow_in_cpu_loops(jaxpr) -> set:
-    """Names of the SLOW_IN_CPU_LOOPS primitives in `jaxpr` (nested ones included) whose
-    equations XLA's CPU backend would run slowly in a loop body."""
+    """Names of the primitives in `jaxpr` (nested ones included) that XLA's CPU backend would
+    run slowly in a loop body: `{"conv_general_dilated"}` or nothing."""
     return {eqn.primitive.name for eqn in equations(jaxpr)
-            if eqn.primitive.name in SLOW_IN_CPU_LOOPS
-            and not (eqn.primitive.name == "conv_general_dilated" and runs_in_library(eqn))}
+            if eqn.primitive.name == "conv_general_dilated" and not runs_in_library(eqn)}
 
 
 def jaxpr_primitives(jaxpr) -> set:
