@@ -42,9 +42,10 @@ def _category(line, body, op):
         return "library: " + "+".join(sorted(kinds))
     if op != "fusion":
         return op
-    if "transpose(" in body:
+    # the operation, not "transpose(jvp())" in a backward pass's op_name metadata
+    if re.search(r"= \S+ transpose\(", body):
         return "loop: transpose"
-    if "reduce(" in body:
+    if re.search(r"= \S+ reduce\(", body):
         return "loop: reduction"
     return "loop: elementwise"
 
