@@ -37,3 +37,16 @@ def test_operations_are_sorted_by_what_they_hold():
     assert any(c.startswith("library: convolution") for c in by_category), by_category
     assert any(c.startswith("loop: ") for c in by_category), by_category
     assert len(rows) == len(names) and all(t == 10.0 for t, _ in rows)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="names XLA's CPU fusions")
+def test_a_backward_pass_is_not_counted_as_transposes():
+    # its fusions carry op_name="...transpose(jvp(...))..." metadata, but hold no transpose
+    grad = jax.jit(jax.grad(lambda x: jnp.sum(jnp.tanh(x) * x)))
+    hlo = grad.lower(jnp.ones((64, 32))).compile().as_text()
+    assert "transpose(jvp" in hlo
+    entry = hlo[hlo.index("ENTRY"):]
+    names = re.findall(r"%([\w.\-]+) = \S+ fusion\(", entry)
+    assert names
+    by_category, _ = _bench().classify(hlo, {n: 1.0 for n in names})
+    assert "loop: transpose" not in by_category, by_category
