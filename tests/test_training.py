@@ -533,6 +533,30 @@ def test_auto_fuses_dense_and_library_layout_convolution_steps_on_cpu(
         assert runs[0][1] == runs[1][1], data_format
 
 
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU's fused loops")
+@pytest.mark.parametrize("budget,source", [(1 << 30, "gather"), (0, "stacked")],
+                         ids=["device-resident", "streaming"])
+def test_predict_chunks_hold_at_most_stream_chunk_bytes_of_outputs(budget, source):
+    """A fused predict loop stacks its outputs in a buffer of every slot of the chunk, filled
+    in full each call; under "auto" on the CPU the slots hold at most STREAM_CHUNK_BYTES of
+    outputs (64 slots of a 3D layer's outputs page-faulted 181 MB a call for 8 steps).
+    Small outputs keep AUTO_CHUNK slots, and outputs equal one step per call's."""
+    keras.config.set_execution_policy(device_data_budget=budget)
+    x = np.random.default_rng(0).random((300, 16, 16, 4), np.float32)
+    for layer, per_step in ((keras.layers.UpSampling2D(4), 32 * 64 * 64 * 4 * 4),
+                            (keras.layers.Dense(2), 32 * 16 * 16 * 2 * 4)):
+        outs = []
+        for spe in ("auto", 1):
+            m = keras.Sequential([keras.Input((16, 16, 4)), layer])
+            m.compile(loss="mse", steps_per_execution=spe)
+            outs.append((m.predict(x, batch_size=32, verbose=0), m))
+        np.testing.assert_array_equal(outs[0][0], outs[1][0])
+        auto = outs[0][1]
+        slots = {key[2] for key in auto._trainer_cache
+                 if key[:2] == ("predict", source) and key[3] == 32}
+        assert slots == {min(auto.AUTO_CHUNK, auto.STREAM_CHUNK_BYTES // per_step)}, layer
+
+
 def test_auto_chunking_traces_the_train_step_once_and_replays_it_exactly():
     """The auto check traces one train step; the runner replays that trace instead of
     tracing the step again (a convolution model: one step per call; a dense one: the

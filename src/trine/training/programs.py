@@ -239,6 +239,23 @@ class CompiledPrograms:
                 jaxpr, jax.tree_util.tree_structure(shapes))
         return slow_in_cpu_loops(jaxpr)
 
+    def _step_log_bytes(self, kind, source, bs, guard, carry, data):
+        """Bytes of one step's logs (a predict step's are its outputs), from the step's
+        shapes: those `_slow_primitives` recorded, else traced here (and kept for the
+        runner, which reads the same shapes when it is traced)."""
+        batch = batch_spec(source, data, bs)
+        signature = step_signature(carry, batch)
+        spec = self._log_specs.get(signature)
+        if spec is None:
+            step, key = self._wrapped_step(kind, guard), jax.random.wrap_key_data(_EVAL_KEY)
+
+            def keyed(c, b):  # as the runner calls it: under a key for random draws
+                with CallContext(rng=key):
+                    return step(c, b)
+            spec = self._log_specs[signature] = jax.eval_shape(keyed, carry, batch)[1]
+        return sum(int(np.prod(s.shape)) * np.dtype(s.dtype).itemsize
+                   for s in jax.tree_util.tree_leaves(spec))
+
     def _compile_ahead(self, kind, source, K, bs, guard, args):
         """Start compiling a program this pass needs later (the last partial chunk, the
         shorter last batch) on a worker thread, while this thread compiles and runs the
