@@ -313,13 +313,20 @@ class ChunkLoop:
             if kind == "predict":
                 batch = (batch[0], None, None)
             s = data_mod.batch_signature(batch)
-            if not step and not pending and spe == "auto" and self._auto_k.get(kind) is None:
+            if not step and not pending and spe == "auto":
                 spec = jax.tree_util.tree_map(
                     lambda a: jax.ShapeDtypeStruct((self.AUTO_CHUNK,) + np.shape(a),
                                                    np.asarray(a).dtype), batch)
                 bs = jax.tree_util.tree_leaves(batch[0])[0].shape[0]
-                k = self._chunk_len(kind, 0, lambda: ("stacked", self.AUTO_CHUNK, bs, guard,
-                                                      (carry, spec, 1)))
+                if self._auto_k.get(kind) is None:
+                    k = self._chunk_len(kind, 0, lambda: ("stacked", self.AUTO_CHUNK, bs,
+                                                          guard, (carry, spec, 1)))
+                # a chunk stacks (and a short pass pads) k batches on the host: at most
+                # STREAM_CHUNK_BYTES of them, and of a predict chunk's outputs, as streamed
+                # arrays are chunked
+                nbytes = sum(np.asarray(a).nbytes for a in jax.tree_util.tree_leaves(batch))
+                k = min(k, max(1, self.STREAM_CHUNK_BYTES // max(1, nbytes)))
+                k = min(k, self._output_slots(kind, "stacked", bs, guard, carry, spec) or k)
             if pending and (s != sig or len(pending) == k):
                 yield chunk(pending) + (True,)
                 step += len(pending)
