@@ -120,20 +120,20 @@ class ChunkLoop:
     STREAM_CHUNK_BYTES = 8 * 1024 ** 2
     MAX_IN_FLIGHT = 2
 
-    def _output_slots(self, kind, source, bs, guard, carry, data):
-        """Under "auto" on the CPU, the most predict steps a call may hold: a fused loop
-        stacks its outputs in a buffer of every slot of the chunk, zero-filled each call,
-        so slots x one step's outputs stay within STREAM_CHUNK_BYTES. (A 1,024-sample
-        Cropping3D predict on device-resident data filled 64 slots of 2.8 MB, 181 MB, for 8
-        steps: 44,353 page faults and 50 ms a call instead of 16 ms.) None where no cap
-        applies: other kinds (their logs are scalars), fixed-length loops (a chunk's slots
-        are its steps), an explicit `steps_per_execution`, a distribution."""
+    def _cap_output_slots(self, k, kind, source, bs, guard, carry, data):
+        """`k`, lowered under "auto" on the CPU so a predict chunk's slots hold at most
+        STREAM_CHUNK_BYTES of outputs: a fused loop stacks its outputs in a buffer of every
+        slot of the chunk, zero-filled each call. (A 1,024-sample Cropping3D predict on
+        device-resident data filled 64 slots of 2.8 MB, 181 MB, for 8 steps: 44,353 page
+        faults and 50 ms a call instead of 16 ms.) Unchanged for other kinds (their logs are
+        scalars), fixed-length loops (a chunk's slots are its steps), an explicit
+        `steps_per_execution` and under a distribution."""
         spe = self.steps_per_execution if self.compiled else "auto"
         if (kind != "predict" or spe != "auto" or self._policy.static_loops
                 or _distribution.cache_token() is not None):
-            return None
+            return k
         per_step = self._step_log_bytes(kind, source, bs, guard, carry, data)
-        return max(1, self.STREAM_CHUNK_BYTES // max(1, per_step))
+        return min(k, max(1, self.STREAM_CHUNK_BYTES // max(1, per_step)))
 
     def _chunk_len(self, kind, total_steps, fused=None):
         """Steps per XLA call for a pass of `total_steps` full batches.
@@ -206,8 +206,8 @@ class ChunkLoop:
             "gather", self.AUTO_CHUNK, bs, guard,
             (carry, dev, perm, 0, min(self.AUTO_CHUNK, full)))) if full else 1
         k = max(1, min(k, full)) if static else k
-        slots = self._output_slots(kind, "gather", bs, guard, carry, dev) if full else None
-        k = min(k, slots) if slots else k
+        if full:
+            k = self._cap_output_slots(k, kind, "gather", bs, guard, carry, dev)
         k_tail = 1 if (k == 1 or static) else k
         if full and static and full % k:
             self._compile_ahead(kind, "gather", full % k, bs, guard,
@@ -250,9 +250,9 @@ class ChunkLoop:
         if spe == "auto" and k > cap:
             k = even_chunk(full, cap) if static else cap
         # after `_chunk_len`, whose trace of the step recorded its outputs' shapes
-        slots = self._output_slots(kind, "stacked", bs, guard, carry,
-                                   data.chunk_spec(1, bs)) if full else None
-        k = min(k, slots) if slots else k
+        if full:
+            k = self._cap_output_slots(k, kind, "stacked", bs, guard, carry,
+                                       data.chunk_spec(1, bs))
         k = max(1, min(k, full)) if (spe == "epoch" or static) else k
         kt = 1 if static else k
         if full and static and full % k:
@@ -326,7 +326,7 @@ class ChunkLoop:
                 # arrays are chunked
                 nbytes = sum(np.asarray(a).nbytes for a in jax.tree_util.tree_leaves(batch))
                 k = min(k, max(1, self.STREAM_CHUNK_BYTES // max(1, nbytes)))
-                k = min(k, self._output_slots(kind, "stacked", bs, guard, carry, spec) or k)
+                k = self._cap_output_slots(k, kind, "stacked", bs, guard, carry, spec)
             if pending and (s != sig or len(pending) == k):
                 yield chunk(pending) + (True,)
                 step += len(pending)

@@ -210,6 +210,19 @@ class CompiledPrograms:
         self._trainer_cache[key] = fn
         return fn
 
+    def _traceable_step(self, kind, guard):
+        """The wrapped step as the runner calls it, to trace alone: evaluate / predict steps
+        under a key for random draws."""
+        step = self._wrapped_step(kind, guard)
+        if kind == "train":
+            return step
+        key = jax.random.wrap_key_data(_EVAL_KEY)
+
+        def keyed(c, batch):
+            with CallContext(rng=key):
+                return step(c, batch)
+        return keyed
+
     def _slow_primitives(self, kind, source, k, bs, guard, args):
         """The primitives of one step, traced alone, that XLA's CPU backend runs slowly in a
         loop (`slow_in_cpu_loops`). The runner then
@@ -220,13 +233,7 @@ class CompiledPrograms:
         if _distribution.cache_token() is not None:
             fn = self._traceable(kind, source, k, bs, guard)
             return slow_in_cpu_loops(fn.trace(*args).jaxpr)
-        step = self._wrapped_step(kind, guard)
-        if kind != "train":  # as the runner calls it: under a key for random draws
-            inner, key = step, jax.random.wrap_key_data(_EVAL_KEY)
-
-            def step(c, batch):
-                with CallContext(rng=key):
-                    return inner(c, batch)
+        step = self._traceable_step(kind, guard)
         carry, batch = args[0], batch_spec(source, args[1], bs)
         jaxpr, shapes = jax.make_jaxpr(step, return_shape=True)(carry, batch)
         signature = step_signature(carry, batch)
@@ -247,12 +254,8 @@ class CompiledPrograms:
         signature = step_signature(carry, batch)
         spec = self._log_specs.get(signature)
         if spec is None:
-            step, key = self._wrapped_step(kind, guard), jax.random.wrap_key_data(_EVAL_KEY)
-
-            def keyed(c, b):  # as the runner calls it: under a key for random draws
-                with CallContext(rng=key):
-                    return step(c, b)
-            spec = self._log_specs[signature] = jax.eval_shape(keyed, carry, batch)[1]
+            step = self._traceable_step(kind, guard)
+            spec = self._log_specs[signature] = jax.eval_shape(step, carry, batch)[1]
         return sum(int(np.prod(s.shape)) * np.dtype(s.dtype).itemsize
                    for s in jax.tree_util.tree_leaves(spec))
 

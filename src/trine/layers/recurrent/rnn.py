@@ -2,9 +2,9 @@
 
 On accelerators the input projection of every timestep is computed before the loop as one
 matrix product, so only the recurrent product runs step by step; on the CPU each step projects
-its own input, which XLA's CPU backend runs about 2x faster (`_Cell._step_inputs`). Masked timesteps (a mask from
-`Embedding(mask_zero=True)` or `Masking`) keep the previous state and repeat the previous
-output, as in Keras.
+its own input, which XLA's CPU backend runs about 2x faster (`_Cell._step_inputs`). Masked
+timesteps (a mask from `Embedding(mask_zero=True)` or `Masking`) keep the previous state and
+repeat the previous output, as in Keras.
 """
 from __future__ import annotations
 
