@@ -484,11 +484,12 @@ def test_fixed_trip_count_loops_match_single_steps(monkeypatch, source):
                          ids=["device-resident", "streaming"])
 def test_auto_fuses_dense_and_library_layout_convolution_steps_on_cpu(
         monkeypatch, budget, source):
-    """On the CPU "auto" reads one traced step's jaxpr: dense models and channels-last
-    convolutions (their gradients in the CPU runtime's library layout) fuse AUTO_CHUNK steps
-    per call; a channels-first convolution (XLA's CPU backend runs its gradients many times
-    slower in a loop body) makes every call one step. One program is compiled either way,
-    and results equal steps_per_execution=1 bit for bit."""
+    """On the CPU "auto" reads one traced step's jaxpr: dense models and trine's
+    convolutions (channels-last or -first, grouped or depthwise: all in the CPU runtime's
+    library layout or elementwise there) fuse AUTO_CHUNK steps per call; a convolution
+    outside that layout written with `jax.lax` (XLA's CPU backend runs its gradients many
+    times slower in a loop body) makes every call one step. One program is compiled either
+    way, and results equal steps_per_execution=1 bit for bit."""
     keras.config.set_execution_policy(device_data_budget=budget)
     x, y = toy_data(n=2100)
     runs = []
@@ -508,17 +509,29 @@ def test_auto_fuses_dense_and_library_layout_convolution_steps_on_cpu(
 
     xi = np.random.default_rng(0).random((300, 8, 8, 2), np.float32)
     yi = (xi.mean(axis=(1, 2, 3)) > 0.5).astype(np.int32)
-    for data_format, fused in (("channels_last", True), ("channels_first", False)):
+    def lax_channels_first(t):
+        kernel = jnp.ones((4, 4, 3, 3), t.dtype) / 36.0
+        return jax.lax.conv_general_dilated(t, kernel, (1, 1), "SAME",
+                                            dimension_numbers=("NCHW", "OIHW", "NCHW"))
+
+    for data_format, fused in (("channels_last", True), ("channels_first", True),
+                               ("lax_channels_first", False)):
         if data_format == "channels_first":
             xi = np.ascontiguousarray(xi.transpose(0, 3, 1, 2))
+        layer_format = "channels_first" if data_format == "lax_channels_first" else data_format
         runs = []
         for spe in (1, "auto"):
             keras.utils.set_random_seed(4)
+            extra = ([keras.layers.Lambda(lax_channels_first)]
+                     if data_format == "lax_channels_first" else [])
             cnn = keras.Sequential([
                 keras.Input(xi.shape[1:]),
                 keras.layers.Conv2D(4, 3, padding="same", activation="relu",
-                                    data_format=data_format),
-                keras.layers.Conv2D(4, 3, activation="relu", data_format=data_format),
+                                    data_format=layer_format),
+                keras.layers.DepthwiseConv2D(3, padding="same", data_format=layer_format),
+                keras.layers.Conv2D(4, 3, padding="same", groups=2, data_format=layer_format),
+                *extra,
+                keras.layers.Conv2D(4, 3, activation="relu", data_format=layer_format),
                 keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
             cnn.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                         steps_per_execution=spe)

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine.config import standardize_data_format
+from trine.ops.convolution import convolve
 
 _ORDER = {"nearest": 0, "bilinear": 1}
 _FILL = ("constant", "nearest", "wrap", "mirror", "reflect")
@@ -390,9 +391,7 @@ def _depthwise_same(x, kernel2d):
     """Each channel of NHWC `x` convolved with one (kh, kw) kernel, zero "same" padding."""
     c = x.shape[-1]
     k = jnp.tile(kernel2d[:, :, None, None], (1, 1, 1, c)).astype(x.dtype)
-    return jax.lax.conv_general_dilated(x, k, (1, 1), "SAME",
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                        feature_group_count=c)
+    return convolve(x, k, (1, 1), "same", (1, 1), "channels_last", groups=c)
 
 
 def _gauss1d(size, sigma, dtype):
@@ -507,9 +506,7 @@ def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01,
     def blur(t):  # per-channel Gaussian means over "valid" windows
         c = t.shape[-1]
         k = jnp.tile(kernel[:, :, None, None], (1, 1, 1, c))
-        return jax.lax.conv_general_dilated(t, k, (1, 1), "VALID",
-                                            dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                            feature_group_count=c)
+        return convolve(t, k, (1, 1), "valid", (1, 1), "channels_last", groups=c)
     c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
     mu1, mu2 = blur(a), blur(b)
     s11 = blur(a * a) - mu1 * mu1

@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trine import config
+from trine.ops.cpu_grouped import depthwise_conv, grouped_conv, is_depthwise
 from trine.ops.cpu_paths import conv_channels_last, max_pool
 
 
@@ -112,11 +114,25 @@ def convolve(x, kernel, strides, padding, dilation_rate, data_format, groups=1, 
             dimension_numbers=dimension_numbers(rank, data_format),
             feature_group_count=groups)
 
-    if data_format == "channels_last" and groups == 1 and lhs_dilation is None:
-        # on CPU: patches and one matrix product (see ops.cpu_paths for why)
-        return conv_channels_last(x, kernel, tuple(strides), tuple(map(tuple, pads)),
-                                  tuple(dilation_rate), xla_conv)
-    return xla_conv(x, kernel)
+    if config.on_accelerator():
+        return xla_conv(x, kernel)
+    if data_format == "channels_first":
+        # XLA's CPU backend runs channels-first convolutions on a generic path in loop bodies
+        # (a 16x16x16 predict 12x slower fused 8 steps to a call); channels-last ones are
+        # library calls there, and take the CPU paths below
+        y = convolve(jnp.moveaxis(x, 1, -1), kernel, strides, pads, dilation_rate,
+                     "channels_last", groups, lhs_dilation)
+        return jnp.moveaxis(y, -1, 1)
+    if lhs_dilation is not None:
+        return xla_conv(x, kernel)
+    strides, pads, dilation = tuple(strides), tuple(map(tuple, pads)), tuple(dilation_rate)
+    if is_depthwise(x.shape[-1], kernel.shape, groups):
+        return depthwise_conv(x, kernel, strides, pads, dilation)
+    if groups > 1:
+        return grouped_conv(x, kernel, groups, lambda xg, kg: convolve(
+            xg, kg, strides, pads, dilation, "channels_last"))
+    # patches and one matrix product where they pay (see ops.cpu_paths for why)
+    return conv_channels_last(x, kernel, strides, pads, dilation, xla_conv)
 
 
 def conv_output_length(size, kernel, stride, padding, dilation):

@@ -36,9 +36,10 @@ def worker_pool(name, workers):
 # program of its own: with one in a step, "auto" runs one step per call on the CPU. That holds
 # only outside the runtime's library layout (`runs_in_library`): JAX's own transposes of a
 # convolution (a W5 step fused 4 to a call: 42 s instead of 2.7 s), grouped or channels-first
-# ones. trine's CPU convolutions and their gradients are in that layout
-# (`trine.ops.conv_gradients`), and fused they gain like dense models do (W3 37%, W5 12%;
-# bench/README.md).
+# ones, as user code may write with `jax.lax`. trine's CPU convolutions and their gradients
+# are in that layout or elementwise (`trine.ops.conv_gradients`, `trine.ops.cpu_grouped`;
+# channels-first ones run channels-last), and fused they gain like dense models do (W3 37%,
+# W5 12%; bench/README.md).
 
 
 def runs_in_library(eqn) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 from trine import ops_image
 from trine.layers.augmentation._base import check_value_range
 from trine.layers.augmentation._two_phase import TwoPhaseLayer, keras_factor
+from trine.ops.convolution import convolve
 
 __all__ = ["Equalization", "RandomGaussianBlur", "RandomSharpness"]
 
@@ -59,9 +60,8 @@ class RandomSharpness(TwoPhaseLayer):
         a, b = 1.0 / 13.0, 5.0 / 13.0
         kernel = jnp.asarray([[a, a, a], [a, b, a], [a, a, a]], x.dtype)
         c = x.shape[-1]
-        smooth = jax.lax.conv_general_dilated(
-            x, jnp.tile(kernel[:, :, None, None], (1, 1, 1, c)), (1, 1), "SAME",
-            dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=c)
+        smooth = convolve(x, jnp.tile(kernel[:, :, None, None], (1, 1, 1, c)), (1, 1), "same",
+                          (1, 1), "channels_last", groups=c)
         y = x + (1.0 - s) * (smooth - x)
         return jnp.clip(y, self.value_range[0], self.value_range[1])
 
