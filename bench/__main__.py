@@ -9,6 +9,7 @@ W1) and import times are measured in fresh subprocesses.
     python -m bench --workloads W1 --rounds 3 --json bench/results/local.json
     python -m bench --workloads W5 W6 W7 W8 --small --rounds 2   # issue 24, in minutes
     python -m bench --workloads A1 --rounds 2    # issue 23: ResNet50 predict and train step
+    python -m bench --workloads A2 --rounds 2    # issue 24: MobileNetV2 (depthwise convolutions)
 """
 from __future__ import annotations
 

@@ -1,12 +1,16 @@
-"""A1 (issue 23): one application, ResNet50 (weights=None, 224x224x3, 1000 classes) at
-batch 32 on trine, Keras 3 (JAX) and PyTorch eager: predict of one batch and one training
-step (SGD, sparse categorical crossentropy), interleaved round by round.
+"""Applications at ImageNet sizes (weights=None, 224x224x3, 1000 classes) at batch 32 on
+trine, Keras 3 (JAX) and PyTorch eager: predict of one batch and one training step (SGD,
+sparse categorical crossentropy), interleaved round by round.
+
+    A1 (issue 23): ResNet50
+    A2 (issue 24): MobileNetV2, whose depthwise convolutions XLA's CPU backend runs slowly
 
 Round 0 is each system's first call (trine's and Keras's include XLA's compile); the steady
-figures are medians of the later rounds. PyTorch runs torchvision's resnet50 when torchvision
-is installed, else bench/torch_resnet50.py (the Keras layer sizes). Run through the bench:
+figures are medians of the later rounds. PyTorch runs torchvision's model when torchvision
+is installed, else the Keras layer sizes written in bench/torch_resnet50.py and
+bench/torch_mobilenet_v2.py. Run through the bench:
 
-    python -m bench --workloads A1 --rounds 2 --json bench/results/cpu-a1.json
+    python -m bench --workloads A1 A2 --rounds 2 --json bench/results/cpu-a1-a2.json
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import time
 
 import numpy as np
 
-APPLICATIONS = {"A1": "ResNet50"}
+APPLICATIONS = {"A1": "ResNet50", "A2": "MobileNetV2"}
 BATCH, SIZE, CLASSES = 32, 224, 1000
 
 
@@ -26,32 +30,36 @@ def batch(seed=0):
             rng.integers(0, CLASSES, BATCH).astype(np.int32))
 
 
-def keras_api_model(k):
-    """ResNet50 from `k.applications` (`k` is trine or keras), compiled for one SGD step."""
-    m = k.applications.ResNet50(weights=None, input_shape=(SIZE, SIZE, 3), classes=CLASSES)
+def keras_api_model(k, name="ResNet50"):
+    """`name` from `k.applications` (`k` is trine or keras), compiled for one SGD step."""
+    m = getattr(k.applications, name)(weights=None, input_shape=(SIZE, SIZE, 3),
+                                      classes=CLASSES)
     m.compile(optimizer=k.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
     return m
 
 
-def torch_resnet50(torch):
-    """torchvision's resnet50 where installed (its v1.5 strides), else the hand-written one."""
+def torch_model(torch, name):
+    """torchvision's `name` where installed, else the hand-written one of the same sizes."""
+    module = {"ResNet50": "resnet50", "MobileNetV2": "mobilenet_v2"}[name]
     try:
-        from torchvision.models import resnet50
-        return resnet50(weights=None, num_classes=CLASSES), "torchvision resnet50"
+        import torchvision.models
+        return (getattr(torchvision.models, module)(weights=None, num_classes=CLASSES),
+                f"torchvision {module}")
     except ImportError:
-        from bench.torch_resnet50 import resnet50
-        return resnet50(torch, CLASSES), "bench/torch_resnet50.py"
+        import importlib
+        source = importlib.import_module(f"bench.torch_{module}")
+        return getattr(source, module)(torch, CLASSES), f"bench/torch_{module}.py"
 
 
 class TorchStep:
     """Eager predict (eval, no_grad) and one SGD step on logits + cross-entropy."""
 
-    def __init__(self, x, y, seed=0):
+    def __init__(self, x, y, name="ResNet50", seed=0):
         import torch
         self.torch = torch
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         torch.manual_seed(seed)
-        self.net, self.source = torch_resnet50(torch)
+        self.net, self.source = torch_model(torch, name)
         self.opt = torch.optim.SGD(self.net.parameters(), lr=0.01)
         self.loss = torch.nn.CrossEntropyLoss()
         # channels-first once, outside the timing
@@ -79,21 +87,21 @@ def run_application(name, rounds, log, with_keras=True, with_torch=True):
            "input": [SIZE, SIZE, 3], "classes": CLASSES}
     predict, train = {}, {}
     trine.utils.set_random_seed(0)
-    tm = keras_api_model(trine)
+    tm = keras_api_model(trine, APPLICATIONS[name])
     predict["trine"] = lambda: tm.predict(x, batch_size=BATCH, verbose=0)
     train["trine"] = lambda: tm.train_on_batch(x, y)
     if with_keras:
         try:
             import keras
             keras.utils.set_random_seed(0)
-            km = keras_api_model(keras)
+            km = keras_api_model(keras, APPLICATIONS[name])
             predict["Keras 3 (JAX)"] = lambda: km.predict(x, batch_size=BATCH, verbose=0)
             train["Keras 3 (JAX)"] = lambda: km.train_on_batch(x, y)
         except ImportError as e:  # say so: a table without its Keras rows looks complete
             log(f"  {name}: no Keras rows ({e})")
     if with_torch:
         try:
-            ts = TorchStep(x, y)
+            ts = TorchStep(x, y, APPLICATIONS[name])
             res["torch_model"] = ts.source
             predict["PyTorch eager"], train["PyTorch eager"] = ts.predict, ts.train_step
         except ImportError as e:
