@@ -1,4 +1,4 @@
-"""Where a training step's time goes, per XLA operation, on the CPU: W5-W7's `fit` under
+"""Where a training step's time goes, per XLA operation, on the CPU: W5-W7's (or A1-A2's) `fit` under
 JAX's profiler, each executed operation timed by XLA's CPU runtime and named back to the
 optimized program.
 
@@ -72,7 +72,7 @@ def classify(hlo_text, times):
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("workload", choices=["W5", "W6", "W7"])
+    ap.add_argument("workload", choices=["W5", "W6", "W7", "A1", "A2"])
     ap.add_argument("--steps", type=int, default=4, help="steps (batches) profiled")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--predict", action="store_true", help="profile predict, not fit")
@@ -82,11 +82,18 @@ def main(argv=None):
                                f"=true --xla_dump_to={work}/hlo").strip()
     import jax
 
+    import numpy as np
+
     import trine
-    from bench import real_models
-    bs = real_models.REAL[a.workload][0]
-    x, y = real_models.data(a.workload, bs * a.steps)
-    model = real_models._compile(real_models.model(a.workload, trine), a.workload)
+    from bench import applications, real_models
+    if a.workload in applications.APPLICATIONS:
+        bs = applications.BATCH
+        x, y = (np.concatenate([part] * a.steps) for part in applications.batch())
+        model = applications.keras_api_model(trine, applications.APPLICATIONS[a.workload])
+    else:
+        bs = real_models.REAL[a.workload][0]
+        x, y = real_models.data(a.workload, bs * a.steps)
+        model = real_models._compile(real_models.model(a.workload, trine), a.workload)
     if a.predict:
         run = lambda: model.predict(x, batch_size=bs, verbose=0)  # noqa: E731
     else:

@@ -70,11 +70,13 @@ def test_patch_convolution_matches_xla(spatial, kernel, strides, padding, dilati
 
 
 @pytest.mark.parametrize("spatial,strides", [((9, 9), (2, 2)), ((8, 8), (2, 2)), ((10,), (3,)),
-                                             ((5, 6, 7), (2, 1, 3))])
-def test_strided_pointwise_convolution_is_a_slice_and_a_product(spatial, strides):
-    """A strided 1x1 kernel (a ResNet's projection shortcut): inference is XLA's convolution
-    bit for bit; gradients (first and second order) match XLA's, from a strided slice and
-    matrix products with no convolution in the training program."""
+                                             ((5, 6, 7), (2, 1, 3)), ((9, 9), (1, 1)),
+                                             ((10,), (1,))])
+def test_pointwise_convolution_is_a_slice_and_a_product(spatial, strides):
+    """A 1x1 kernel, strided (a ResNet's projection shortcut) or not (MobileNet's expansions
+    and projections): inference is XLA's convolution bit for bit; gradients (first and
+    second order) match XLA's, from a strided slice and matrix products with no convolution
+    in the training program."""
     rng = np.random.default_rng(6)
     x = jnp.asarray(rng.standard_normal((3,) + spatial + (4,), np.float32))
     k = jnp.asarray(rng.standard_normal((1,) * len(spatial) + (4, 5), np.float32))

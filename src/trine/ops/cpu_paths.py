@@ -208,29 +208,33 @@ def _conv_chunked_grad_jvp(strides, pads, dilation, rows, primals, tangents):
 _conv_chunked_grad.defjvp(_conv_chunked_grad_jvp, symbolic_zeros=True)
 
 
-def _strided_pointwise(kernel_shape, strides, pads):
-    """A 1x1 kernel with a stride above 1 and no padding (a ResNet's projection shortcut)."""
+def _pointwise(kernel_shape, strides, pads):
+    """A 1x1 kernel with no padding (MobileNet's expansions and projections, a ResNet's
+    bottlenecks and projection shortcuts), strided or not."""
     rank = len(strides)
-    return (math.prod(kernel_shape[:rank]) == 1 and any(s > 1 for s in strides)
-            and not any(lo or hi for lo, hi in pads))
+    return math.prod(kernel_shape[:rank]) == 1 and not any(lo or hi for lo, hi in pads)
 
 
 def _pick(x, strides):
-    """The pixels a strided 1x1 kernel lands on."""
+    """The pixels a (strided) 1x1 kernel lands on."""
+    if all(s == 1 for s in strides):
+        return x
     return jax.lax.slice(x, (0,) * x.ndim, x.shape, (1, *strides, 1))
 
 
-# Differentiated, a strided 1x1 convolution is the strided pixels times the kernel: XLA's
-# CPU convolution took its kernel gradient from a transpose of the whole, unstrided input
-# (W5's stage-2 shortcut: 19.5 ms a step). Inference keeps XLA's convolution (the slice
-# would split XLA's fusion of the convolutions around it: W5 predict 0.34 -> 0.39 s).
+# Differentiated, a 1x1 convolution is the (strided) pixels times the kernel: matrix
+# products. XLA's CPU convolution took the kernel gradient as a convolution with the whole
+# image as its window (MobileNetV2's 96->16 projection at 112x112: 205 ms a step for 1.2
+# GFLOP), and of a strided one from a transpose of the whole, unstrided input (W5's stage-2
+# shortcut: 19.5 ms a step). Inference keeps XLA's convolution (the slice would split
+# XLA's fusion of the convolutions around it: W5 predict 0.34 -> 0.39 s).
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
-def _conv_strided_pointwise(x, kernel, strides):
+def _conv_pointwise(x, kernel, strides):
     rank = x.ndim - 2
     return _xla_conv(x, kernel, strides, ((0, 0),) * rank, (1,) * rank)
 
 
-def _conv_strided_pointwise_jvp(strides, primals, tangents):
+def _conv_pointwise_jvp(strides, primals, tangents):
     x, kernel = primals
     dx, dk = tangents
     picked = _pick(x, strides)
@@ -244,15 +248,15 @@ def _conv_strided_pointwise_jvp(strides, primals, tangents):
     return y, sum(terms[1:], terms[0]) if terms else jnp.zeros_like(y)
 
 
-_conv_strided_pointwise.defjvp(_conv_strided_pointwise_jvp, symbolic_zeros=True)
+_conv_pointwise.defjvp(_conv_pointwise_jvp, symbolic_zeros=True)
 
 
 def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
-    """Convolution of a channels-last `x` (groups=1): on CPU a strided 1x1 kernel as a
-    strided slice and a matrix product when differentiated, patches where they pay
+    """Convolution of a channels-last `x` (groups=1): on CPU an unpadded 1x1 kernel as a
+    (strided) slice and a matrix product when differentiated, patches where they pay
     (`uses_patches`), else XLA's convolution with both gradients in the CPU runtime's
-    layout, the kernel gradient by batch chunks; `xla_conv` on other platforms and for 1x1
-    kernels.
+    layout, the kernel gradient by batch chunks; `xla_conv` on other platforms and for
+    padded 1x1 kernels (rare: the padding is all zeros).
 
     `strides`/`dilation` are tuples and `pads` is one `(low, high)` pair per spatial axis
     (hashable: they key the cached patch index); `xla_conv(x, kernel)` is the caller's
@@ -261,12 +265,12 @@ def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
     itemsize = jnp.dtype(kernel.dtype).itemsize
     if config.on_accelerator():
         return xla_conv(x, kernel)
-    if _strided_pointwise(kernel.shape, strides, pads):
-        return _conv_strided_pointwise(x, kernel, strides)
+    if _pointwise(kernel.shape, strides, pads):
+        return _conv_pointwise(x, kernel, strides)
     if uses_patches(x.shape, kernel.shape, strides, pads, dilation, itemsize):
         return _conv_patches(x, kernel, strides, pads, dilation)
     if math.prod(kernel.shape[:-2]) == 1:
-        return xla_conv(x, kernel)  # its gradients are matrix products already
+        return xla_conv(x, kernel)
     rows = _grad_chunk_rows(x.shape, itemsize) or x.shape[0]
     return _conv_chunked_grad(x, kernel, strides, pads, dilation, rows)
 
