@@ -35,6 +35,10 @@ CASES = [
     ((12, 12, 6), (3, 3), 1, 6, 6, (1, 1), "same", (2, 2)),   # dilated
     ((8, 8, 5), (7, 7), 1, 5, 5, (1, 1), "same", (1, 1)),     # a ConvNeXt-style 7x7
     ((6, 7, 5, 2), (2, 3, 2), 1, 4, 2, (1, 2, 1), "same", (1, 1, 2)),  # 3D
+    # more than GATHER_GRADIENT_POSITIONS: the input gradient as a gather
+    ((11, 10, 4), (5, 5), 1, 8, 4, (2, 2), "valid", (1, 1)),
+    ((13, 4), (5,), 1, 4, 4, (3,), "same", (2,)),
+    ((12, 9, 3), (4, 3), 1, 6, 3, (2, 3), "same", (1, 1)),
     ((9, 4), (3,), 2, 4, 2, (1,), "same", (2,)),              # 2 groups of 2 (the harness's)
     ((8, 8, 6), (3, 3), 2, 6, 3, (1, 1), "same", (1, 1)),     # 3 groups of 2
     ((8, 8, 8), (3, 3), 4, 4, 2, (2, 2), "valid", (1, 1)),    # 2 groups, out 2 each
@@ -108,7 +112,8 @@ def test_depthwise_second_order_and_half_precision():
 
 
 def test_depthwise_gradient_memory_stays_near_xlas():
-    """The kernel gradient runs one kernel position at a time: a 7x7 depthwise gradient's
+    """The kernel gradient runs one kernel position at a time (and the input gradient of a
+    7x7 kernel as a gather, no larger): a 7x7 depthwise gradient's
     temporary memory stays within 1.5x of XLA's own (unrolled, it held every position's
     window of the input at once: 16x XLA's)."""
     x = jnp.zeros((8, 28, 28, 32), jnp.float32)

@@ -63,7 +63,7 @@ def kernel_gradient(x, g, kernel_shape, strides, pads, dilation):
     return jnp.moveaxis(out, 0, rank)                       # (*kernel, in, out)
 
 
-def _through_transpose(gradient, y_shape, tangent):
+def through_transpose(gradient, y_shape, tangent):
     """`tangent` mapped by the transpose of the linear map `gradient` (cotangent of the
     output `y_shape` -> `tangent`'s space): the forward term whose transpose is `gradient`."""
     transpose = jax.linear_transpose(gradient, jax.ShapeDtypeStruct(y_shape, tangent.dtype))
@@ -73,12 +73,12 @@ def _through_transpose(gradient, y_shape, tangent):
 def input_term(dx, kernel, y_shape, strides, pads, dilation):
     """`conv(dx, kernel)`, as the transpose of `input_gradient` (so its own transpose is
     `input_gradient`)."""
-    return _through_transpose(
+    return through_transpose(
         lambda g: input_gradient(g, kernel, dx.shape, strides, pads, dilation), y_shape, dx)
 
 
 def kernel_term(x, dk, y_shape, strides, pads, dilation):
     """`conv(x, dk)`, as the transpose of `kernel_gradient` (so its own transpose is
     `kernel_gradient`)."""
-    return _through_transpose(
+    return through_transpose(
         lambda g: kernel_gradient(x, g, dk.shape, strides, pads, dilation), y_shape, dk)

@@ -16,10 +16,18 @@ Results agree with XLA's to float rounding (the sums run in another order).
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from trine.ops.conv_gradients import through_transpose
+
+# Above this many kernel positions the input gradient is a gather (`_input_gradient`); at or
+# below, JAX's transpose of the shifted sum (a sum of pads) was faster (bench/README.md,
+# 2026-12-08: 3x3 19.8 vs 37.4 ms; 5x5 8.1 vs 42.1 ms, 7x7 45.8 vs 154 ms).
+GATHER_GRADIENT_POSITIONS = 9
 
 
 def _out_spatial(spatial, kernel, strides, dilation):
@@ -86,14 +94,44 @@ def _kernel_term(xp, dk, strides, dilation):
     return jax.lax.scan(add_position, init, (starts, rows))[0]
 
 
+def _input_gradient(g, kernel, x_shape, strides, pads, dilation):
+    """The input gradient of the depthwise convolution, given the output's cotangent `g`, as
+    a gather: `g` dilated by the strides and padded, its windows times the spatially flipped
+    kernel's rows, summed over the depth multiplier."""
+    rank = g.ndim - 2
+    edges = [(0, 0, 0)]
+    for axis in range(rank):
+        n, k, s, d = x_shape[1 + axis], kernel.shape[axis], strides[axis], dilation[axis]
+        extent = (k - 1) * d + 1
+        before = extent - 1 - pads[axis][0]
+        dilated = (g.shape[1 + axis] - 1) * s + 1
+        # the input length back: before + dilated + after - extent + 1 == n
+        edges.append((before, n + extent - 1 - before - dilated, s - 1))
+    gp = jax.lax.pad(g, np.array(0, g.dtype), edges + [(0, 0, 0)])
+    flipped = jnp.flip(kernel, tuple(range(rank)))
+    per_output = _shifted_sum(gp, flipped, (1,) * rank, dilation)
+    c = x_shape[-1]
+    return per_output.reshape(per_output.shape[:-1] + (c, -1)).sum(-1)
+
+
+def _input_term(dx, kernel, y_shape, strides, pads, dilation):
+    """The input's tangent term: the shifted sum itself for small kernels (JAX transposes it
+    into a sum of pads), else written as the transpose of `_input_gradient`, so that reverse
+    mode runs the gather."""
+    if math.prod(kernel.shape[:dx.ndim - 2]) <= GATHER_GRADIENT_POSITIONS:
+        return _shifted_sum(_pad(dx, pads), kernel, strides, dilation)
+    return through_transpose(
+        lambda g: _input_gradient(g, kernel, dx.shape, strides, pads, dilation), y_shape, dx)
+
+
 def _pad(x, pads):
     if not any(lo or hi for lo, hi in pads):
         return x
     return jnp.pad(x, ((0, 0), *pads, (0, 0)))
 
 
-# A custom JVP (forward mode keeps working): the input's tangent term is the shifted sum
-# itself, whose transpose XLA fuses into one pass of pads; the kernel's is `_kernel_term`.
+# A custom JVP (forward mode keeps working): the input's tangent term is `_input_term`, the
+# kernel's `_kernel_term`.
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
 def _depthwise(x, kernel, strides, pads, dilation):
     return _shifted_sum(_pad(x, pads), kernel, strides, dilation)
@@ -107,7 +145,7 @@ def _depthwise_jvp(strides, pads, dilation, primals, tangents):
     zero = jax.custom_derivatives.SymbolicZero
     terms = []
     if not isinstance(dx, zero):
-        terms.append(_shifted_sum(_pad(dx, pads), kernel, strides, dilation))
+        terms.append(_input_term(dx, kernel, y.shape, strides, pads, dilation))
     if not isinstance(dk, zero):
         terms.append(_kernel_term(xp, dk, strides, dilation))
     return y, sum(terms[1:], terms[0]) if terms else jnp.zeros_like(y)
