@@ -255,8 +255,8 @@ def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
     """Convolution of a channels-last `x` (groups=1): on CPU an unpadded 1x1 kernel as a
     (strided) slice and a matrix product when differentiated, patches where they pay
     (`uses_patches`), else XLA's convolution with both gradients in the CPU runtime's
-    layout, the kernel gradient by batch chunks; `xla_conv` on other platforms and for
-    padded 1x1 kernels (rare: the padding is all zeros).
+    layout, the kernel gradient by batch chunks; `xla_conv` on other platforms and for 1x1
+    kernels given explicit padding (rare: "same" pads a 1x1 kernel by nothing).
 
     `strides`/`dilation` are tuples and `pads` is one `(low, high)` pair per spatial axis
     (hashable: they key the cached patch index); `xla_conv(x, kernel)` is the caller's
