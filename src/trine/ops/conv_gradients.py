@@ -32,20 +32,28 @@ def channels_last_conv(lhs, rhs, strides, pads, lhs_dilation=None, rhs_dilation=
         rhs_dilation=rhs_dilation, dimension_numbers=_specs(lhs.ndim - 2))
 
 
+def input_gradient_padding(g_shape, kernel_shape, x_shape, strides, pads, dilation):
+    """The `(before, after)` padding, per spatial axis, of the cotangent `g_shape` dilated by
+    the strides, so that an unstrided pass of the flipped kernel over it gives the input's
+    gradient `x_shape` back."""
+    full = []
+    for axis in range(len(g_shape) - 2):
+        n, k, s, d = x_shape[1 + axis], kernel_shape[axis], strides[axis], dilation[axis]
+        extent = (k - 1) * d + 1
+        before = extent - 1 - pads[axis][0]
+        dilated = (g_shape[1 + axis] - 1) * s + 1
+        # the input length back: before + dilated + after - extent + 1 == n
+        full.append((before, n + extent - 1 - before - dilated))
+    return full
+
+
 def input_gradient(g, kernel, x_shape, strides, pads, dilation):
     """The gradient with respect to the input `(batch, *spatial, in)` of `conv(x, kernel)`
     given the output's cotangent `g`: `g`, dilated by the strides, convolved with the
     spatially flipped kernel whose in and out axes are swapped."""
     rank = g.ndim - 2
     flipped = jnp.flip(kernel, tuple(range(rank))).swapaxes(-1, -2)
-    full = []
-    for axis in range(rank):
-        n, k, s, d = x_shape[1 + axis], kernel.shape[axis], strides[axis], dilation[axis]
-        extent = (k - 1) * d + 1
-        before = extent - 1 - pads[axis][0]
-        dilated = (g.shape[1 + axis] - 1) * s + 1
-        # the input length back: before + dilated + after - extent + 1 == n
-        full.append((before, n + extent - 1 - before - dilated))
+    full = input_gradient_padding(g.shape, kernel.shape, x_shape, strides, pads, dilation)
     return channels_last_conv(g, flipped, (1,) * rank, full, strides, dilation)
 
 

@@ -22,18 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine.ops.conv_gradients import through_transpose
+from trine.ops.conv_gradients import input_gradient_padding, through_transpose
+from trine.ops.cpu_paths import valid_out
 
 # Above this many kernel positions the input gradient is a gather (`_input_gradient`); at or
 # below, JAX's transpose of the shifted sum (a sum of pads) was faster (bench/README.md,
 # 2026-12-08: 3x3 19.8 vs 37.4 ms; 5x5 8.1 vs 42.1 ms, 7x7 45.8 vs 154 ms).
 GATHER_GRADIENT_POSITIONS = 9
-
-
-def _out_spatial(spatial, kernel, strides, dilation):
-    """Output lengths of an unpadded convolution of `spatial` (already padded)."""
-    return tuple((n - (k - 1) * d - 1) // s + 1
-                 for n, k, s, d in zip(spatial, kernel, strides, dilation))
 
 
 def _window_extent(out, strides):
@@ -56,7 +51,7 @@ def _shifted_sum(xp, kernel, strides, dilation):
     one strided window of `xp` per kernel position (XLA fuses the sum into one pass)."""
     rank = xp.ndim - 2
     k_spatial = kernel.shape[:rank]
-    out = _out_spatial(xp.shape[1:-1], k_spatial, strides, dilation)
+    out = valid_out(xp.shape[1:-1], k_spatial, strides, dilation)
     extent = _window_extent(out, strides)
     total = None
     for pos in np.ndindex(*k_spatial):
@@ -75,7 +70,7 @@ def _kernel_term(xp, dk, strides, dilation):
     copies for a 7x7 kernel; and ran 2x slower)."""
     rank = xp.ndim - 2
     k_spatial = dk.shape[:rank]
-    out = _out_spatial(xp.shape[1:-1], k_spatial, strides, dilation)
+    out = valid_out(xp.shape[1:-1], k_spatial, strides, dilation)
     extent = _window_extent(out, strides)
     positions = np.array(list(np.ndindex(*k_spatial)), np.int32).reshape(-1, rank)
     starts = positions * np.asarray(dilation, np.int32)
@@ -99,15 +94,9 @@ def _input_gradient(g, kernel, x_shape, strides, pads, dilation):
     a gather: `g` dilated by the strides and padded, its windows times the spatially flipped
     kernel's rows, summed over the depth multiplier."""
     rank = g.ndim - 2
-    edges = [(0, 0, 0)]
-    for axis in range(rank):
-        n, k, s, d = x_shape[1 + axis], kernel.shape[axis], strides[axis], dilation[axis]
-        extent = (k - 1) * d + 1
-        before = extent - 1 - pads[axis][0]
-        dilated = (g.shape[1 + axis] - 1) * s + 1
-        # the input length back: before + dilated + after - extent + 1 == n
-        edges.append((before, n + extent - 1 - before - dilated, s - 1))
-    gp = jax.lax.pad(g, np.array(0, g.dtype), edges + [(0, 0, 0)])
+    full = input_gradient_padding(g.shape, kernel.shape, x_shape, strides, pads, dilation)
+    edges = [(before, after, s - 1) for (before, after), s in zip(full, strides)]
+    gp = jax.lax.pad(g, np.array(0, g.dtype), [(0, 0, 0), *edges, (0, 0, 0)])
     flipped = jnp.flip(kernel, tuple(range(rank)))
     per_output = _shifted_sum(gp, flipped, (1,) * rank, dilation)
     c = x_shape[-1]

@@ -49,7 +49,7 @@ MAX_PATCH_BYTES = 128 * 2 ** 20
 SMALL_PATCH_BYTES = 2 ** 20
 
 
-def _valid_out(spatial, kernel, strides, dilation):
+def valid_out(spatial, kernel, strides, dilation):
     """Output lengths of an unpadded ("valid") convolution."""
     return tuple((n - (k - 1) * d - 1) // s + 1
                  for n, k, s, d in zip(spatial, kernel, strides, dilation))
@@ -62,7 +62,7 @@ def _patch_index(spatial, kernel, strides, dilation):
     `spatial` is the (already padded) input's spatial shape; returns the int32 index of shape
     `(prod(out) * prod(kernel),)` and the output's spatial shape.
     """
-    out = _valid_out(spatial, kernel, strides, dilation)
+    out = valid_out(spatial, kernel, strides, dilation)
     rank = len(spatial)
     flat = np.zeros(out + kernel, np.int64)
     step = 1
@@ -149,7 +149,7 @@ def uses_patches(x_shape, kernel_shape, strides, pads, dilation, itemsize=4):
     rank = len(x_shape) - 2
     kernel_spatial = tuple(kernel_shape[:rank])
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[1:-1], pads))
-    out = _valid_out(padded, kernel_spatial, strides, dilation)
+    out = valid_out(padded, kernel_spatial, strides, dilation)
     if min(out) <= 0:
         return False
     patch_bytes = x_shape[0] * math.prod(out) * math.prod(kernel_shape[:-1]) * itemsize
@@ -252,19 +252,18 @@ _conv_pointwise.defjvp(_conv_pointwise_jvp, symbolic_zeros=True)
 
 
 def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
-    """Convolution of a channels-last `x` (groups=1): on CPU an unpadded 1x1 kernel as a
-    (strided) slice and a matrix product when differentiated, patches where they pay
-    (`uses_patches`), else XLA's convolution with both gradients in the CPU runtime's
-    layout, the kernel gradient by batch chunks; `xla_conv` on other platforms and for 1x1
-    kernels given explicit padding (rare: "same" pads a 1x1 kernel by nothing).
+    """The CPU's convolution of a channels-last `x` (groups=1; `convolve` keeps XLA's on
+    other platforms): an unpadded 1x1 kernel as a (strided) slice and a matrix product when
+    differentiated, patches where they pay (`uses_patches`), else XLA's convolution with
+    both gradients in the CPU runtime's layout, the kernel gradient by batch chunks;
+    `xla_conv` for 1x1 kernels given explicit padding (rare: "same" pads a 1x1 kernel by
+    nothing).
 
     `strides`/`dilation` are tuples and `pads` is one `(low, high)` pair per spatial axis
     (hashable: they key the cached patch index); `xla_conv(x, kernel)` is the caller's
     XLA convolution of the unpadded input.
     """
     itemsize = jnp.dtype(kernel.dtype).itemsize
-    if config.on_accelerator():
-        return xla_conv(x, kernel)
     if _pointwise(kernel.shape, strides, pads):
         return _conv_pointwise(x, kernel, strides)
     if uses_patches(x.shape, kernel.shape, strides, pads, dilation, itemsize):
