@@ -49,10 +49,10 @@ def ours(x, k, groups):
     return convolve(x, k, (1, 1), "same", (1, 1), "channels_last", groups=groups)
 
 
-def programs(conv, groups, x, k):
-    """The compiled forward pass and gradient (of a sum of squares) of `conv`."""
-    forward = jax.jit(lambda x, k: conv(x, k, groups)).lower(x, k).compile()
-    grad = jax.jit(jax.grad(lambda x, k: jnp.sum(conv(x, k, groups) ** 2), (0, 1)))
+def programs(conv, x, k):
+    """The compiled forward pass and gradient (of a sum of squares) of `conv(x, k)`."""
+    forward = jax.jit(conv).lower(x, k).compile()
+    grad = jax.jit(jax.grad(lambda x, k: jnp.sum(conv(x, k) ** 2), (0, 1)))
     return forward, grad.lower(x, k).compile()
 
 
@@ -62,26 +62,34 @@ def timed(fn, *args):
     return time.perf_counter() - t
 
 
+def compare(name, x, k, xla_conv, trine_conv, rounds):
+    """One row: `xla_conv(x, k)` and `trine_conv(x, k)` forward and gradients, interleaved
+    round by round, with their agreement and the gradient program's temporaries."""
+    built = {"XLA": programs(xla_conv, x, k), "trine": programs(trine_conv, x, k)}
+    ref, got = built["XLA"][0](x, k), built["trine"][0](x, k)
+    error = float(jnp.max(jnp.abs(ref - got)) / jnp.max(jnp.abs(ref)))
+    times = {f"{s} {part}": [] for s in built for part in ("forward", "gradients")}
+    for s, (forward, grad) in built.items():
+        forward(x, k), grad(x, k)  # warm up
+    for _ in range(rounds):
+        for s, (forward, grad) in built.items():
+            times[f"{s} forward"].append(timed(forward, x, k))
+            times[f"{s} gradients"].append(timed(grad, x, k))
+    ms = {key: 1e3 * statistics.median(v) for key, v in times.items()}
+    temp = {s: built[s][1].memory_analysis().temp_size_in_bytes / 2 ** 20 for s in built}
+    return {"case": name, "input": list(x.shape), "kernel": list(k.shape[:-2]), "ms": ms,
+            "gradient_temp_mib": temp, "max_relative_error": error}
+
+
 def run(rounds, log=print):
     rows = []
     rng = np.random.default_rng(0)
     for name, shape, kernel, per_group, out, groups in CASES:
         x = jnp.asarray(rng.standard_normal(shape, np.float32))
         k = jnp.asarray(rng.standard_normal(kernel + (per_group, out), np.float32) * 0.1)
-        built = {"XLA": programs(xla, groups, x, k), "trine": programs(ours, groups, x, k)}
-        ref, got = built["XLA"][0](x, k), built["trine"][0](x, k)
-        error = float(jnp.max(jnp.abs(ref - got)) / jnp.max(jnp.abs(ref)))
-        times = {f"{s} {part}": [] for s in built for part in ("forward", "gradients")}
-        for s, (forward, grad) in built.items():
-            forward(x, k), grad(x, k)  # warm up
-        for _ in range(rounds):
-            for s, (forward, grad) in built.items():
-                times[f"{s} forward"].append(timed(forward, x, k))
-                times[f"{s} gradients"].append(timed(grad, x, k))
-        ms = {key: 1e3 * statistics.median(v) for key, v in times.items()}
-        temp = {s: built[s][1].memory_analysis().temp_size_in_bytes / 2 ** 20 for s in built}
-        row = {"case": name, "input": list(shape), "kernel": list(kernel), "groups": groups,
-               "ms": ms, "gradient_temp_mib": temp, "max_relative_error": error}
+        row = compare(name, x, k, lambda x, k: xla(x, k, groups),
+                      lambda x, k: ours(x, k, groups), rounds)
+        row["groups"] = groups
         rows.append(row)
         log(format_row(row))
     return rows

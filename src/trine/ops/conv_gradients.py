@@ -19,6 +19,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from trine.ops.cpu_dilated import dilated_input_conv, runs_as_library_call
+
 
 def _specs(rank):
     spatial = "DHW"[3 - rank:]
@@ -54,7 +56,11 @@ def input_gradient(g, kernel, x_shape, strides, pads, dilation):
     rank = g.ndim - 2
     flipped = jnp.flip(kernel, tuple(range(rank))).swapaxes(-1, -2)
     full = input_gradient_padding(g.shape, kernel.shape, x_shape, strides, pads, dilation)
-    return channels_last_conv(g, flipped, (1,) * rank, full, strides, dilation)
+    if runs_as_library_call(rank, strides):
+        return channels_last_conv(g, flipped, (1,) * rank, full, strides, dilation)
+    ones, unpadded = (1,) * rank, ((0, 0),) * rank
+    return dilated_input_conv(g, flipped, tuple(strides), full, tuple(dilation),
+                              lambda gp, k: channels_last_conv(gp, k, ones, unpadded))
 
 
 def kernel_gradient(x, g, kernel_shape, strides, pads, dilation):

@@ -10,8 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from trine import config
+from trine.ops.cpu_dilated import output_lengths
 from trine.ops.cpu_grouped import depthwise_conv, grouped_conv, is_depthwise
-from trine.ops.cpu_paths import conv_channels_last, max_pool
+from trine.ops.cpu_paths import conv_channels_last, conv_dilated_input, max_pool
 
 
 def normalize_tuple(value, n: int, arg: str, layer: str, *, allow_zero: bool = False) -> tuple:
@@ -123,9 +124,14 @@ def convolve(x, kernel, strides, padding, dilation_rate, data_format, groups=1, 
         y = convolve(jnp.moveaxis(x, 1, -1), kernel, strides, pads, dilation_rate,
                      "channels_last", groups, lhs_dilation)
         return jnp.moveaxis(y, -1, 1)
-    if lhs_dilation is not None:
-        return xla_conv(x, kernel)
     strides, pads, dilation = tuple(strides), tuple(map(tuple, pads)), tuple(dilation_rate)
+    if lhs_dilation is not None and any(s != 1 for s in lhs_dilation):
+        lhs_dilation = tuple(lhs_dilation)
+        if groups > 1 or strides != (1,) * rank or min(output_lengths(
+                x.shape, kernel.shape, lhs_dilation, pads, dilation)) <= 0:
+            return xla_conv(x, kernel)
+        # a transposed convolution: library-layout gradients, and no generic 3-D loop
+        return conv_dilated_input(x, kernel, lhs_dilation, pads, dilation)
     if is_depthwise(x.shape[-1], kernel.shape, groups):
         return depthwise_conv(x, kernel, strides, pads, dilation)
     if groups > 1:

@@ -18,6 +18,7 @@ from jax.extend.core import jaxpr_as_fun
 from trine.core.layer import CallContext
 from trine.core.random import global_seed
 from trine.distribution import placement as _distribution
+from trine.ops.cpu_dilated import runs_as_library_call
 from trine.training.shared_programs import SharedProgram
 
 _POOLS = {}
@@ -36,22 +37,23 @@ def worker_pool(name, workers):
 # program of its own: with one in a step, "auto" runs one step per call on the CPU. That holds
 # only outside the runtime's library layout (`runs_in_library`): JAX's own transposes of a
 # convolution (a W5 step fused 4 to a call: 42 s instead of 2.7 s), grouped or channels-first
-# ones, as user code may write with `jax.lax`. trine's CPU convolutions and their gradients
-# are in that layout or elementwise (`trine.ops.conv_gradients`, `trine.ops.cpu_grouped`;
-# channels-first ones run channels-last), and fused they gain like dense models do (W3 37%,
-# W5 12%; bench/README.md).
+# ones, 3-D input-dilated ones, as user code may write with `jax.lax`. trine's CPU
+# convolutions and their gradients are in that layout or elementwise (`trine.ops.conv_gradients`,
+# `cpu_grouped`, `cpu_dilated`; channels-first ones run channels-last), and fused they gain
+# like dense models do (W3 37%, W5 12%; bench/README.md).
 
 
 def runs_in_library(eqn) -> bool:
     """Whether a `conv_general_dilated` equation is in the layout XLA's CPU runtime runs as
     a library call in any loop body: batch-spatial-feature input and output,
-    spatial-in-out kernel, no feature or batch groups."""
+    spatial-in-out kernel, no feature or batch groups, no 3-D input dilation."""
     numbers = eqn.params["dimension_numbers"]
     rank = len(numbers.lhs_spec) - 2
     channels_last = (0, rank + 1, *range(1, rank + 1))
     return (tuple(numbers.lhs_spec) == channels_last and tuple(numbers.out_spec) == channels_last
             and tuple(numbers.rhs_spec) == (rank + 1, rank, *range(rank))
-            and eqn.params["feature_group_count"] == 1 and eqn.params["batch_group_count"] == 1)
+            and eqn.params["feature_group_count"] == 1 and eqn.params["batch_group_count"] == 1
+            and runs_as_library_call(rank, eqn.params["lhs_dilation"]))
 
 
 def equations(jaxpr):
