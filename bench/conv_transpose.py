@@ -35,6 +35,7 @@ CASES = [
     ("transpose 4x4 /2 (DCGAN)", (128, 8, 8, 128), (4, 4), 64, (2, 2), "transpose"),
     ("transpose 3x3 /2", (128, 14, 14, 64), (3, 3), 32, (2, 2), "transpose"),
     ("transpose 2x2 /2 (U-Net)", (32, 32, 32, 64), (2, 2), 32, (2, 2), "transpose"),
+    ("transpose 3x3 /2, 16 -> 8", (64, 32, 32, 16), (3, 3), 8, (2, 2), "transpose"),
     ("transpose 3 /2 1-D", (128, 100, 64), (3,), 32, (2,), "transpose"),
     ("transpose 2x2x2 /2 3-D", (128, 12, 8, 12, 2), (2, 2, 2), 2, (2, 2, 2), "transpose"),
     ("transpose 3x3x3 /2 3-D", (16, 8, 8, 8, 16), (3, 3, 3), 8, (2, 2, 2), "transpose"),

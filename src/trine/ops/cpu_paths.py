@@ -340,11 +340,16 @@ def _shuffled(x, kernel, lhs_dilation, pads, dilation):
     return dilated_input_conv(x, kernel, lhs_dilation, pads, dilation, _unit_conv)
 
 
-# Where XLA's CPU runtime runs the input-dilated convolution as a library call (1-D and 2-D),
-# inference keeps it (a 2-D generator's predict 0.21 s against 0.30 s shuffled); its
-# derivatives are those of the shuffle form, whose convolutions' gradients are in the
-# runtime's layout: JAX's own transposes of XLA's form made such a step run one per call and
-# 4.3x slower (bench/README.md, "Input-dilated convolutions").
+# Where XLA's CPU runtime runs the input-dilated convolution as a library call (1-D and 2-D)
+# and both channel counts reach `FEW_CHANNELS`, inference keeps it: at most such shapes it
+# ran up to 2x faster than the shuffle form (16x16x64 -> 32, 4x4: 11.8 vs 23.5 ms; not at
+# 32x32x32 -> 32: 69 vs 22 ms), and with fewer channels 2-4x slower (32x32x16 -> 8: 37.7 vs
+# 9.1 ms; bench/README.md). Its derivatives are those of the shuffle form,
+# whose convolutions' gradients are in the runtime's layout: JAX's own transposes of XLA's
+# form ran 10-40x slower than the forward pass, and one step per call.
+FEW_CHANNELS = 32
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
 def _dilated_library_primal(x, kernel, lhs_dilation, pads, dilation):
     return channels_last_conv(x, kernel, (1,) * (x.ndim - 2), pads, lhs_dilation, dilation)
@@ -370,9 +375,10 @@ _dilated_library_primal.defjvp(_dilated_library_primal_jvp, symbolic_zeros=True)
 
 def conv_dilated_input(x, kernel, lhs_dilation, pads, dilation):
     """The CPU's unstrided convolution of a channels-last `x` dilated by `lhs_dilation` (a
-    transposed convolution): the shuffle form of `cpu_dilated` where XLA's CPU runtime has no
-    library call for it (3-D), else XLA's convolution differentiated as the shuffle form.
+    transposed convolution): the shuffle form of `cpu_dilated`, except where XLA's CPU
+    runtime has a fast library call for it (1-D and 2-D, many channels): there XLA's
+    convolution, differentiated as the shuffle form.
     Tuples throughout; `pads` one `(low, high)` pair per spatial axis."""
-    if runs_as_library_call(x.ndim - 2, lhs_dilation):
+    if runs_as_library_call(x.ndim - 2, lhs_dilation) and min(kernel.shape[-2:]) >= FEW_CHANNELS:
         return _dilated_library_primal(x, kernel, lhs_dilation, pads, dilation)
     return _shuffled(x, kernel, lhs_dilation, pads, dilation)
