@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from trine.ops import cpu_paths as _cpu_paths
+from trine.ops import cpu_pooling
 from trine.ops.convolution import convolve as _conv, same_padding
 from trine.layers.pooling import MaxPooling2D
 
@@ -131,47 +132,75 @@ def reduce_window_max(x, window, padding):
                                  padding)
 
 
-@pytest.mark.parametrize("shape,window,padding", [
-    ((3, 8, 8, 4), (1, 2, 2, 1), "VALID"),
-    ((3, 7, 9, 4), (1, 2, 2, 1), "VALID"),       # odd sizes: the remainder is cropped
-    ((3, 7, 9, 4), (1, 2, 3, 1), "SAME"),
-    ((2, 4, 9, 10), (1, 1, 3, 3), "SAME"),       # channels_first
-    ((2, 9, 5), (1, 3, 1), "VALID"),
-    ((2, 4, 5, 4, 3), (1, 2, 2, 2, 1), "SAME"),
+@pytest.mark.parametrize("shape,window,strides,padding", [
+    ((3, 8, 8, 4), (1, 2, 2, 1), None, "VALID"),
+    ((3, 7, 9, 4), (1, 2, 2, 1), None, "VALID"),       # odd sizes: the remainder is cropped
+    ((3, 7, 9, 4), (1, 2, 3, 1), None, "SAME"),
+    ((2, 4, 9, 10), (1, 1, 3, 3), None, "SAME"),       # channels_first
+    ((2, 9, 5), (1, 3, 1), None, "VALID"),
+    ((2, 4, 5, 4, 3), (1, 2, 2, 2, 1), None, "SAME"),
+    # overlapping windows (ResNet's 3x3 stride-2 stem pool), and gaps between windows
+    ((2, 9, 9, 3), (1, 3, 3, 1), (1, 2, 2, 1), "SAME"),
+    ((2, 9, 8, 3), (1, 3, 3, 1), (1, 2, 2, 1), "VALID"),
+    ((2, 7, 7, 2), (1, 3, 2, 1), (1, 1, 1, 1), "SAME"),
+    ((2, 11, 3), (1, 4, 1), (1, 3, 1), "SAME"),
+    ((2, 5, 6, 5, 2), (1, 3, 3, 3, 1), (1, 2, 2, 2, 1), "SAME"),
+    ((2, 9, 9, 3), (1, 2, 2, 1), (1, 3, 3, 1), "VALID"),
 ])
-def test_max_pool_gradient_is_bit_identical_with_ties(shape, window, padding):
+def test_max_pool_gradient_is_bit_identical_with_ties(shape, window, strides, padding):
     rng = np.random.default_rng(2)
+    strides = strides or window
     # values from {0, 1, 2}: most windows hold ties, which go to the first maximum
     x = jnp.asarray(rng.integers(0, 3, shape).astype(np.float32))
-    y_ref = reduce_window_max(x, window, padding)
-    ct = jnp.asarray(rng.standard_normal(y_ref.shape, np.float32))
+
+    def ref(x):
+        return jax.lax.reduce_window(x, np.array(-np.inf, x.dtype), jax.lax.max, window,
+                                     strides, padding)
 
     def ours(x):
-        return _cpu_paths.max_pool(x, window, window, padding)
+        return cpu_pooling.max_pool(x, window, strides, padding)
 
+    y_ref = ref(x)
+    ct = jnp.asarray(rng.standard_normal(y_ref.shape, np.float32))
     np.testing.assert_array_equal(np.asarray(jax.jit(ours)(x)), np.asarray(y_ref))
     g = jax.jit(jax.grad(lambda x: jnp.sum(ours(x) * ct)))(x)
-    g_ref = jax.jit(jax.grad(lambda x: jnp.sum(reduce_window_max(x, window, padding) * ct)))(x)
+    g_ref = jax.jit(jax.grad(lambda x: jnp.sum(ref(x) * ct)))(x)
     np.testing.assert_array_equal(np.asarray(g), np.asarray(g_ref))
+    # forward mode, on distinct values (JAX's own forward rule, select-and-gather, breaks
+    # padded windows' ties otherwise than its reverse rule): the tangent at each maximum
+    xc = jnp.asarray(rng.standard_normal(shape, np.float32))
+    dx = jnp.asarray(rng.standard_normal(shape, np.float32))
+    np.testing.assert_array_equal(np.asarray(jax.jvp(ours, (xc,), (dx,))[1]),
+                                  np.asarray(jax.jvp(ref, (xc,), (dx,))[1]))
     hlo = jax.jit(jax.grad(lambda x: jnp.sum(ours(x) * ct))).lower(x).compile().as_text()
     # XLA's CPU backend lowers reduce_window's gradient to select-and-scatter, then to a
-    # scatter; the masked copy has neither
+    # scatter; the masked copy and the strided slices have neither
     assert "scatter(" not in hlo
 
 
-def test_overlapping_and_integer_max_pools_keep_reduce_window():
-    x = jnp.asarray(np.random.default_rng(3).standard_normal((2, 7, 7, 3), np.float32))
-    layer = MaxPooling2D(3, strides=2)
-    g = jax.jit(jax.grad(lambda x: jnp.sum(layer(x) ** 2)))(x)
-    g_ref = jax.grad(lambda x: jnp.sum(jax.lax.reduce_window(
-        x, np.array(-np.inf, np.float32), jax.lax.max, (1, 3, 3, 1), (1, 2, 2, 1), "VALID")
-        ** 2))(x)
-    # overlapping windows: the plain reduce_window gradient
-    np.testing.assert_array_equal(np.asarray(g), np.asarray(g_ref))
+def test_overlapping_pool_gradient_keeps_one_small_residual():
+    """Reverse mode keeps each window's first maximal position (int8), not the input nor a
+    mask per window position: the stem pool's gradient temporaries stay below XLA's."""
+    x = jnp.zeros((4, 56, 56, 16), jnp.float32)
+    window, strides = (1, 3, 3, 1), (1, 2, 2, 1)
+
+    def temp_bytes(pool):
+        grad = jax.jit(jax.grad(lambda x: jnp.sum(pool(x) ** 2)))
+        return grad.lower(x).compile().memory_analysis().temp_size_in_bytes
+
+    ours = temp_bytes(lambda x: cpu_pooling.max_pool(x, window, strides, "SAME"))
+    xla = temp_bytes(lambda x: jax.lax.reduce_window(
+        x, np.array(-np.inf, x.dtype), jax.lax.max, window, strides, "SAME"))
+    assert ours < xla, (ours, xla)
+
+
+def test_integer_max_pools_keep_reduce_window():
     xi = jnp.arange(2 * 4 * 4 * 1, dtype=jnp.int32).reshape(2, 4, 4, 1)
     out = MaxPooling2D(2)(xi)
     assert out.dtype == jnp.int32
     np.testing.assert_array_equal(np.asarray(out)[0, :, :, 0], [[5, 7], [13, 15]])
+    out = MaxPooling2D(3, strides=2)(xi)
+    np.testing.assert_array_equal(np.asarray(out)[0, :, :, 0], [[10]])
 
 
 def test_gpu_programs_keep_xla_convolution_and_pooling(monkeypatch):
@@ -186,7 +215,7 @@ def test_gpu_programs_keep_xla_convolution_and_pooling(monkeypatch):
 
     def loss(x, k):
         y = _conv(x, k, (1, 1), "valid", (1, 1), "channels_last")
-        return jnp.sum(_cpu_paths.max_pool(y, (1, 2, 2, 1), (1, 2, 2, 1), "VALID") ** 2)
+        return jnp.sum(cpu_pooling.max_pool(y, (1, 2, 2, 1), (1, 2, 2, 1), "VALID") ** 2)
 
     cpu = export.export(jax.jit(jax.grad(loss, (0, 1))), platforms=("cpu",))(x, k).mlir_module()
     assert "stablehlo.gather" in cpu and "dot_general" in cpu
@@ -207,7 +236,7 @@ def test_forward_mode_autodiff_works_through_both_paths():
 
     def ours(x, k):
         y = _conv(x, k, (1, 1), "valid", (1, 1), "channels_last")
-        return _cpu_paths.max_pool(y, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+        return cpu_pooling.max_pool(y, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
 
     def ref(x, k):
         y = xla_conv(x, k, (1, 1), "valid", (1, 1))

@@ -12,7 +12,8 @@ import numpy as np
 from trine import config
 from trine.ops.cpu_dilated import output_lengths
 from trine.ops.cpu_grouped import depthwise_conv, grouped_conv, is_depthwise
-from trine.ops.cpu_paths import conv_channels_last, conv_dilated_input, max_pool
+from trine.ops.cpu_paths import conv_channels_last, conv_dilated_input
+from trine.ops.cpu_pooling import max_pool
 
 
 def normalize_tuple(value, n: int, arg: str, layer: str, *, allow_zero: bool = False) -> tuple:

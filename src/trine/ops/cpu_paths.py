@@ -1,4 +1,5 @@
-"""Faster CPU formulations of convolution and max pooling, chosen by backend when traced.
+"""Faster CPU formulations of convolution, chosen by backend when traced (max pooling's are
+in `cpu_pooling`).
 
 XLA's CPU backend lowers `conv_general_dilated` and its transposes to Eigen's spatial
 convolutions, and the gradient of `reduce_window(max)` to `select_and_scatter`. On the
@@ -39,7 +40,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trine import config
 from trine.ops.conv_gradients import channels_last_conv, input_term, kernel_term
 from trine.ops.cpu_dilated import dilated_input_conv, runs_as_library_call
 
@@ -273,59 +273,6 @@ def conv_channels_last(x, kernel, strides, pads, dilation, xla_conv):
         return xla_conv(x, kernel)
     rows = _grad_chunk_rows(x.shape, itemsize) or x.shape[0]
     return _conv_chunked_grad(x, kernel, strides, pads, dilation, rows)
-
-
-# ----------------------------------------------------------------------------- max pooling
-def _reduce_window_max(x, window, strides, pads):
-    # a NumPy init value stays concrete under jit, so JAX uses its differentiable max-pool
-    init = np.array(-np.inf, x.dtype)
-    return jax.lax.reduce_window(x, init, jax.lax.max, window, strides, pads)
-
-
-def _tiled_view(x, y, window, pads):
-    """The (lo, hi) edges that pad `x` with -inf and crop it to whole windows; that view's
-    shape `(o1, w1, o2, w2, ...)`; its window axes; and the first-maximum mask of each window
-    in it (row-major window order, the rule of XLA's select-and-scatter)."""
-    edges = [(lo, y_n * w - n - lo) for n, w, y_n, (lo, _) in zip(x.shape, window, y.shape, pads)]
-    xp = jax.lax.pad(x, np.array(-np.inf, x.dtype), [(lo, hi, 0) for lo, hi in edges])
-    tiled = [d for o, w in zip(y.shape, window) for d in (o, w)]
-    expand = [d for o in y.shape for d in (o, 1)]
-    xr = xp.reshape(tiled)
-    size = math.prod(window)
-    order = np.arange(size, dtype=np.int32).reshape([d for w in window for d in (1, w)])
-    axes = tuple(range(1, 2 * len(window), 2))
-    first = jnp.min(jnp.where(xr == y.reshape(expand), order, size), axis=axes, keepdims=True)
-    return edges, tiled, axes, order == first
-
-
-# A custom JVP (forward-mode autodiff keeps working): the tangent of each window's maximum
-# is the tangent of its first maximal element. Its transpose, JAX's reverse mode, copies
-# each window's cotangent to that element: a masked copy in a reshaped view instead of the
-# scatter XLA's CPU backend makes of select-and-scatter; the same routing, so gradients
-# are bit-identical.
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
-def _max_pool_tiled(x, window, pads):
-    return _reduce_window_max(x, window, window, pads)
-
-
-@_max_pool_tiled.defjvp
-def _max_pool_tiled_jvp(window, pads, primals, tangents):
-    (x,), (dx,) = primals, tangents
-    y = _reduce_window_max(x, window, window, pads)
-    edges, tiled, axes, mask = _tiled_view(x, y, window, pads)
-    dxp = jax.lax.pad(dx, np.array(0, dx.dtype), [(lo, hi, 0) for lo, hi in edges])
-    dy = jnp.sum(jnp.where(mask, dxp.reshape(tiled), jnp.zeros((), dx.dtype)), axis=axes)
-    return y, dy.reshape(y.shape)
-
-
-def max_pool(x, window, strides, padding):
-    """`reduce_window(max)` of a floating-point `x`; on CPU, non-overlapping windows take the
-    masked-copy gradient. `window`/`strides` have one entry per axis of `x`; `padding` is
-    "VALID" or "SAME"."""
-    pads = tuple(tuple(p) for p in jax.lax.padtype_to_pads(x.shape, window, strides, padding))
-    if tuple(window) != tuple(strides) or config.on_accelerator():
-        return _reduce_window_max(x, window, strides, pads)
-    return _max_pool_tiled(x, tuple(window), pads)
 
 
 # ------------------------------------------------------------- input-dilated convolutions
