@@ -2,16 +2,13 @@
 in `cpu_pooling`).
 
 XLA's CPU backend lowers `conv_general_dilated` and its transposes to Eigen's spatial
-convolutions, and the gradient of `reduce_window(max)` to `select_and_scatter`. On the
-2-core machine of bench/ (W3, batch 128) those cost, per training step:
+convolutions. On the 2-core machine of bench/ (W3, batch 128) that costs, per training step:
 
     conv 32->64 3x3 on 13x13: forward 22 ms, kernel gradient 44 ms, input gradient 13 ms
-    max-pool 2x2 of 26x26x32: gradient 49 ms (the forward pass takes 1.3 ms)
 
 The same arithmetic as a gather of patches followed by one matrix product runs at XLA's
-matmul rate (forward 11 ms, kernel gradient from the saved patches 11 ms), and the max-pool
-gradient as a masked copy in a reshaped view takes a few ms (bench/README.md has W3 with and
-without these paths).
+matmul rate (forward 11 ms, kernel gradient from the saved patches 11 ms; bench/README.md
+has W3 with and without these paths).
 
 Where patches do not pay (padded or strided convolutions with large patch matrices), the
 forward pass is XLA's convolution and the kernel gradient is computed per chunk of the
@@ -20,16 +17,16 @@ layout XLA's CPU runtime runs as a library call (`conv_gradients`), so steps hol
 can be fused in a loop.
 
 The path is chosen when the program is traced, by the backend JAX runs on
-(`config.on_accelerator`, as the recurrent cells choose theirs): the CPU's programs use these
-paths, a GPU's or TPU's keep XLA's own convolution and pooling (cuDNN is fast there). Either
+(`config.on_accelerator`, in `convolution.convolve`, as the recurrent cells choose theirs):
+the CPU's programs use these paths, a GPU's or TPU's keep XLA's own convolution (cuDNN is
+fast there). Either
 choice computes the same maths, so a program traced for one backend and run on another is
 still right. (`jax.lax.platform_dependent` put both choices in every program and made JAX
 trace, differentiate and lower both: W5's training step traced 2.4x slower.)
 
-The max-pool gradient routes each window's gradient to the first maximal element in
-row-major window order, the rule of `select_and_scatter`, so its results are
-bit-identical; the convolution's sums run in another order, so results agree with XLA's
-convolution to float rounding.
+The convolution's sums run in another order than XLA's, so results agree with XLA's
+convolution to float rounding. Input-dilated (transposed) convolutions are at the end
+(`conv_dilated_input`, the shuffle form of `cpu_dilated`).
 """
 from __future__ import annotations
 
