@@ -108,18 +108,29 @@ def format_row(r):
             f"| {r['max_relative_error']:.1e} |")
 
 
-def main(argv=None):
+def table_main(run, header, argv=None, add_options=None, extra=None):
+    """The command line the CPU-formulation benches share: `--rounds`, `--json`, and
+    whatever `add_options(parser)` adds; prints `header` and `run`'s rows, then writes the
+    rows and `extra(args)`'s entries as JSON."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--json", default=None)
+    if add_options:
+        add_options(ap)
     a = ap.parse_args(argv)
     print(f"jax {jax.__version__}, {jax.default_backend()}; median of {a.rounds} interleaved "
           "rounds")
-    print(HEADER, flush=True)
-    rows = run(a.rounds, log=lambda s: print(s, flush=True))
+    print(header, flush=True)
+    result = {"rounds": a.rounds, "rows": run(a.rounds, log=lambda s: print(s, flush=True))}
+    if extra:
+        result.update(extra(a))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"rounds": a.rounds, "rows": rows}, f, indent=1)
+            json.dump(result, f, indent=1)
+
+
+def main(argv=None):
+    table_main(run, HEADER, argv)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ Milliseconds per call (median); the model rows are seconds per epoch of 2,048 sa
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import sys
@@ -25,7 +23,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from conv_grouped import HEADER, compare, format_row  # noqa: E402
+from conv_grouped import HEADER, compare, format_row, table_main  # noqa: E402
 from trine.ops.convolution import convolve, dimension_numbers, transpose_padding  # noqa: E402
 
 CASES = [
@@ -122,19 +120,11 @@ def model_rows(rounds, with_keras, samples=2048, log=print):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--no-keras", action="store_true")
-    ap.add_argument("--json", default=None)
-    a = ap.parse_args(argv)
-    print(f"jax {jax.__version__}, {jax.default_backend()}; median of {a.rounds} interleaved "
-          "rounds")
-    print(HEADER, flush=True)
-    rows = run(a.rounds, log=lambda s: print(s, flush=True))
-    model = model_rows(a.rounds, not a.no_keras, log=lambda s: print(s, flush=True))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"rounds": a.rounds, "rows": rows, "generator_s": model}, f, indent=1)
+    table_main(
+        run, HEADER, argv,
+        add_options=lambda ap: ap.add_argument("--no-keras", action="store_true"),
+        extra=lambda a: {"generator_s": model_rows(a.rounds, not a.no_keras,
+                                                   log=lambda s: print(s, flush=True))})
 
 
 if __name__ == "__main__":

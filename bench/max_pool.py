@@ -8,8 +8,6 @@ Milliseconds per call, median.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import sys
@@ -22,7 +20,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from conv_grouped import timed  # noqa: E402
+from conv_grouped import table_main, timed  # noqa: E402
 from trine.ops.cpu_pooling import max_pool  # noqa: E402
 
 CASES = [
@@ -74,17 +72,7 @@ HEADER = ("| case | input | XLA forward ms | trine forward ms | XLA gradient ms 
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--json", default=None)
-    a = ap.parse_args(argv)
-    print(f"jax {jax.__version__}, {jax.default_backend()}; median of {a.rounds} interleaved "
-          "rounds")
-    print(HEADER, flush=True)
-    rows = run(a.rounds, log=lambda s: print(s, flush=True))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"rounds": a.rounds, "rows": rows}, f, indent=1)
+    table_main(run, HEADER, argv)
 
 
 if __name__ == "__main__":
